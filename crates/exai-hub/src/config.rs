@@ -1,0 +1,248 @@
+//! Hub configuration: defaults, the TOML file, environment, flags (later wins).
+//!
+//! The token is a [`Secret`]: it has no `Display`, its `Debug` is redacted and it is not
+//! serializable, so it cannot reach a log line, an event or `exai status` by accident.
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Default daemon URL.
+pub const DEFAULT_URL: &str = "ws://127.0.0.1:8079";
+/// Default pool size.
+pub const DEFAULT_POOL_SIZE: usize = 4;
+/// The daemon's own per-IP connection limit; a larger pool gets a warning.
+pub const DAEMON_PER_IP_LIMIT: usize = 10;
+/// Default per-call deadline: a little over the daemon's own 300 s tool limit.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(310);
+/// Default time a lost session stays visible.
+pub const DEFAULT_LOST_RETENTION: Duration = Duration::from_secs(600);
+
+/// A secret string (the daemon token). Redacted everywhere it could be printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    /// The secret itself; call only where it goes on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Settings of the EXAI daemon upstream.
+#[derive(Debug, Clone)]
+pub struct ExaiConfig {
+    /// `ws://HOST:PORT`.
+    pub url: String,
+    /// The daemon token, if the daemon wants one.
+    pub token: Option<Secret>,
+    /// Number of pooled connections.
+    pub pool_size: usize,
+    /// Per-call deadline; past it the call fails and its connection is replaced.
+    pub call_timeout: Duration,
+    /// Deadline for the TCP connect plus `hello`/`hello_ack`.
+    pub connect_timeout: Duration,
+    /// An idle connection is health-checked with the daemon's `ping` op this often.
+    pub health_interval: Duration,
+    /// First reconnect delay; doubles per failure, with jitter, up to `max_backoff`.
+    pub min_backoff: Duration,
+    /// Largest reconnect delay while the daemon is down.
+    pub max_backoff: Duration,
+    /// Reconnect delay after the daemon rejected the token.
+    pub unauthorized_backoff: Duration,
+}
+
+impl Default for ExaiConfig {
+    fn default() -> ExaiConfig {
+        ExaiConfig {
+            url: DEFAULT_URL.to_owned(),
+            token: None,
+            pool_size: DEFAULT_POOL_SIZE,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            connect_timeout: Duration::from_secs(10),
+            health_interval: Duration::from_secs(30),
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+            unauthorized_backoff: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Everything the hub needs.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// The local endpoint override (`--endpoint` / `EXAI_ENDPOINT`); `None` for the default.
+    pub endpoint: Option<String>,
+    /// The daemon upstream.
+    pub exai: ExaiConfig,
+    /// How long a lost session stays visible.
+    pub lost_retention: Duration,
+    /// Largest frame accepted from a shim.
+    pub max_frame_len: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> HubConfig {
+        HubConfig {
+            endpoint: None,
+            exai: ExaiConfig::default(),
+            lost_retention: DEFAULT_LOST_RETENTION,
+            max_frame_len: exai_proto::DEFAULT_MAX_FRAME_LEN,
+        }
+    }
+}
+
+/// The TOML file's shape. Unknown keys are errors, so a typo is reported rather than ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `[hub]`.
+    #[serde(default)]
+    pub hub: FileHub,
+    /// `[upstream]`.
+    #[serde(default)]
+    pub upstream: FileUpstream,
+}
+
+/// `[hub]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHub {
+    /// Endpoint name or socket path.
+    pub endpoint: Option<String>,
+    /// Seconds a lost session stays visible.
+    pub lost_retention_secs: Option<u64>,
+}
+
+/// `[upstream]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileUpstream {
+    /// `ws://HOST:PORT`.
+    pub url: Option<String>,
+    /// The daemon token.
+    pub token: Option<Secret>,
+    /// Pooled connections.
+    pub pool_size: Option<usize>,
+    /// Per-call deadline in seconds.
+    pub call_timeout_secs: Option<u64>,
+}
+
+/// The default config file path: `<config dir>/exai/config.toml`.
+pub fn default_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "exai").map(|dirs| dirs.config_dir().join("config.toml"))
+}
+
+/// Reads a config file; a missing default file is not an error, a missing explicit one is.
+///
+/// Errors name the file, the line and the key.
+pub fn load_file(path: &Path, explicit: bool) -> anyhow::Result<FileConfig> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(FileConfig::default());
+        }
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot read config file {}", path.display()));
+        }
+    };
+    parse_file(&text).map_err(|err| anyhow::anyhow!("config file {}: {err}", path.display()))
+}
+
+/// Parses config text; the error says the line, column and key.
+pub fn parse_file(text: &str) -> Result<FileConfig, String> {
+    toml::from_str::<FileConfig>(text).map_err(|err| {
+        let message = err.message().to_owned();
+        match err.span() {
+            Some(span) => {
+                let line = text[..span.start].matches('\n').count() + 1;
+                let column = span.start - text[..span.start].rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("line {line}, column {column}: {message}")
+            }
+            None => message,
+        }
+    })
+}
+
+impl HubConfig {
+    /// Applies a parsed config file over this config.
+    pub fn apply_file(&mut self, file: FileConfig) {
+        if let Some(endpoint) = file.hub.endpoint {
+            self.endpoint = Some(endpoint);
+        }
+        if let Some(secs) = file.hub.lost_retention_secs {
+            self.lost_retention = Duration::from_secs(secs);
+        }
+        if let Some(url) = file.upstream.url {
+            self.exai.url = url;
+        }
+        if let Some(token) = file.upstream.token {
+            self.exai.token = Some(token);
+        }
+        if let Some(pool_size) = file.upstream.pool_size {
+            self.exai.pool_size = pool_size;
+        }
+        if let Some(secs) = file.upstream.call_timeout_secs {
+            self.exai.call_timeout = Duration::from_secs(secs);
+        }
+    }
+
+    /// Applies the environment: `EXAI_WS_URL` (or `EXAI_WS_HOST` + `EXAI_WS_PORT`),
+    /// `EXAI_WS_TOKEN`, `EXAI_ENDPOINT`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        let non_empty = |key: &str| get(key).filter(|value| !value.trim().is_empty());
+        if let Some(url) = non_empty("EXAI_WS_URL") {
+            self.exai.url = url;
+        } else if non_empty("EXAI_WS_HOST").is_some() || non_empty("EXAI_WS_PORT").is_some() {
+            let host = non_empty("EXAI_WS_HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
+            let port = non_empty("EXAI_WS_PORT").unwrap_or_else(|| "8079".to_owned());
+            self.exai.url = format!("ws://{host}:{port}");
+        }
+        if let Some(token) = non_empty("EXAI_WS_TOKEN") {
+            self.exai.token = Some(Secret::new(token));
+        }
+        if let Some(endpoint) = non_empty("EXAI_ENDPOINT") {
+            self.endpoint = Some(endpoint);
+        }
+    }
+
+    /// Problems that do not stop the hub but that the user should see.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.exai.pool_size > DAEMON_PER_IP_LIMIT {
+            warnings.push(format!(
+                "pool size {} is above the daemon's limit of {DAEMON_PER_IP_LIMIT} connections per IP; \
+                 connections past it will be refused",
+                self.exai.pool_size
+            ));
+        }
+        warnings
+    }
+
+    /// Checks values that would make the hub misbehave.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.exai.pool_size == 0 {
+            anyhow::bail!("pool size must be at least 1");
+        }
+        if !(self.exai.url.starts_with("ws://") || self.exai.url.starts_with("wss://")) {
+            anyhow::bail!(
+                "upstream URL {:?} must start with ws:// (the EXAI daemon speaks WebSocket)",
+                self.exai.url
+            );
+        }
+        Ok(())
+    }
+}

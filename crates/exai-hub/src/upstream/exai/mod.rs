@@ -1,0 +1,1 @@
+//! The EXAI daemon upstream (being written).

@@ -1,0 +1,153 @@
+//! Upstreams: where tool calls go.
+//!
+//! Sessions see only the [`Upstream`] trait, so other kinds of upstream (a standard MCP server over
+//! stdio or HTTP) can be added later without touching session code.
+//! The one implementation today is [`exai::ExaiUpstream`], a pool of WebSocket connections to the
+//! EXAI daemon.
+
+pub mod exai;
+
+use crate::api::UpstreamStatus;
+use exai_proto::SessionId;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// A future returned by [`Upstream::call_tool`].
+pub type CallFuture = Pin<Box<dyn Future<Output = Result<ToolResult, UpstreamError>> + Send>>;
+
+/// An upstream tool server shared by every session.
+pub trait Upstream: Send + Sync + 'static {
+    /// Runs one tool call.
+    ///
+    /// Dropping the returned future cancels the call from the caller's side: a queued call is never
+    /// sent, and a running one keeps its connection busy until the upstream finishes it (or its
+    /// deadline passes), after which the result is dropped.
+    fn call_tool(&self, call: ToolCall) -> CallFuture;
+
+    /// The tool catalog; `None` until it was fetched once. Changes when the tool list changes.
+    fn tools(&self) -> watch::Receiver<Option<Arc<ToolCatalog>>>;
+
+    /// The upstream's status; changes on every state change.
+    fn status(&self) -> watch::Receiver<UpstreamStatus>;
+
+    /// Drops the backoff and reconnects now (the dashboard's Reconnect button).
+    fn reconnect(&self);
+}
+
+/// One tool call from one session.
+#[derive(Debug)]
+pub struct ToolCall {
+    /// The session that asked; used for fair queueing and logs.
+    pub session: SessionId,
+    /// The tool name as the editor sent it.
+    pub name: String,
+    /// The tool arguments (a JSON object; `{}` when the editor sent none).
+    pub arguments: serde_json::Value,
+    /// Where to send progress, when the editor asked for it (`params._meta.progressToken`).
+    pub progress: Option<mpsc::UnboundedSender<Progress>>,
+}
+
+/// A progress update from the upstream for a running call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// The daemon's periodic "still running" frame.
+    Working {
+        /// Its message.
+        message: String,
+    },
+    /// A piece of streamed output.
+    Chunk {
+        /// The chunk's text.
+        text: String,
+    },
+}
+
+/// The result of a tool call, in MCP terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolResult {
+    /// MCP content items (`{"type":"text","text":..}`, ...).
+    pub content: Vec<serde_json::Value>,
+    /// True when the tool ran and failed (MCP `isError`): the model should see the failure.
+    pub is_error: bool,
+    /// The daemon answered from its cache or from an identical in-flight call.
+    pub from_cache: bool,
+}
+
+/// The tool list as last fetched from the upstream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCatalog {
+    /// Increments whenever the list changes (not on a refresh that changed nothing).
+    pub generation: u64,
+    /// The tools, each an MCP `Tool` object (`name`, `description`, `inputSchema`).
+    pub tools: Vec<serde_json::Value>,
+}
+
+/// Why a call failed without a tool result.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum UpstreamError {
+    /// The daemon is unreachable; said at once rather than after a timeout.
+    #[error("EXAI daemon unreachable at {url}: {cause}; the hub keeps retrying")]
+    Unavailable {
+        /// The daemon URL (never with the token).
+        url: String,
+        /// The last connection error, in words.
+        cause: String,
+    },
+    /// The daemon rejected the token.
+    #[error(
+        "EXAI daemon at {url} rejected the token: set EXAI_WS_TOKEN or `token` in the hub config to the daemon's token"
+    )]
+    Unauthorized {
+        /// The daemon URL.
+        url: String,
+    },
+    /// No final frame within the per-call deadline; the connection was replaced.
+    #[error("EXAI daemon did not finish the call within {}s; the connection was replaced", .after.as_secs())]
+    Timeout {
+        /// The deadline that passed.
+        after: Duration,
+    },
+    /// The daemon's rate limit, still hit after one retry.
+    #[error("EXAI daemon is over capacity: {message}")]
+    OverCapacity {
+        /// The daemon's message.
+        message: String,
+    },
+    /// The daemon refused the request itself (unknown tool, invalid arguments, ...).
+    #[error("EXAI daemon error {code}: {message}")]
+    Rejected {
+        /// The daemon's error code, e.g. `TOOL_NOT_FOUND`.
+        code: String,
+        /// The daemon's message.
+        message: String,
+    },
+    /// The connection closed while the call ran.
+    #[error("EXAI daemon connection lost during the call: {cause}")]
+    ConnectionLost {
+        /// What happened, in words.
+        cause: String,
+    },
+}
+
+impl UpstreamError {
+    /// The JSON-RPC error code to answer the editor with.
+    pub fn jsonrpc_code(&self) -> i64 {
+        match self {
+            UpstreamError::Rejected { code, .. } if code == "TOOL_NOT_FOUND" => -32602,
+            UpstreamError::Rejected { code, .. }
+                if code == "INVALID_REQUEST" || code == "VALIDATION_ERROR" =>
+            {
+                -32602
+            }
+            UpstreamError::Rejected { .. } => -32603,
+            UpstreamError::Unavailable { .. } => -32001,
+            UpstreamError::Unauthorized { .. } => -32002,
+            UpstreamError::Timeout { .. } => -32003,
+            UpstreamError::OverCapacity { .. } => -32004,
+            UpstreamError::ConnectionLost { .. } => -32005,
+        }
+    }
+}

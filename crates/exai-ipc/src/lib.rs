@@ -1,0 +1,1 @@
+//! The per-user local endpoint (being written).

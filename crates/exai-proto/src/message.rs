@@ -1,0 +1,143 @@
+//! Control messages: the handshake around the relay, goodbye, shutdown and status.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::fmt;
+use std::str::FromStr;
+
+/// Identifies one editor session across reconnects and hub restarts.
+///
+/// On the wire and in JSON it is 16 lowercase hex digits: a string, because JavaScript numbers
+/// cannot hold a `u64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// A session id that is not 1 to 16 hex digits.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid session id {0:?}: expected 1 to 16 hex digits")]
+pub struct SessionIdParseError(String);
+
+impl FromStr for SessionId {
+    type Err = SessionIdParseError;
+    fn from_str(text: &str) -> Result<SessionId, SessionIdParseError> {
+        if text.is_empty() || text.len() > 16 {
+            return Err(SessionIdParseError(text.to_owned()));
+        }
+        u64::from_str_radix(text, 16)
+            .map(SessionId)
+            .map_err(|_| SessionIdParseError(text.to_owned()))
+    }
+}
+
+impl Serialize for SessionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SessionId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<SessionId, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a connecting client wants to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// An editor window's shim: becomes a session and relays MCP lines.
+    Shim,
+    /// A control client such as `exai status`: not a session, asks questions only.
+    Control,
+}
+
+/// The first frame of every connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The client's [`crate::PROTOCOL_VERSION`].
+    pub protocol_version: u32,
+    /// Shim or control client.
+    pub role: Role,
+    /// The client's process id.
+    pub pid: u32,
+    /// The client's parent process id (the editor, for a shim), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_pid: Option<u32>,
+    /// The client's working directory (the editor's workspace, usually).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// A label chosen by the user (`--name` or `EXAI_SESSION_NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Set when a shim reconnects after losing its hub: resume this session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
+}
+
+/// What a reconnecting shim knows of its session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The session id the previous hub gave.
+    pub session_id: SessionId,
+    /// The editor's original `initialize` request line, replayed so a restarted hub knows the
+    /// client. The hub does not answer it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub initialize: Option<String>,
+}
+
+/// Control messages from a shim or control client to the hub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    /// The first frame of every connection.
+    Hello(Hello),
+    /// The client is leaving on purpose (its editor closed stdin).
+    Goodbye {
+        /// Why, in words.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// A control client asks for the hub's status snapshot.
+    StatusRequest,
+    /// A message this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Control messages from the hub to a client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HubMsg {
+    /// The handshake succeeded.
+    Welcome {
+        /// The session id (for a control client, an id for its connection only).
+        session_id: SessionId,
+        /// The hub's own version, for diagnostics.
+        hub_version: String,
+    },
+    /// The handshake failed; the hub closes the connection after this.
+    Rejected {
+        /// Why, in words a user can act on.
+        reason: String,
+    },
+    /// The hub is stopping; the connection closes after this.
+    Shutdown {
+        /// Why, in words.
+        reason: String,
+    },
+    /// Answer to [`ClientMsg::StatusRequest`]: the hub's status as JSON.
+    Status {
+        /// The snapshot, in the shape of `exai_hub::api::Snapshot`.
+        snapshot: Box<RawValue>,
+    },
+    /// A message this version does not know.
+    #[serde(other)]
+    Unknown,
+}
