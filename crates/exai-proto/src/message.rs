@@ -1,7 +1,6 @@
 //! Control messages: the handshake around the relay, goodbye, shutdown and status.
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use std::fmt;
 use std::str::FromStr;
 
@@ -135,7 +134,10 @@ pub enum HubMsg {
     /// Answer to [`ClientMsg::StatusRequest`]: the hub's status as JSON.
     Status {
         /// The snapshot, in the shape of `exai_hub::api::Snapshot`.
-        snapshot: Box<RawValue>,
+        ///
+        /// A `Value` rather than a `RawValue`: serde buffers the fields of an internally tagged
+        /// enum, and a raw value cannot be read back from that buffer.
+        snapshot: serde_json::Value,
     },
     /// A message this version does not know.
     #[serde(other)]
