@@ -1,1 +1,141 @@
-//! The per-user local endpoint (being written).
+//! The per-user local endpoint between `exai-shim` and the hub: a Unix socket in a private
+//! directory, or a Windows named pipe that only the current user may open.
+//!
+//! This crate moves bytes only. Framing and message types live in `exai-proto`, and no policy
+//! lives here either: [`Listener::accept`] reports who connected in [`PeerInfo`], and the hub
+//! decides what to do with a peer from another user.
+//!
+//! It is the only crate in the workspace with `cfg(unix)` / `cfg(windows)`. Each platform has one
+//! backend module (`unix.rs`, `windows.rs`), imported under the alias `backend`; everything else
+//! is written once. We use tokio's Unix sockets and named pipes directly rather than the
+//! `interprocess` crate, because we need full control of the pipe's security descriptor and of
+//! peer credentials.
+//!
+//! Set `RUST_LOG=exai_ipc=debug` in the embedding binary to see endpoint set-up and stale-socket
+//! clean-up in the logs.
+
+#![deny(missing_docs)]
+
+mod endpoint;
+mod error;
+mod signal;
+mod stream;
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as backend;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as backend;
+
+pub use endpoint::{DEFAULT_NAME, ENDPOINT_ENV, Endpoint, EndpointEnv, EndpointError};
+pub use error::{ConnectError, ListenError};
+pub use signal::shutdown_signal;
+pub use stream::Stream;
+#[cfg(windows)]
+pub use windows::pipe_sddl;
+
+/// Claims `endpoint` for this process and starts listening on it.
+///
+/// Fails with [`ListenError::AlreadyRunning`] when another hub already owns the endpoint; that
+/// hub's socket or pipe is left untouched.
+pub async fn listen(endpoint: &Endpoint) -> Result<Listener, ListenError> {
+    let inner = backend::Listener::bind(endpoint.addr())?;
+    tracing::debug!(%endpoint, "listening on the local endpoint");
+    Ok(Listener {
+        inner,
+        endpoint: endpoint.clone(),
+    })
+}
+
+/// Connects to the hub listening on `endpoint`.
+pub async fn connect(endpoint: &Endpoint) -> Result<Stream, ConnectError> {
+    match backend::connect(endpoint.addr()).await {
+        Ok(stream) => Ok(Stream::new(stream)),
+        Err(source) => Err(ConnectError::classify(endpoint, source)),
+    }
+}
+
+/// A claimed endpoint that accepts connections.
+///
+/// Dropping it gives the endpoint up: on Unix the socket file is removed and the lock released.
+#[derive(Debug)]
+pub struct Listener {
+    inner: backend::Listener,
+    endpoint: Endpoint,
+}
+
+impl Listener {
+    /// Waits for the next client.
+    ///
+    /// Peers from another user are returned too, marked `same_user: false`, so that the caller
+    /// can answer them with a clear rejection and log it.
+    pub async fn accept(&mut self) -> std::io::Result<Accepted> {
+        let (stream, peer) = self.inner.accept().await?;
+        Ok(Accepted {
+            stream: Stream::new(stream),
+            peer,
+        })
+    }
+
+    /// The endpoint this listener owns.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+}
+
+/// One accepted connection and what the operating system says about its peer.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The connection itself.
+    pub stream: Stream,
+    /// Who is on the other end.
+    pub peer: PeerInfo,
+}
+
+/// What the operating system reports about a connected peer.
+#[derive(Debug, Clone)]
+pub struct PeerInfo {
+    /// The peer's process id, when the platform reports one.
+    pub pid: Option<u32>,
+    /// The peer's effective user id (Unix only; `None` on Windows or when unknown).
+    pub uid: Option<u32>,
+    /// Whether the peer runs as the same user as this process.
+    ///
+    /// On Unix this compares uids, and an unknown uid counts as another user. On Windows it is
+    /// always true, because the pipe's security descriptor admits only the current user and
+    /// `SYSTEM`, so the operating system has already done the check.
+    pub same_user: bool,
+}
+
+impl PeerInfo {
+    /// Builds the peer information from raw ids, deciding `same_user` by comparing uids.
+    ///
+    /// `same_user` is true only when both uids are known and equal.
+    pub fn from_ids(pid: Option<u32>, peer_uid: Option<u32>, our_uid: Option<u32>) -> PeerInfo {
+        let same_user = matches!((peer_uid, our_uid), (Some(peer), Some(ours)) if peer == ours);
+        PeerInfo {
+            pid,
+            uid: peer_uid,
+            same_user,
+        }
+    }
+}
+
+/// This process's parent process id, or `None` when the platform cannot tell.
+///
+/// On Unix this is `getppid()`, where `0` (a parent outside our pid namespace) becomes `None`.
+/// On Windows it is looked up in a Toolhelp process snapshot.
+pub fn parent_pid() -> Option<u32> {
+    backend::parent_pid()
+}
+
+/// Resolves once the process `pid` has exited, or at once when no such process exists.
+///
+/// On Linux this waits on a pidfd without polling; see the backend for the fallbacks.
+pub async fn wait_for_exit(pid: u32) {
+    backend::wait_for_exit(pid).await;
+}

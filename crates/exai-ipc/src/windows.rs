@@ -1,0 +1,424 @@
+//! The Windows backend: pipe names, the pipe's security descriptor and the accept loop over pipe
+//! instances. Process watching and stop requests live in `windows/process.rs`.
+//!
+//! It must not decide policy, and it relies on the operating system for the peer check:
+//! - The pipe name is `\\.\pipe\<name>-<user>`, because the pipe namespace is machine-wide.
+//! - Every instance carries the DACL `D:P(A;;GA;;;<our SID>)(A;;GA;;;SY)`: only this user and
+//!   `SYSTEM` may open it, so [`PeerInfo::same_user`] is always true here. Remote clients are
+//!   rejected.
+//! - The first instance is created with `FILE_FLAG_FIRST_PIPE_INSTANCE`. If the name is already
+//!   taken that fails with `ERROR_ACCESS_DENIED`, which we report as an already-running hub.
+//! - Clients open the pipe with tokio's default `SECURITY_IDENTIFICATION` quality of service,
+//!   so a hostile server cannot impersonate them.
+
+#![cfg(windows)]
+
+mod process;
+
+use std::ffi::{OsString, c_void};
+use std::os::windows::ffi::OsStringExt;
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use std::{fmt, io, ptr};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::windows::named_pipe::{
+    ClientOptions, NamedPipeClient, NamedPipeServer, ServerOptions,
+};
+use windows_sys::Win32::Foundation::{ERROR_ACCESS_DENIED, ERROR_PIPE_BUSY, HANDLE, LocalFree};
+use windows_sys::Win32::Security::Authorization::{
+    ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
+};
+use windows_sys::Win32::Security::{
+    GetTokenInformation, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
+    TokenUser,
+};
+use windows_sys::Win32::System::Pipes::GetNamedPipeClientProcessId;
+use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+use windows_sys::Win32::System::WindowsProgramming::GetUserNameW;
+
+use crate::endpoint::check_bare_name;
+use crate::{EndpointEnv, EndpointError, ListenError, PeerInfo};
+
+pub(crate) use process::{parent_pid, stop_requested, wait_for_exit};
+
+const PIPE_PREFIX: &str = r"\\.\pipe\";
+/// The longest pipe name Windows accepts.
+const MAX_PIPE_NAME_LEN: usize = 256;
+/// How long a client waits between tries while every pipe instance is busy.
+const BUSY_RETRY_DELAY: Duration = Duration::from_millis(50);
+/// How many times a client retries a busy pipe (about two seconds in all).
+const BUSY_RETRIES: u32 = 40;
+
+/// Where a Windows endpoint lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct EndpointAddr {
+    pipe_name: String,
+}
+
+impl EndpointAddr {
+    /// Turns a name into a pipe name. Pure: no system calls.
+    pub(crate) fn resolve(name: &str, env: &EndpointEnv) -> Result<EndpointAddr, EndpointError> {
+        let invalid = |reason: &str| EndpointError::InvalidName {
+            name: name.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let has_prefix = name
+            .get(..PIPE_PREFIX.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(PIPE_PREFIX));
+        let pipe_name = if has_prefix {
+            let rest = &name[PIPE_PREFIX.len()..];
+            if rest.is_empty() || rest.contains(['\\', '\0']) {
+                return Err(invalid("a pipe name needs a final part without '\\'"));
+            }
+            name.to_owned()
+        } else if name.contains(['/', '\\', ':']) {
+            return Err(invalid(r"pass a bare name or a full \\.\pipe\ name"));
+        } else {
+            check_bare_name(name)?;
+            let user = sanitise_user(&env.user);
+            if user.is_empty() {
+                return Err(EndpointError::UnknownUser {
+                    reason: "the user name is empty".to_owned(),
+                });
+            }
+            format!("{PIPE_PREFIX}{name}-{user}")
+        };
+        if pipe_name.chars().count() > MAX_PIPE_NAME_LEN {
+            return Err(invalid("a pipe name is at most 256 characters"));
+        }
+        Ok(EndpointAddr { pipe_name })
+    }
+}
+
+impl fmt::Display for EndpointAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.pipe_name)
+    }
+}
+
+/// Keeps letters, digits, `-`, `_` and `.` of a user name and replaces anything else with `_`.
+fn sanitise_user(user: &str) -> String {
+    let keep = |c: char| c.is_alphanumeric() || matches!(c, '-' | '_' | '.');
+    user.chars()
+        .map(|c| if keep(c) { c } else { '_' })
+        .collect()
+}
+
+/// Windows has no runtime directory; pipes live in their own namespace.
+pub(crate) fn runtime_dir_from_process() -> Option<std::path::PathBuf> {
+    None
+}
+
+/// The user name: `USERNAME`, else `GetUserNameW`.
+pub(crate) fn current_user() -> Result<String, EndpointError> {
+    if let Some(name) = std::env::var("USERNAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+    {
+        return Ok(name);
+    }
+    // UNLEN (256) plus the terminating NUL.
+    let mut buffer = [0u16; 257];
+    let mut len = buffer.len() as u32;
+    // SAFETY: the buffer and its length are valid for the call.
+    if unsafe { GetUserNameW(buffer.as_mut_ptr(), &mut len) } == 0 {
+        return Err(EndpointError::UnknownUser {
+            reason: format!(
+                "USERNAME is unset and GetUserNameW failed: {}",
+                io::Error::last_os_error()
+            ),
+        });
+    }
+    Ok(wide_to_string(&buffer))
+}
+
+/// The SDDL for every pipe instance: full access for the current user and `SYSTEM`, nobody else.
+pub fn pipe_sddl() -> io::Result<String> {
+    let sid = current_user_sid()?;
+    Ok(format!("D:P(A;;GA;;;{sid})(A;;GA;;;SY)"))
+}
+
+/// The current user's SID in string form, read from the process token.
+fn current_user_sid() -> io::Result<String> {
+    let mut raw_token: HANDLE = ptr::null_mut();
+    // SAFETY: GetCurrentProcess returns a pseudo-handle; the out pointer is valid.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut raw_token) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: OpenProcessToken succeeded, so we own this handle.
+    let token = unsafe { OwnedHandle::from_raw_handle(raw_token) };
+
+    let mut len = 0u32;
+    // SAFETY: a null buffer of length 0 asks only for the needed length; failure is expected.
+    unsafe {
+        GetTokenInformation(
+            token.as_raw_handle(),
+            TokenUser,
+            ptr::null_mut(),
+            0,
+            &mut len,
+        )
+    };
+    if len == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // A `u64` buffer gives TOKEN_USER the pointer alignment it needs.
+    let mut buffer = vec![0u64; (len as usize).div_ceil(8)];
+    // SAFETY: the buffer holds at least `len` bytes.
+    let ok = unsafe {
+        GetTokenInformation(
+            token.as_raw_handle(),
+            TokenUser,
+            buffer.as_mut_ptr().cast::<c_void>(),
+            len,
+            &mut len,
+        )
+    };
+    if ok == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: GetTokenInformation filled the aligned buffer with a TOKEN_USER.
+    let token_user = unsafe { &*buffer.as_ptr().cast::<TOKEN_USER>() };
+
+    let mut wide: *mut u16 = ptr::null_mut();
+    // SAFETY: the SID points into `buffer`, which outlives the call.
+    if unsafe { ConvertSidToStringSidW(token_user.User.Sid, &mut wide) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: on success `wide` is a NUL-terminated string that we must LocalFree.
+    let sid = unsafe {
+        let len = (0..).take_while(|&i| *wide.add(i) != 0).count();
+        let text = wide_to_string(std::slice::from_raw_parts(wide, len));
+        LocalFree(wide.cast());
+        text
+    };
+    Ok(sid)
+}
+
+fn wide_to_string(wide: &[u16]) -> String {
+    let end = wide
+        .iter()
+        .position(|&unit| unit == 0)
+        .unwrap_or(wide.len());
+    OsString::from_wide(&wide[..end])
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A self-relative security descriptor built from SDDL, freed with `LocalFree`.
+struct SecurityDescriptor(PSECURITY_DESCRIPTOR);
+
+// SAFETY: the descriptor is a private heap block that is never written after creation, so it may
+// be read from any thread.
+unsafe impl Send for SecurityDescriptor {}
+// SAFETY: as above; it is only ever read.
+unsafe impl Sync for SecurityDescriptor {}
+
+impl SecurityDescriptor {
+    fn from_sddl(sddl: &str) -> io::Result<SecurityDescriptor> {
+        let wide: Vec<u16> = sddl.encode_utf16().chain(std::iter::once(0)).collect();
+        let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
+        // SAFETY: `wide` is NUL-terminated; the out pointer is valid.
+        let ok = unsafe {
+            ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                wide.as_ptr(),
+                SDDL_REVISION_1,
+                &mut descriptor,
+                ptr::null_mut(),
+            )
+        };
+        if ok == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(SecurityDescriptor(descriptor))
+    }
+
+    /// Creates one instance of the pipe with this descriptor.
+    fn create_instance(&self, pipe_name: &str, first: bool) -> io::Result<NamedPipeServer> {
+        let mut attributes = SECURITY_ATTRIBUTES {
+            nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: self.0,
+            bInheritHandle: 0,
+        };
+        // SAFETY: `attributes` and the descriptor it points to outlive the call.
+        unsafe {
+            ServerOptions::new()
+                .first_pipe_instance(first)
+                .reject_remote_clients(true)
+                .create_with_security_attributes_raw(
+                    pipe_name,
+                    (&mut attributes as *mut SECURITY_ATTRIBUTES).cast::<c_void>(),
+                )
+        }
+    }
+}
+
+impl Drop for SecurityDescriptor {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor came from ConvertStringSecurityDescriptorToSecurityDescriptorW.
+        unsafe { LocalFree(self.0) };
+    }
+}
+
+impl fmt::Debug for SecurityDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecurityDescriptor(..)")
+    }
+}
+
+/// The pipe instance waiting for the next client, plus what is needed to make more.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    pipe_name: String,
+    security: SecurityDescriptor,
+    waiting: NamedPipeServer,
+}
+
+impl Listener {
+    pub(crate) fn bind(addr: &EndpointAddr) -> Result<Listener, ListenError> {
+        let sddl = pipe_sddl()
+            .map_err(|err| ListenError::io("cannot read the current user's SID", err))?;
+        let security = SecurityDescriptor::from_sddl(&sddl).map_err(|err| {
+            ListenError::io(
+                format!("cannot build a security descriptor from {sddl}"),
+                err,
+            )
+        })?;
+        let waiting = security
+            .create_instance(&addr.pipe_name, true)
+            .map_err(|err| {
+                if err.raw_os_error() == Some(ERROR_ACCESS_DENIED as i32) {
+                    ListenError::AlreadyRunning {
+                        endpoint: addr.to_string(),
+                    }
+                } else {
+                    ListenError::io(format!("cannot create the pipe {}", addr.pipe_name), err)
+                }
+            })?;
+        Ok(Listener {
+            pipe_name: addr.pipe_name.clone(),
+            security,
+            waiting,
+        })
+    }
+
+    pub(crate) async fn accept(&mut self) -> io::Result<(Stream, PeerInfo)> {
+        if let Err(err) = self.waiting.connect().await {
+            // A client that came and went can leave the instance unusable; start the next
+            // accept from a fresh one.
+            self.waiting = self.security.create_instance(&self.pipe_name, false)?;
+            return Err(err);
+        }
+        // The next instance exists before we return, so clients never find the name missing.
+        let next = self.security.create_instance(&self.pipe_name, false)?;
+        let connected = std::mem::replace(&mut self.waiting, next);
+        let mut pid = 0u32;
+        // SAFETY: the handle is a connected server end owned by `connected`.
+        let ok = unsafe { GetNamedPipeClientProcessId(connected.as_raw_handle(), &mut pid) };
+        let peer = PeerInfo {
+            pid: (ok != 0).then_some(pid),
+            uid: None,
+            // The pipe's DACL admits only this user and SYSTEM, so the OS has checked already.
+            same_user: true,
+        };
+        Ok((Stream::Server(connected), peer))
+    }
+}
+
+/// Opens the pipe, retrying for a bounded time while every instance is busy.
+pub(crate) async fn connect(addr: &EndpointAddr) -> io::Result<Stream> {
+    let mut busy_retries = 0;
+    loop {
+        match ClientOptions::new().open(&addr.pipe_name) {
+            Ok(client) => return Ok(Stream::Client(client)),
+            Err(err)
+                if err.raw_os_error() == Some(ERROR_PIPE_BUSY as i32)
+                    && busy_retries < BUSY_RETRIES =>
+            {
+                busy_retries += 1;
+                tokio::time::sleep(BUSY_RETRY_DELAY).await;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Either end of a pipe connection.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    /// The hub's end.
+    Server(NamedPipeServer),
+    /// The shim's end.
+    Client(NamedPipeClient),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Server(pipe) => Pin::new(pipe).poll_read(cx, buf),
+            Stream::Client(pipe) => Pin::new(pipe).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Server(pipe) => Pin::new(pipe).poll_write(cx, buf),
+            Stream::Client(pipe) => Pin::new(pipe).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Server(pipe) => Pin::new(pipe).poll_flush(cx),
+            Stream::Client(pipe) => Pin::new(pipe).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Server(pipe) => Pin::new(pipe).poll_shutdown(cx),
+            Stream::Client(pipe) => Pin::new(pipe).poll_shutdown(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(user: &str) -> EndpointEnv {
+        EndpointEnv {
+            exai_endpoint: None,
+            runtime_dir: None,
+            temp_dir: std::path::PathBuf::from(r"C:\Temp"),
+            user: user.to_owned(),
+        }
+    }
+
+    #[test]
+    fn bare_names_get_the_user_appended() {
+        let addr = EndpointAddr::resolve("exai-hub-v1", &env("Jane Doe")).unwrap();
+        assert_eq!(addr.pipe_name, r"\\.\pipe\exai-hub-v1-Jane_Doe");
+    }
+
+    #[test]
+    fn full_pipe_names_are_used_as_is() {
+        let addr = EndpointAddr::resolve(r"\\.\pipe\custom", &env("jane")).unwrap();
+        assert_eq!(addr.pipe_name, r"\\.\pipe\custom");
+        assert!(EndpointAddr::resolve(r"C:\x", &env("jane")).is_err());
+        assert!(EndpointAddr::resolve(r"\\.\pipe\", &env("jane")).is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! The one integration-test binary of `exai-ipc`: real sockets and pipes, a fresh endpoint per
+//! test (in a tempdir on Unix), no fixed names and no sleeps for synchronisation.
+
+mod endpoint;
+mod io;
+#[cfg(unix)]
+mod other_user;
+mod process;
+#[cfg(unix)]
+mod signal;
+mod support;
+#[cfg(unix)]
+mod unix_security;
+#[cfg(windows)]
+mod windows;
