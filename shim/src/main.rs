@@ -1,1 +1,285 @@
-fn main() {}
+//! `exai-shim`: the MCP stdio server an editor launches.
+//!
+//! It connects to the EXAI hub over the local endpoint, says `Hello`, and relays one JSON-RPC
+//! message per line between the editor (stdin/stdout) and the hub (length-prefixed frames).
+//! When the hub is absent or goes away, requests get a JSON-RPC error at once and the shim keeps
+//! reconnecting in the background.
+//!
+//! Stdout is the wire: nothing but relayed MCP messages and the shim's own JSON-RPC errors ever
+//! goes there. Logs go to stderr or to `EXAI_SHIM_LOG_FILE`; set `EXAI_LOG=debug` to see more.
+//! This file owns flags, logging, the runtime and exit codes; the relay lives in `relay.rs`.
+
+mod conn;
+mod editor;
+mod line;
+mod relay;
+mod writers;
+
+use std::io::Write as _;
+use std::time::Duration;
+
+const HELP: &str = "\
+exai-shim: the MCP server an editor launches; relays stdin/stdout to the EXAI hub
+
+USAGE:
+    exai-shim [OPTIONS]
+
+OPTIONS:
+    --endpoint NAME          hub endpoint (env EXAI_ENDPOINT, else the per-user default)
+    --name LABEL             label for this session (env EXAI_SESSION_NAME)
+    --connect-timeout SECS   how long to wait for the hub at startup (env EXAI_CONNECT_TIMEOUT, default 5)
+    --max-line-bytes N       longest accepted request line (env EXAI_MAX_LINE_BYTES, default 16777216)
+    --log-file PATH          log here instead of stderr (env EXAI_SHIM_LOG_FILE)
+    --help                   print this help
+    --version                print the version
+
+Logs are filtered by EXAI_LOG (default: warn).";
+
+/// Default `--max-line-bytes`: 16 MiB.
+const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
+/// Default `--connect-timeout`.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The shim's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum ExitCode {
+    /// The editor left (stdin closed, parent exited, or stdout closed).
+    Ok = 0,
+    /// Something unexpected failed (reading stdin, building the runtime).
+    Failure = 1,
+    /// Bad flags or environment values.
+    Usage = 2,
+    /// The endpoint or log file could not be set up.
+    Config = 3,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> std::process::ExitCode {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+/// A failure to report: one line on stderr and an exit code.
+struct Failure {
+    code: ExitCode,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: ExitCode, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(code) => code.into(),
+        Err(failure) => {
+            // One actionable line; a failed write to stderr leaves nothing else to try.
+            let _ = writeln!(std::io::stderr().lock(), "exai-shim: {}", failure.message);
+            failure.code.into()
+        }
+    }
+}
+
+/// Parsed command-line flags; `None` means "not given, ask the environment".
+#[derive(Default)]
+struct Flags {
+    endpoint: Option<String>,
+    name: Option<String>,
+    connect_timeout: Option<String>,
+    max_line_bytes: Option<String>,
+    log_file: Option<String>,
+}
+
+/// What the command line asks for.
+enum Command {
+    Run(Flags),
+    Help,
+    Version,
+}
+
+fn run() -> Result<ExitCode, Failure> {
+    let flags = match parse_args(std::env::args().skip(1))? {
+        Command::Run(flags) => flags,
+        Command::Help => return Ok(print_stdout(HELP)),
+        Command::Version => {
+            return Ok(print_stdout(concat!(
+                "exai-shim ",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+    };
+    let name = flags.name.or_else(|| env_var("EXAI_SESSION_NAME"));
+    let connect_timeout = match flags
+        .connect_timeout
+        .map(|value| ("--connect-timeout", value))
+        .or_else(|| env_var("EXAI_CONNECT_TIMEOUT").map(|value| ("EXAI_CONNECT_TIMEOUT", value)))
+    {
+        Some((source, value)) => parse_seconds(source, &value)?,
+        None => DEFAULT_CONNECT_TIMEOUT,
+    };
+    let max_line_bytes = match flags
+        .max_line_bytes
+        .map(|value| ("--max-line-bytes", value))
+        .or_else(|| env_var("EXAI_MAX_LINE_BYTES").map(|value| ("EXAI_MAX_LINE_BYTES", value)))
+    {
+        Some((source, value)) => parse_bytes(source, &value)?,
+        None => DEFAULT_MAX_LINE_BYTES,
+    };
+    init_logging(flags.log_file.or_else(|| env_var("EXAI_SHIM_LOG_FILE")))?;
+    let endpoint = exai_ipc::Endpoint::resolve(flags.endpoint.as_deref()).map_err(|error| {
+        Failure::new(
+            ExitCode::Config,
+            format!("cannot use the hub endpoint: {error}; check --endpoint or EXAI_ENDPOINT"),
+        )
+    })?;
+    let settings = relay::Settings {
+        endpoint,
+        name,
+        connect_timeout,
+        max_line_bytes,
+        parent_pid: exai_ipc::parent_pid(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            Failure::new(
+                ExitCode::Failure,
+                format!("cannot start the async runtime: {error}"),
+            )
+        })?;
+    let result = runtime.block_on(relay::run(settings));
+    // The stdin reader may sit in a blocking read that only process exit ends: do not wait for it.
+    runtime.shutdown_background();
+    match result {
+        Ok(outcome) => {
+            tracing::debug!(?outcome, "exiting");
+            Ok(ExitCode::Ok)
+        }
+        Err(error) => Err(Failure::new(
+            ExitCode::Failure,
+            format!("reading stdin failed: {error}; the editor's pipe is unusable"),
+        )),
+    }
+}
+
+/// Answers `--help` and `--version`: a human on a terminal, not an editor, so the one place the
+/// shim writes anything of its own to stdout. Written with `write_all`, not a print macro, so the
+/// tidy check can ban those macros in the shim outright.
+fn print_stdout(text: &str) -> ExitCode {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::Ok,
+        Err(_) => ExitCode::Failure,
+    }
+}
+
+/// A non-empty environment variable.
+fn env_var(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|value| !value.is_empty())
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, Failure> {
+    let mut flags = Flags::default();
+    while let Some(arg) = args.next() {
+        let (flag, inline_value) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg, None),
+        };
+        let slot = match flag.as_str() {
+            "--help" | "-h" => return Ok(Command::Help),
+            "--version" | "-V" => return Ok(Command::Version),
+            "--endpoint" => &mut flags.endpoint,
+            "--name" => &mut flags.name,
+            "--connect-timeout" => &mut flags.connect_timeout,
+            "--max-line-bytes" => &mut flags.max_line_bytes,
+            "--log-file" => &mut flags.log_file,
+            other => {
+                return Err(Failure::new(
+                    ExitCode::Usage,
+                    format!("unknown argument {other:?}; see exai-shim --help"),
+                ));
+            }
+        };
+        let value = inline_value.or_else(|| args.next()).ok_or_else(|| {
+            Failure::new(
+                ExitCode::Usage,
+                format!("{flag} needs a value; see exai-shim --help"),
+            )
+        })?;
+        *slot = Some(value);
+    }
+    Ok(Command::Run(flags))
+}
+
+fn parse_seconds(source: &str, value: &str) -> Result<Duration, Failure> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| {
+            Failure::new(
+                ExitCode::Usage,
+                format!("{source} must be a number of seconds such as 5 or 0.5, not {value:?}"),
+            )
+        })
+}
+
+fn parse_bytes(source: &str, value: &str) -> Result<usize, Failure> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|&bytes| bytes > 0)
+        .ok_or_else(|| {
+            Failure::new(
+                ExitCode::Usage,
+                format!("{source} must be a positive number of bytes, not {value:?}"),
+            )
+        })
+}
+
+/// Installs the tracing subscriber: stderr, or `log_file` when given; filter from `EXAI_LOG`.
+fn init_logging(log_file: Option<String>) -> Result<(), Failure> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("EXAI_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    match log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|error| {
+                    Failure::new(
+                        ExitCode::Config,
+                        format!("cannot open the log file {path}: {error}; check --log-file or EXAI_SHIM_LOG_FILE"),
+                    )
+                })?;
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
+        }
+        None => builder.with_ansi(false).with_writer(std::io::stderr).init(),
+    }
+    // A panic is a bug: log it where the logs go, so it is not lost when stderr is dropped.
+    std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
+    Ok(())
+}

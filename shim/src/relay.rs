@@ -1,0 +1,454 @@
+//! The relay loop: one `select!` over the editor's stdin, the hub connection, the reconnect
+//! attempt, the initial connect deadline and the parent process.
+//!
+//! [`Relay`] owns all mutable state (the hub link, the requests in flight, the `initialize` line
+//! kept for resume) and no other task touches it.
+//! While the hub is unreachable the loop keeps reading the editor and answers every request at
+//! once with a JSON-RPC error, and it never waits on the hub for anything but the next frame.
+
+use crate::conn::{self, Attempt, Backoff, Connected, HubConn, Unavailable};
+use crate::editor::{self, Classified};
+use crate::line::{self, Input, LineReader};
+use crate::writers;
+use bytes::Bytes;
+use exai_ipc::Endpoint;
+use exai_proto::{ClientMsg, DecodeError, Frame, Hello, HubMsg, Resume, SessionId};
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
+use std::collections::HashSet;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Longest wait between background reconnect attempts.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// Longest wait between attempts while the editor is still held back.
+const MAX_INITIAL_DELAY: Duration = Duration::from_millis(500);
+/// Shortest time a connected hub gets to answer `Hello`.
+const MIN_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a link must have lived for its loss to restart the backoff from zero.
+const STABLE_LINK: Duration = Duration::from_secs(2);
+/// How long leaving may take: `Goodbye` to the hub, then the last lines to stdout.
+const EXIT_FLUSH_BUDGET: Duration = Duration::from_millis(500);
+
+/// What the relay needs to know, from flags and the environment.
+pub struct Settings {
+    /// Where the hub listens.
+    pub endpoint: Endpoint,
+    /// The user's label for this session.
+    pub name: Option<String>,
+    /// How long the editor's input is held back while the first connection is attempted.
+    pub connect_timeout: Duration,
+    /// The longest line accepted from the editor.
+    pub max_line_bytes: usize,
+    /// The parent process (the editor) to watch, when known.
+    pub parent_pid: Option<u32>,
+}
+
+/// Why the relay ended normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The editor closed stdin.
+    StdinClosed,
+    /// The parent process exited.
+    ParentExited,
+    /// Stdout broke: nobody reads the shim any more.
+    StdoutClosed,
+}
+
+impl Outcome {
+    fn goodbye_reason(self) -> &'static str {
+        match self {
+            Outcome::StdinClosed => "stdin closed",
+            Outcome::ParentExited => "parent exited",
+            Outcome::StdoutClosed => "stdout closed",
+        }
+    }
+}
+
+/// Runs the shim until the editor leaves. The only error is a failure to read stdin.
+pub async fn run(settings: Settings) -> std::io::Result<Outcome> {
+    let (out, out_queue) = mpsc::channel(writers::QUEUE_LEN);
+    let mut stdout_task = Some(tokio::spawn(writers::write_lines(
+        tokio::io::stdout(),
+        out_queue,
+    )));
+    let mut reader = LineReader::new(tokio::io::stdin(), settings.max_line_bytes);
+    let parent_pid = settings.parent_pid.filter(|&pid| pid > 1);
+    let deadline = Instant::now() + settings.connect_timeout;
+    let parent_exit = async move {
+        match parent_pid {
+            Some(pid) => exai_ipc::wait_for_exit(pid).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(parent_exit);
+
+    let mut relay = Relay::new(settings, out);
+    let mut initial = true;
+    relay.attempt = Some(relay.start_attempt(Duration::ZERO));
+
+    let outcome = loop {
+        let event = tokio::select! {
+            () = &mut parent_exit => Event::ParentExited,
+            _ = maybe(stdout_task.as_mut()) => Event::StdoutClosed,
+            frame = maybe(relay.link.as_mut().map(|link| link.frames.next())) => Event::Hub(frame),
+            result = maybe(relay.attempt.as_mut()) => Event::Attempt(result),
+            () = tokio::time::sleep_until(deadline), if initial => Event::Deadline,
+            input = reader.next(), if !initial => Event::Editor(input),
+        };
+        let step = match event {
+            Event::ParentExited => Step::Exit(Outcome::ParentExited),
+            Event::StdoutClosed => {
+                stdout_task = None;
+                Step::Exit(Outcome::StdoutClosed)
+            }
+            Event::Hub(frame) => relay.on_hub_frame(frame).await,
+            Event::Attempt(result) => {
+                relay.attempt = None;
+                if result.is_ok() {
+                    initial = false;
+                }
+                relay.on_attempt(result, initial).await
+            }
+            Event::Deadline => {
+                initial = false;
+                relay.backoff.set_max(MAX_RETRY_DELAY);
+                if relay.link.is_none() {
+                    relay.report(relay.unavailable.clone());
+                }
+                Step::Continue
+            }
+            Event::Editor(Ok(Some(input))) => relay.on_editor_input(input).await,
+            Event::Editor(Ok(None)) => Step::Exit(Outcome::StdinClosed),
+            Event::Editor(Err(error)) => {
+                relay
+                    .leave(Outcome::StdinClosed.goodbye_reason(), stdout_task)
+                    .await;
+                return Err(error);
+            }
+        };
+        if let Step::Exit(outcome) = step {
+            break outcome;
+        }
+    };
+    tracing::debug!(?outcome, "leaving");
+    relay.leave(outcome.goodbye_reason(), stdout_task).await;
+    Ok(outcome)
+}
+
+/// Polls an optional future; a missing one never completes.
+async fn maybe<F: Future + Unpin>(future: Option<F>) -> F::Output {
+    match future {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Something the loop woke up for.
+enum Event {
+    ParentExited,
+    StdoutClosed,
+    Hub(Option<Result<Frame, DecodeError>>),
+    Attempt(Result<Connected, Unavailable>),
+    Deadline,
+    Editor(std::io::Result<Option<Input>>),
+}
+
+/// What the loop does after handling an event.
+enum Step {
+    Continue,
+    Exit(Outcome),
+}
+
+/// A live, welcomed connection to the hub.
+struct Link {
+    /// When the handshake completed; a link that dies young does not reset the backoff.
+    since: Instant,
+    frames: SplitStream<HubConn>,
+    queue: mpsc::Sender<Frame>,
+    writer: JoinHandle<()>,
+}
+
+/// The relay's state; see the module docs.
+struct Relay {
+    endpoint: Rc<Endpoint>,
+    hello: Hello,
+    handshake_timeout: Duration,
+    max_line_bytes: usize,
+    out: mpsc::Sender<Bytes>,
+    link: Option<Link>,
+    attempt: Option<Attempt>,
+    backoff: Backoff,
+    /// Why the hub is unusable; meaningful only while `link` is `None`.
+    unavailable: Unavailable,
+    /// The last state logged at warn, so each change is logged once.
+    reported: Option<Unavailable>,
+    session_id: Option<SessionId>,
+    /// The editor's most recent `initialize` request, replayed on resume.
+    initialize: Option<Bytes>,
+    /// Raw JSON ids of editor requests the hub has not answered yet.
+    in_flight: HashSet<Box<str>>,
+}
+
+impl Relay {
+    fn new(settings: Settings, out: mpsc::Sender<Bytes>) -> Relay {
+        let hello = Hello {
+            protocol_version: exai_proto::PROTOCOL_VERSION,
+            role: exai_proto::Role::Shim,
+            pid: std::process::id(),
+            parent_pid: settings.parent_pid,
+            cwd: std::env::current_dir()
+                .ok()
+                .map(|dir| dir.to_string_lossy().into_owned()),
+            name: settings.name,
+            resume: None,
+        };
+        Relay {
+            endpoint: Rc::new(settings.endpoint),
+            hello,
+            handshake_timeout: settings.connect_timeout.max(MIN_HANDSHAKE_TIMEOUT),
+            max_line_bytes: settings.max_line_bytes,
+            out,
+            link: None,
+            attempt: None,
+            backoff: Backoff::new(MAX_INITIAL_DELAY),
+            unavailable: Unavailable::Pending,
+            reported: None,
+            session_id: None,
+            initialize: None,
+            in_flight: HashSet::new(),
+        }
+    }
+
+    /// Starts a connect attempt; a known session is resumed with the editor's `initialize`.
+    fn start_attempt(&self, delay: Duration) -> Attempt {
+        let mut hello = self.hello.clone();
+        hello.resume = self.session_id.map(|session_id| Resume {
+            session_id,
+            initialize: self
+                .initialize
+                .as_ref()
+                .map(|line| String::from_utf8_lossy(line).into_owned()),
+        });
+        conn::attempt(delay, self.endpoint.clone(), hello, self.handshake_timeout)
+    }
+
+    async fn on_attempt(&mut self, result: Result<Connected, Unavailable>, initial: bool) -> Step {
+        match result {
+            Ok(Connected { conn, session_id }) => {
+                let (sink, frames) = conn.split();
+                let (queue, frame_queue) = mpsc::channel(writers::QUEUE_LEN);
+                let writer = tokio::spawn(writers::write_frames(sink, frame_queue));
+                self.link = Some(Link {
+                    since: Instant::now(),
+                    frames,
+                    queue,
+                    writer,
+                });
+                let resumed = self.session_id.is_some();
+                self.session_id = Some(session_id);
+                if self.reported.take().is_some() {
+                    tracing::warn!(endpoint = %self.endpoint, session = %session_id, resumed, "connected to the EXAI hub again");
+                } else {
+                    tracing::info!(endpoint = %self.endpoint, session = %session_id, resumed, "connected to the EXAI hub");
+                }
+            }
+            Err(reason) => {
+                tracing::debug!(?reason, "connect attempt failed");
+                if !initial {
+                    self.report(reason.clone());
+                }
+                self.unavailable = reason;
+                let delay = self.backoff.next_delay();
+                self.attempt = Some(self.start_attempt(delay));
+            }
+        }
+        Step::Continue
+    }
+
+    /// Logs a new unavailable state at warn, once per change of kind.
+    fn report(&mut self, reason: Unavailable) {
+        if self
+            .reported
+            .as_ref()
+            .is_some_and(|reported| reported.same_kind(&reason))
+        {
+            return;
+        }
+        tracing::warn!("{}", reason.message(&*self.endpoint));
+        self.reported = Some(reason);
+    }
+
+    async fn on_hub_frame(&mut self, frame: Option<Result<Frame, DecodeError>>) -> Step {
+        match frame {
+            Some(Ok(Frame::Line(line))) => {
+                // Skip the parse when nothing waits for an answer.
+                if !self.in_flight.is_empty()
+                    && let Some(id) = editor::answered_id(&line)
+                {
+                    self.in_flight.remove(id);
+                }
+                self.emit(line).await
+            }
+            Some(Ok(Frame::Control(payload))) => match Frame::decode_control::<HubMsg>(&payload) {
+                Ok(HubMsg::Shutdown { reason } | HubMsg::Rejected { reason }) => {
+                    self.lose(Unavailable::Stopped(reason)).await
+                }
+                Ok(other) => {
+                    tracing::debug!(?other, "ignoring a control message from the hub");
+                    Step::Continue
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "ignoring a malformed control message from the hub");
+                    Step::Continue
+                }
+            },
+            Some(Ok(Frame::Unknown { kind })) => {
+                tracing::debug!(kind, "ignoring a frame of unknown kind from the hub");
+                Step::Continue
+            }
+            Some(Err(error)) => self.lose(Unavailable::Lost(error.to_string())).await,
+            None => {
+                self.lose(Unavailable::Lost("the connection closed".to_owned()))
+                    .await
+            }
+        }
+    }
+
+    /// Drops the link, fails every request in flight and starts reconnecting.
+    async fn lose(&mut self, reason: Unavailable) -> Step {
+        // Reconnect at once after a link that lived a while; a hub that accepts and then drops
+        // every connection at once gets the growing backoff instead of a busy loop.
+        let mut delay = self.backoff.next_delay();
+        if let Some(link) = self.link.take() {
+            link.writer.abort();
+            if link.since.elapsed() >= STABLE_LINK {
+                self.backoff = Backoff::new(MAX_RETRY_DELAY);
+                delay = Duration::ZERO;
+            }
+        }
+        let message = reason.message(&*self.endpoint);
+        self.report(reason.clone());
+        self.unavailable = reason;
+        self.attempt = Some(self.start_attempt(delay));
+        let ids: Vec<Box<str>> = self.in_flight.drain().collect();
+        for id in ids {
+            let line = line::error_line(Some(id.as_bytes()), line::HUB_UNAVAILABLE, &message);
+            if let Step::Exit(outcome) = self.emit(line).await {
+                return Step::Exit(outcome);
+            }
+        }
+        Step::Continue
+    }
+
+    async fn on_editor_input(&mut self, input: Input) -> Step {
+        let line = match input {
+            Input::Line(line) => line,
+            Input::TooLong { len, prefix } => {
+                tracing::warn!(
+                    len,
+                    limit = self.max_line_bytes,
+                    "rejecting an over-long line"
+                );
+                let id = line::sniff_id(&prefix);
+                return self
+                    .emit(line::too_large(id, len, self.max_line_bytes))
+                    .await;
+            }
+        };
+        match editor::classify(&line) {
+            Classified::Empty => Step::Continue,
+            Classified::Reply(error) => self.emit(error).await,
+            Classified::Request { id, initialize } => {
+                if initialize {
+                    self.initialize = Some(line.clone());
+                }
+                if self.link.is_none() {
+                    let message = self.unavailable.message(&*self.endpoint);
+                    let error =
+                        line::error_line(Some(id.as_bytes()), line::HUB_UNAVAILABLE, &message);
+                    return self.emit(error).await;
+                }
+                self.in_flight.insert(id);
+                self.forward(line).await
+            }
+            Classified::Cancel { request_id } => {
+                if let Some(request_id) = request_id {
+                    self.in_flight.remove(&*request_id);
+                }
+                self.forward_or_drop(line).await
+            }
+            Classified::Other => self.forward_or_drop(line).await,
+            Classified::Batch => {
+                if self.link.is_some() {
+                    return self.forward(line).await;
+                }
+                let message = self.unavailable.message(&*self.endpoint);
+                match editor::batch_errors(&line, &message) {
+                    Some(errors) => self.emit(errors).await,
+                    None => Step::Continue,
+                }
+            }
+        }
+    }
+
+    /// Forwards a notification or response, or drops it with a log line while disconnected.
+    async fn forward_or_drop(&mut self, line: Bytes) -> Step {
+        if self.link.is_none() {
+            tracing::info!("dropping a notification or response: the EXAI hub is unavailable");
+            return Step::Continue;
+        }
+        self.forward(line).await
+    }
+
+    /// Queues one editor line for the hub.
+    async fn forward(&mut self, line: Bytes) -> Step {
+        let Some(link) = &self.link else {
+            return Step::Continue;
+        };
+        if link.queue.send(Frame::Line(line)).await.is_err() {
+            return self
+                .lose(Unavailable::Lost("writing to the hub failed".to_owned()))
+                .await;
+        }
+        Step::Continue
+    }
+
+    /// Queues one line for stdout.
+    async fn emit(&mut self, line: Bytes) -> Step {
+        match self.out.send(line).await {
+            Ok(()) => Step::Continue,
+            Err(_) => Step::Exit(Outcome::StdoutClosed),
+        }
+    }
+
+    /// Says goodbye to the hub and flushes stdout, within a fixed budget.
+    async fn leave(mut self, reason: &str, stdout_task: Option<JoinHandle<std::io::Result<()>>>) {
+        let budget = Instant::now() + EXIT_FLUSH_BUDGET;
+        if let Some(link) = self.link.take() {
+            let goodbye = Frame::control(&ClientMsg::Goodbye {
+                reason: Some(reason.to_owned()),
+            });
+            let Link { queue, writer, .. } = link;
+            let said = tokio::time::timeout_at(budget, async move {
+                let _ = queue.send(goodbye).await;
+                drop(queue);
+                let _ = writer.await;
+            })
+            .await;
+            if said.is_err() {
+                tracing::debug!("the hub did not take the goodbye in time");
+            }
+        }
+        drop(self.out);
+        if let Some(task) = stdout_task
+            && tokio::time::timeout_at(budget, task).await.is_err()
+        {
+            tracing::debug!("stdout did not drain in time");
+        }
+    }
+}

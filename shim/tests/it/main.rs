@@ -1,0 +1,9 @@
+//! Integration tests: the real `exai-shim` binary against a fake hub on a real local socket.
+//!
+//! One test binary for the crate; each module covers one area of behaviour.
+
+mod bad_input;
+mod lifecycle;
+mod reconnect;
+mod relay;
+mod support;
