@@ -1,0 +1,397 @@
+//! The EXAI daemon's frames: building requests and reading answers.
+//!
+//! Pure functions over `serde_json::Value`; no sockets here. The daemon's quirks (bare error frames
+//! without an id, JSON inside `text`, "retry after N s" only in the message) are decoded in one
+//! place so the connection task only decides what to do with them.
+
+use crate::upstream::{Progress, ToolResult, UpstreamError};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The longest OVER_CAPACITY wait we honour before the single retry.
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Error codes that mean the daemon refused the request itself, so the editor gets a JSON-RPC
+/// error rather than a tool result.
+const REJECTED_CODES: [&str; 3] = ["TOOL_NOT_FOUND", "INVALID_REQUEST", "VALIDATION_ERROR"];
+
+/// The daemon's error code for its rate limit.
+const OVER_CAPACITY: &str = "OVER_CAPACITY";
+
+/// A fresh, globally unique request id. Never reuse one: ids are global to the whole daemon.
+pub(crate) fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A fresh hello session id for pooled connection `slot`: `exai-tray-<random hex>-<slot>`.
+pub(crate) fn new_session_id(slot: usize) -> String {
+    let random: u64 = rand::random();
+    format!("exai-tray-{random:016x}-{slot}")
+}
+
+/// Whether the daemon accepts `id` as a hello `session_id` (3-64 of `[A-Za-z0-9_-]`).
+///
+/// An invalid id makes the daemon close the socket without any answer, so check before sending.
+pub(crate) fn is_valid_session_id(id: &str) -> bool {
+    (3..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+}
+
+/// The hello frame. The only place the token is exposed.
+pub(crate) fn hello(token: Option<&crate::config::Secret>, session_id: &str) -> String {
+    let mut frame = json!({ "op": "hello", "session_id": session_id });
+    if let Some(token) = token {
+        frame["token"] = Value::String(token.expose().to_owned());
+    }
+    frame.to_string()
+}
+
+/// A `call_tool` frame.
+pub(crate) fn call_tool(request_id: &str, name: &str, arguments: &Value) -> String {
+    let arguments = match arguments {
+        Value::Null => json!({}),
+        other => other.clone(),
+    };
+    json!({ "op": "call_tool", "request_id": request_id, "name": name, "arguments": arguments })
+        .to_string()
+}
+
+/// A `list_tools` frame.
+pub(crate) fn list_tools(request_id: &str) -> String {
+    json!({ "op": "list_tools", "request_id": request_id }).to_string()
+}
+
+/// A `ping` frame (the daemon's op, not a WebSocket ping).
+pub(crate) fn ping(request_id: &str) -> String {
+    json!({ "op": "ping", "request_id": request_id }).to_string()
+}
+
+/// An error the daemon sent, with its code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DaemonError {
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
+impl DaemonError {
+    fn from_value(value: &Value) -> DaemonError {
+        match value {
+            Value::Object(map) => DaemonError {
+                code: map
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("UNKNOWN")
+                    .to_owned(),
+                message: map
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            },
+            Value::String(text) => DaemonError {
+                code: "UNKNOWN".to_owned(),
+                message: text.clone(),
+            },
+            other => DaemonError {
+                code: "UNKNOWN".to_owned(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// One frame from the daemon, as it concerns the connection's one outstanding request.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Incoming {
+    /// `progress` or `stream_chunk` for `request_id`.
+    Progress {
+        request_id: String,
+        progress: Progress,
+    },
+    /// `stream_complete` for `request_id`.
+    StreamComplete { request_id: String },
+    /// `call_tool_res` for `request_id`: outputs, or the error it carries.
+    CallResult {
+        request_id: String,
+        result: Result<ToolResult, DaemonError>,
+    },
+    /// `list_tools_res` for `request_id`.
+    ToolList {
+        request_id: String,
+        tools: Vec<Value>,
+    },
+    /// `pong` for `request_id`.
+    Pong { request_id: String },
+    /// An error frame with no request id (`{"error":..}` or `{"op":"error",..}`): it belongs to
+    /// the connection's one outstanding request.
+    BareError(DaemonError),
+    /// An error frame that names a request id.
+    Error {
+        request_id: String,
+        error: DaemonError,
+    },
+    /// Anything else (unknown op, `cancelled`, `hello_ack` late, ...).
+    Other(String),
+}
+
+impl Incoming {
+    /// The request id the frame names, if any.
+    pub(crate) fn request_id(&self) -> Option<&str> {
+        match self {
+            Incoming::Progress { request_id, .. }
+            | Incoming::StreamComplete { request_id }
+            | Incoming::CallResult { request_id, .. }
+            | Incoming::ToolList { request_id, .. }
+            | Incoming::Pong { request_id }
+            | Incoming::Error { request_id, .. } => Some(request_id),
+            Incoming::BareError(_) | Incoming::Other(_) => None,
+        }
+    }
+}
+
+/// Decodes one text frame; `None` when it is not a JSON object.
+pub(crate) fn parse(text: &str) -> Option<Incoming> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    let map = value.as_object()?;
+    let op = map.get("op").and_then(Value::as_str);
+    let request_id = map
+        .get("request_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let text_field = |key: &str| {
+        map.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let incoming = match (op, request_id) {
+        (Some("progress"), Some(request_id)) => Incoming::Progress {
+            request_id,
+            progress: Progress::Working {
+                message: text_field("message"),
+            },
+        },
+        (Some("stream_chunk"), Some(request_id)) => Incoming::Progress {
+            request_id,
+            progress: Progress::Chunk {
+                text: text_field("chunk"),
+            },
+        },
+        (Some("stream_complete"), Some(request_id)) => Incoming::StreamComplete { request_id },
+        (Some("call_tool_res"), Some(request_id)) => {
+            let result = match map.get("error") {
+                Some(error) if !error.is_null() => Err(DaemonError::from_value(error)),
+                _ => Ok(ToolResult {
+                    content: outputs_to_content(map.get("outputs")),
+                    is_error: false,
+                    from_cache: is_true(map.get("from_cache")) || is_true(map.get("from_inflight")),
+                }),
+            };
+            Incoming::CallResult { request_id, result }
+        }
+        (Some("list_tools_res"), Some(request_id)) => Incoming::ToolList {
+            request_id,
+            tools: map
+                .get("tools")
+                .and_then(Value::as_array)
+                .map(|tools| tools.iter().map(to_mcp_tool).collect())
+                .unwrap_or_default(),
+        },
+        (Some("pong"), Some(request_id)) => Incoming::Pong { request_id },
+        (None | Some("error"), request_id) if map.contains_key("error") => {
+            let error = DaemonError::from_value(&map["error"]);
+            match request_id {
+                Some(request_id) => Incoming::Error { request_id, error },
+                None => Incoming::BareError(error),
+            }
+        }
+        (op, _) => Incoming::Other(op.unwrap_or("<none>").to_owned()),
+    };
+    Some(incoming)
+}
+
+fn is_true(value: Option<&Value>) -> bool {
+    value.and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The daemon's `outputs` as MCP content: text items lose their `metadata`, other objects pass
+/// through, anything else becomes text.
+fn outputs_to_content(outputs: Option<&Value>) -> Vec<Value> {
+    let Some(Value::Array(outputs)) = outputs else {
+        return Vec::new();
+    };
+    outputs
+        .iter()
+        .map(|output| match output {
+            Value::Object(map) if map.get("type").and_then(Value::as_str) == Some("text") => {
+                let text = map.get("text").and_then(Value::as_str).unwrap_or_default();
+                json!({ "type": "text", "text": text })
+            }
+            Value::Object(_) => output.clone(),
+            Value::String(text) => json!({ "type": "text", "text": text }),
+            other => json!({ "type": "text", "text": other.to_string() }),
+        })
+        .collect()
+}
+
+/// A daemon tool entry as an MCP `Tool` object.
+fn to_mcp_tool(tool: &Value) -> Value {
+    let field = |key: &str| tool.get(key).cloned();
+    let mut mcp = json!({
+        "name": field("name").unwrap_or(Value::Null),
+        "description": field("description").unwrap_or(Value::String(String::new())),
+        "inputSchema": field("inputSchema")
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({ "type": "object" })),
+    });
+    if mcp["name"].is_null() {
+        mcp["name"] = Value::String(String::new());
+    }
+    mcp
+}
+
+/// What a daemon error means for a call.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ErrorVerdict {
+    /// Fail the call with this error.
+    Fail(UpstreamError),
+    /// The tool ran and failed: give the model a result that says so.
+    ToolFailed(ToolResult),
+    /// Rate limited: wait this long, then retry once with a fresh id.
+    RetryAfter(Duration, String),
+}
+
+/// Classifies a daemon error answering a `call_tool`.
+pub(crate) fn classify(error: DaemonError) -> ErrorVerdict {
+    if error.code == OVER_CAPACITY {
+        let wait = retry_after(&error.message)
+            .unwrap_or(Duration::from_secs(1))
+            .min(MAX_RETRY_AFTER);
+        return ErrorVerdict::RetryAfter(wait, error.message);
+    }
+    if REJECTED_CODES.contains(&error.code.as_str()) {
+        return ErrorVerdict::Fail(UpstreamError::Rejected {
+            code: error.code,
+            message: error.message,
+        });
+    }
+    ErrorVerdict::ToolFailed(ToolResult {
+        content: vec![json!({
+            "type": "text",
+            "text": format!("EXAI daemon error {}: {}", error.code, error.message),
+        })],
+        is_error: true,
+        from_cache: false,
+    })
+}
+
+/// Parses "retry after N s" (e.g. "... (retry after 0.2s)") out of an OVER_CAPACITY message.
+pub(crate) fn retry_after(message: &str) -> Option<Duration> {
+    let lower = message.to_ascii_lowercase();
+    let start = lower.find("retry after")? + "retry after".len();
+    let rest = lower[start..].trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let seconds: f64 = rest[..end].parse().ok()?;
+    if seconds.is_finite() && seconds >= 0.0 {
+        Some(Duration::from_secs_f64(
+            seconds.min(MAX_RETRY_AFTER.as_secs_f64()),
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_are_valid_and_distinct() {
+        let first = new_session_id(0);
+        let second = new_session_id(9);
+        assert!(is_valid_session_id(&first), "{first}");
+        assert!(is_valid_session_id(&second), "{second}");
+        assert_ne!(first, second);
+        assert!(is_valid_session_id(&new_session_id(usize::MAX)));
+        assert!(!is_valid_session_id("ab"));
+        assert!(!is_valid_session_id("exai tray"));
+        assert!(!is_valid_session_id(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn hello_carries_token_only_when_set() {
+        let frame: Value = serde_json::from_str(&hello(None, "exai-tray-1")).unwrap();
+        assert_eq!(frame, json!({"op": "hello", "session_id": "exai-tray-1"}));
+        let secret = crate::config::Secret::new("sixteen-chars-token");
+        let frame: Value = serde_json::from_str(&hello(Some(&secret), "exai-tray-1")).unwrap();
+        assert_eq!(frame["token"], "sixteen-chars-token");
+    }
+
+    #[test]
+    fn parses_retry_after() {
+        let message = "Rate limit exceeded: user_rate_limit_exceeded (retry after 0.2s)";
+        assert_eq!(retry_after(message), Some(Duration::from_millis(200)));
+        assert_eq!(retry_after("retry after 3 s"), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after("retry after 9999s"), Some(MAX_RETRY_AFTER));
+        assert_eq!(retry_after("slow down"), None);
+    }
+
+    #[test]
+    fn decodes_results_and_errors() {
+        let frame = r#"{"op":"call_tool_res","request_id":"r1","from_cache":true,
+            "outputs":[{"type":"text","text":"hi","metadata":{"x":1}},{"type":"image","data":"A"}]}"#;
+        assert_eq!(
+            parse(frame),
+            Some(Incoming::CallResult {
+                request_id: "r1".to_owned(),
+                result: Ok(ToolResult {
+                    content: vec![
+                        json!({"type": "text", "text": "hi"}),
+                        json!({"type": "image", "data": "A"}),
+                    ],
+                    is_error: false,
+                    from_cache: true,
+                }),
+            })
+        );
+        let bare = r#"{"error":{"code":"TOOL_NOT_FOUND","message":"Tool not found: version"}}"#;
+        let Some(Incoming::BareError(error)) = parse(bare) else {
+            panic!("not a bare error")
+        };
+        assert_eq!(
+            classify(error),
+            ErrorVerdict::Fail(UpstreamError::Rejected {
+                code: "TOOL_NOT_FOUND".to_owned(),
+                message: "Tool not found: version".to_owned(),
+            })
+        );
+        let over =
+            r#"{"op":"error","error":{"code":"OVER_CAPACITY","message":"(retry after 0.2s)"}}"#;
+        let Some(Incoming::BareError(error)) = parse(over) else {
+            panic!("not a bare error")
+        };
+        assert!(
+            matches!(classify(error), ErrorVerdict::RetryAfter(wait, _) if wait == Duration::from_millis(200))
+        );
+        let internal = DaemonError {
+            code: "INTERNAL_ERROR".to_owned(),
+            message: "Tool execution failed: chat".to_owned(),
+        };
+        let ErrorVerdict::ToolFailed(result) = classify(internal) else {
+            panic!("not a tool failure")
+        };
+        assert!(result.is_error);
+        assert_eq!(
+            result.content,
+            vec![
+                json!({"type": "text", "text": "EXAI daemon error INTERNAL_ERROR: Tool execution failed: chat"})
+            ]
+        );
+        assert_eq!(parse("[1]"), None);
+        assert_eq!(parse("not json"), None);
+    }
+}
