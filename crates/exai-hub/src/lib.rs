@@ -12,4 +12,269 @@
 
 pub mod api;
 pub mod config;
+pub mod logring;
+pub mod mcp;
+mod registry;
+mod session;
 pub mod upstream;
+
+use crate::api::{HubEvent, LogRecord, Snapshot};
+use crate::config::HubConfig;
+use crate::logring::LogRing;
+use crate::registry::{Registry, RegistryMsg};
+use crate::session::{Peer, SessionCtx};
+use crate::upstream::Upstream;
+use crate::upstream::exai::ExaiUpstream;
+use exai_proto::SessionId;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
+
+/// How long shutdown waits for sessions to say goodbye to their shims.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// Milliseconds since the Unix epoch.
+pub fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Builds a hub.
+pub struct Hub;
+
+impl Hub {
+    /// Binds the local endpoint and wires the hub; nothing runs until [`HubTask::run`] is polled.
+    ///
+    /// Binding here, rather than in the task, lets a second hub on the same endpoint fail before
+    /// anything starts. Must be called inside a tokio runtime.
+    #[allow(
+        clippy::new_ret_no_self,
+        reason = "STYLE.md's embedder-owns-the-runtime shape: new returns the handle and the task"
+    )]
+    pub async fn new(
+        config: HubConfig,
+        logs: Option<LogRing>,
+    ) -> anyhow::Result<(HubHandle, HubTask)> {
+        config.validate()?;
+        let endpoint = exai_ipc::Endpoint::resolve(config.endpoint.as_deref())?;
+        let listener = exai_ipc::listen(&endpoint).await?;
+        let (upstream, driver) = ExaiUpstream::new(config.exai.clone());
+        let (events, _) = broadcast::channel(4096);
+        let (registry_tx, registry_rx) = mpsc::unbounded_channel();
+        let shutdown = CancellationToken::new();
+        let upstream_handle = upstream.clone();
+        let ctx = Arc::new(SessionCtx {
+            registry: registry_tx.clone(),
+            upstream: Arc::new(upstream),
+            shutdown: shutdown.clone(),
+            max_frame_len: config.max_frame_len,
+        });
+        let registry = Registry::new(
+            ctx.upstream.status(),
+            events.clone(),
+            config.lost_retention,
+            endpoint.to_string(),
+        );
+        let handle = HubHandle {
+            ctx: ctx.clone(),
+            events: events.clone(),
+            logs: logs.clone(),
+            endpoint: endpoint.to_string(),
+        };
+        let task = HubTask {
+            listener,
+            ctx,
+            registry,
+            registry_rx,
+            upstream: upstream_handle,
+            driver: Box::pin(driver),
+            events,
+            logs,
+        };
+        Ok((handle, task))
+    }
+}
+
+/// The hub's work; spawn [`HubTask::run`] on the runtime that should run the hub.
+pub struct HubTask {
+    listener: exai_ipc::Listener,
+    ctx: Arc<SessionCtx>,
+    registry: Registry,
+    registry_rx: mpsc::UnboundedReceiver<RegistryMsg>,
+    upstream: ExaiUpstream,
+    driver: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    events: broadcast::Sender<HubEvent>,
+    logs: Option<LogRing>,
+}
+
+impl HubTask {
+    /// Runs the hub until [`HubHandle::shutdown`]; then tells every shim and returns.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let HubTask {
+            mut listener,
+            ctx,
+            registry,
+            registry_rx,
+            upstream,
+            driver,
+            events,
+            logs,
+        } = self;
+        let driver = tokio::spawn(driver.instrument(tracing::info_span!("hub::upstream")));
+        let registry = tokio::spawn(registry.run(registry_rx));
+        if let Some(logs) = logs {
+            tokio::spawn(forward_logs(logs, events, ctx.shutdown.clone()));
+        }
+        tracing::info!(endpoint = %listener.endpoint(), "hub listening");
+        let sessions = TaskTracker::new();
+        let shutdown = ctx.shutdown.clone();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => {
+                        let peer = Peer {
+                            pid: accepted.peer.pid,
+                            uid: accepted.peer.uid,
+                            same_user: accepted.peer.same_user,
+                        };
+                        sessions.spawn(session::serve(accepted.stream, peer, ctx.clone()));
+                    }
+                    Err(err) => {
+                        // Usually a transient resource shortage (too many open files): say so,
+                        // and give it a moment rather than spinning.
+                        tracing::error!(error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+        tracing::info!("hub shutting down");
+        drop(listener);
+        sessions.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sessions did not finish within {SHUTDOWN_GRACE:?}");
+        }
+        upstream.shutdown();
+        drop(upstream);
+        drop(ctx);
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, driver).await;
+        registry.abort();
+        Ok(())
+    }
+}
+
+async fn forward_logs(logs: LogRing, events: broadcast::Sender<HubEvent>, stop: CancellationToken) {
+    let mut records = logs.subscribe();
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            record = records.recv() => match record {
+                Ok(record) => {
+                    let _ = events.send(HubEvent::Log { record });
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
+/// Watches and steers a running hub. Cheap to clone.
+#[derive(Clone)]
+pub struct HubHandle {
+    ctx: Arc<SessionCtx>,
+    events: broadcast::Sender<HubEvent>,
+    logs: Option<LogRing>,
+    endpoint: String,
+}
+
+impl HubHandle {
+    /// The local endpoint shims connect to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Everything the hub knows now.
+    pub async fn snapshot(&self) -> anyhow::Result<Snapshot> {
+        let (reply, answer) = oneshot::channel();
+        self.ctx
+            .registry
+            .send(RegistryMsg::Snapshot { reply })
+            .map_err(|_| anyhow::anyhow!("the hub has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the hub has stopped"))
+    }
+
+    /// Events from now on. Take a [`HubHandle::snapshot`] after subscribing to start from.
+    pub fn subscribe(&self) -> Subscription {
+        Subscription {
+            events: self.events.subscribe(),
+        }
+    }
+
+    /// The recent log records (empty when the embedder gave no ring).
+    pub fn logs(&self) -> Vec<LogRecord> {
+        self.logs.as_ref().map(LogRing::records).unwrap_or_default()
+    }
+
+    /// Reconnects the upstream now, skipping any backoff.
+    pub fn reconnect_upstream(&self) {
+        self.ctx.upstream.reconnect();
+    }
+
+    /// Removes a lost session from view.
+    pub fn dismiss(&self, id: SessionId) {
+        let _ = self.ctx.registry.send(RegistryMsg::Dismiss { id });
+    }
+
+    /// Stops the hub: shims are told, [`HubTask::run`] returns.
+    pub fn shutdown(&self) {
+        self.ctx.shutdown.cancel();
+    }
+
+    /// Serves one in-memory connection, as if a shim had connected over the endpoint.
+    ///
+    /// Use this for testing: the returned stream speaks the `exai-proto` frames.
+    pub fn connect_memory(&self) -> tokio::io::DuplexStream {
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let peer = Peer {
+            pid: Some(std::process::id()),
+            uid: None,
+            same_user: true,
+        };
+        tokio::spawn(session::serve(server, peer, self.ctx.clone()));
+        client
+    }
+
+    /// The upstream, for embedders that show more than the status.
+    pub fn upstream(&self) -> Arc<dyn Upstream> {
+        self.ctx.upstream.clone()
+    }
+}
+
+/// A stream of [`HubEvent`]s.
+pub struct Subscription {
+    events: broadcast::Receiver<HubEvent>,
+}
+
+impl Subscription {
+    /// The next event; `None` once the hub has stopped. A subscriber that fell behind gets
+    /// [`HubEvent::Lagged`] and should take a fresh snapshot.
+    pub async fn next(&mut self) -> Option<HubEvent> {
+        match self.events.recv().await {
+            Ok(event) => Some(event),
+            Err(broadcast::error::RecvError::Lagged(missed)) => Some(HubEvent::Lagged { missed }),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}

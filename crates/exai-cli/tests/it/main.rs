@@ -1,0 +1,9 @@
+//! End-to-end tests: real `exai-shim` processes driven by the official Rust MCP SDK (`rmcp`),
+//! a real hub (in process, or the `exai hub` binary when it must be killed), and a fake EXAI
+//! daemon that behaves like the real one.
+
+mod cli;
+mod mcp;
+mod resilience;
+mod support;
+mod tidy;

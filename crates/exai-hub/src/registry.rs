@@ -1,0 +1,385 @@
+//! The session registry: the one owner of what the hub knows about every editor session.
+//!
+//! Session tasks and the hub handle talk to it over a channel ([`RegistryMsg`]); it publishes
+//! every change as a [`HubEvent`] on a broadcast channel. No other task holds session state.
+//! Lost sessions stay visible for `lost_retention`, then leave; closed sessions leave at once.
+
+use crate::api::{
+    ClientInfo, HubEvent, RequestRecord, SessionInfo, SessionState, Snapshot, UpstreamState,
+    UpstreamStatus,
+};
+use crate::now_millis;
+use exai_proto::{Hello, SessionId};
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+/// How many recent durations make up a session's `recent_latency_ms`.
+const LATENCY_WINDOW: usize = 20;
+
+/// Messages to the registry task.
+#[derive(Debug)]
+pub(crate) enum RegistryMsg {
+    /// A shim finished its handshake; answers with the session id to use.
+    Register {
+        hello: Hello,
+        peer_pid: Option<u32>,
+        reply: oneshot::Sender<SessionId>,
+    },
+    /// The editor said who it is.
+    Identified {
+        id: SessionId,
+        client: Option<ClientInfo>,
+        protocol_version: Option<String>,
+    },
+    /// A request started.
+    Started {
+        id: SessionId,
+        key: u64,
+        label: String,
+    },
+    /// A request finished (or was cancelled).
+    Finished { key: u64, record: RequestRecord },
+    /// The shim's connection ended.
+    Disconnected { id: SessionId, clean: bool },
+    /// Remove a lost session now (the operator looked at it).
+    Dismiss { id: SessionId },
+    /// A snapshot for `exai status` and new dashboards.
+    Snapshot { reply: oneshot::Sender<Snapshot> },
+}
+
+struct Entry {
+    info: SessionInfo,
+    latencies: VecDeque<f64>,
+    in_flight: HashMap<u64, String>,
+    lost_at: Option<Instant>,
+}
+
+pub(crate) struct Registry {
+    sessions: HashMap<SessionId, Entry>,
+    order: Vec<SessionId>,
+    upstream: watch::Receiver<UpstreamStatus>,
+    events: broadcast::Sender<HubEvent>,
+    lost_retention: Duration,
+    endpoint: String,
+}
+
+impl Registry {
+    pub(crate) fn new(
+        upstream: watch::Receiver<UpstreamStatus>,
+        events: broadcast::Sender<HubEvent>,
+        lost_retention: Duration,
+        endpoint: String,
+    ) -> Registry {
+        Registry {
+            sessions: HashMap::new(),
+            order: Vec::new(),
+            upstream,
+            events,
+            lost_retention,
+            endpoint,
+        }
+    }
+
+    /// Runs until every sender is gone.
+    pub(crate) async fn run(mut self, mut inbox: mpsc::UnboundedReceiver<RegistryMsg>) {
+        let mut upstream_open = true;
+        loop {
+            let next_expiry = self.next_expiry();
+            tokio::select! {
+                msg = inbox.recv() => match msg {
+                    Some(msg) => self.handle(msg),
+                    None => break,
+                },
+                changed = self.upstream.changed(), if upstream_open => {
+                    if changed.is_err() {
+                        // The upstream is gone (hub shutting down); keep serving the registry.
+                        upstream_open = false;
+                        continue;
+                    }
+                    self.upstream_changed();
+                }
+                () = sleep_until_opt(next_expiry) => self.expire_lost(),
+            }
+        }
+    }
+
+    fn emit(&self, event: HubEvent) {
+        // No subscriber is fine.
+        let _ = self.events.send(event);
+    }
+
+    fn live_state(&self) -> SessionState {
+        match self.upstream.borrow().state {
+            UpstreamState::Connected => SessionState::Ready,
+            _ => SessionState::Degraded,
+        }
+    }
+
+    fn handle(&mut self, msg: RegistryMsg) {
+        match msg {
+            RegistryMsg::Register {
+                hello,
+                peer_pid,
+                reply,
+            } => {
+                let id = self.register(hello, peer_pid);
+                let _ = reply.send(id);
+            }
+            RegistryMsg::Identified {
+                id,
+                client,
+                protocol_version,
+            } => self.update(id, |entry| {
+                if client.is_some() {
+                    entry.info.client = client;
+                }
+                if protocol_version.is_some() {
+                    entry.info.protocol_version = protocol_version;
+                }
+            }),
+            RegistryMsg::Started { id, key, label } => self.update(id, |entry| {
+                entry.info.in_flight += 1;
+                entry.info.last_activity = now_millis();
+                entry.in_flight.insert(key, label);
+                entry.info.doing = entry.in_flight.values().cloned().collect();
+            }),
+            RegistryMsg::Finished { key, record } => {
+                let id = record.session;
+                self.update(id, |entry| {
+                    if entry.in_flight.remove(&key).is_some() {
+                        entry.info.in_flight = entry.info.in_flight.saturating_sub(1);
+                        // A lost or closed session keeps what it was doing when it went away.
+                        if matches!(
+                            entry.info.state,
+                            SessionState::Ready | SessionState::Degraded
+                        ) {
+                            entry.info.doing = entry.in_flight.values().cloned().collect();
+                        }
+                    }
+                    entry.info.last_activity = now_millis();
+                    if !record.cancelled {
+                        entry.info.requests += 1;
+                        if entry.latencies.len() == LATENCY_WINDOW {
+                            entry.latencies.pop_front();
+                        }
+                        entry.latencies.push_back(record.duration_ms);
+                        let sum: f64 = entry.latencies.iter().sum();
+                        entry.info.recent_latency_ms = Some(sum / entry.latencies.len() as f64);
+                    }
+                    if !record.ok {
+                        entry.info.errors += 1;
+                        entry.info.last_error = record.error.clone();
+                    }
+                });
+                self.emit(HubEvent::RequestFinished { request: record });
+            }
+            RegistryMsg::Disconnected { id, clean } => self.disconnected(id, clean),
+            RegistryMsg::Dismiss { id } => {
+                if self
+                    .sessions
+                    .get(&id)
+                    .is_some_and(|entry| entry.info.state == SessionState::Lost)
+                {
+                    self.remove(id);
+                }
+            }
+            RegistryMsg::Snapshot { reply } => {
+                let _ = reply.send(self.snapshot());
+            }
+        }
+    }
+
+    fn register(&mut self, hello: Hello, peer_pid: Option<u32>) -> SessionId {
+        let now = now_millis();
+        let state = self.live_state();
+        if let Some(resume) = &hello.resume {
+            let id = resume.session_id;
+            if let Some(entry) = self.sessions.get_mut(&id) {
+                if matches!(entry.info.state, SessionState::Lost | SessionState::Closed) {
+                    // The same hub lost the shim for a moment: revive the session.
+                    entry.info.state = state;
+                    entry.info.pid = hello.pid;
+                    entry.info.peer_pid = peer_pid;
+                    entry.info.resumes += 1;
+                    entry.info.last_activity = now;
+                    entry.lost_at = None;
+                    let session = entry.info.clone();
+                    self.emit(HubEvent::SessionChanged { session });
+                    return id;
+                }
+                // A live session already has that id: never let two shims share one.
+            } else {
+                // A restarted hub: take the session back under its old id.
+                self.insert(id, hello, peer_pid, now, state, 1);
+                return id;
+            }
+        }
+        let id = loop {
+            let candidate = SessionId(rand::random::<u64>() | 1);
+            if !self.sessions.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        self.insert(id, hello, peer_pid, now, state, 0);
+        id
+    }
+
+    fn insert(
+        &mut self,
+        id: SessionId,
+        hello: Hello,
+        peer_pid: Option<u32>,
+        now: u64,
+        state: SessionState,
+        resumes: u64,
+    ) {
+        let info = SessionInfo {
+            id,
+            name: hello.name,
+            client: None,
+            protocol_version: None,
+            pid: hello.pid,
+            parent_pid: hello.parent_pid,
+            peer_pid,
+            cwd: hello.cwd,
+            state,
+            connected_at: now,
+            last_activity: now,
+            requests: 0,
+            errors: 0,
+            in_flight: 0,
+            recent_latency_ms: None,
+            last_error: None,
+            doing: Vec::new(),
+            resumes,
+        };
+        self.emit(HubEvent::SessionAppeared {
+            session: info.clone(),
+        });
+        self.sessions.insert(
+            id,
+            Entry {
+                info,
+                latencies: VecDeque::with_capacity(LATENCY_WINDOW),
+                in_flight: HashMap::new(),
+                lost_at: None,
+            },
+        );
+        self.order.push(id);
+    }
+
+    fn update(&mut self, id: SessionId, change: impl FnOnce(&mut Entry)) {
+        if let Some(entry) = self.sessions.get_mut(&id) {
+            change(entry);
+            let session = entry.info.clone();
+            self.emit(HubEvent::SessionChanged { session });
+        }
+    }
+
+    fn disconnected(&mut self, id: SessionId, clean: bool) {
+        let Some(entry) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        entry.info.state = if clean {
+            SessionState::Closed
+        } else {
+            SessionState::Lost
+        };
+        entry.info.last_activity = now_millis();
+        let session = entry.info.clone();
+        if clean {
+            tracing::info!(session = %id, "session closed");
+            self.emit(HubEvent::SessionChanged { session });
+            self.remove(id);
+        } else {
+            tracing::warn!(
+                session = %id,
+                pid = session.pid,
+                doing = ?session.doing,
+                "session lost: the shim went away without a goodbye"
+            );
+            entry.lost_at = Some(Instant::now());
+            self.emit(HubEvent::SessionChanged { session });
+        }
+    }
+
+    fn remove(&mut self, id: SessionId) {
+        if self.sessions.remove(&id).is_some() {
+            self.order.retain(|other| *other != id);
+            self.emit(HubEvent::SessionGone { id });
+        }
+    }
+
+    fn next_expiry(&self) -> Option<Instant> {
+        self.sessions
+            .values()
+            .filter_map(|entry| entry.lost_at)
+            .min()
+            .map(|lost_at| lost_at + self.lost_retention)
+    }
+
+    fn expire_lost(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, entry)| {
+                entry
+                    .lost_at
+                    .is_some_and(|lost_at| lost_at + self.lost_retention <= now)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.remove(id);
+        }
+    }
+
+    fn upstream_changed(&mut self) {
+        let upstream = self.upstream.borrow_and_update().clone();
+        self.emit(HubEvent::UpstreamChanged {
+            upstream: upstream.clone(),
+        });
+        let state = self.live_state();
+        let changed: Vec<SessionInfo> = self
+            .sessions
+            .values_mut()
+            .filter(|entry| {
+                matches!(
+                    entry.info.state,
+                    SessionState::Ready | SessionState::Degraded
+                ) && entry.info.state != state
+            })
+            .map(|entry| {
+                entry.info.state = state;
+                entry.info.clone()
+            })
+            .collect();
+        for session in changed {
+            self.emit(HubEvent::SessionChanged { session });
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            hub_version: env!("CARGO_PKG_VERSION").to_owned(),
+            endpoint: self.endpoint.clone(),
+            upstream: self.upstream.borrow().clone(),
+            sessions: self
+                .order
+                .iter()
+                .filter_map(|id| self.sessions.get(id))
+                .map(|entry| entry.info.clone())
+                .collect(),
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,734 @@
+//! One connection from a shim (an editor window) or a control client.
+//!
+//! Generic over `AsyncRead + AsyncWrite`, so tests drive it over `tokio::io::duplex` and the hub
+//! over the local socket or pipe alike. The session task owns the connection's writer and the map
+//! of requests in flight; tool calls run in tasks of their own and send their lines back through
+//! a channel, so one slow tool never blocks the window's other requests.
+
+use crate::api::{ClientInfo, RequestRecord};
+use crate::mcp::{self, Incoming};
+use crate::now_millis;
+use crate::registry::RegistryMsg;
+use crate::upstream::{Progress, ToolCall, ToolCatalog, Upstream, UpstreamError};
+use bytes::Bytes;
+use exai_proto::{ClientMsg, Frame, FrameCodec, Hello, HubMsg, PROTOCOL_VERSION, Role, SessionId};
+use futures_util::{SinkExt, StreamExt};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::codec::Framed;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
+
+/// How long a new connection may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `tools/list` waits for the first catalog while the upstream is still connecting.
+const FIRST_CATALOG_WAIT: Duration = Duration::from_secs(10);
+
+/// What a session needs from the hub.
+pub(crate) struct SessionCtx {
+    pub(crate) registry: mpsc::UnboundedSender<RegistryMsg>,
+    pub(crate) upstream: Arc<dyn Upstream>,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) max_frame_len: usize,
+}
+
+/// Who is on the other end, as the operating system says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer {
+    pub(crate) pid: Option<u32>,
+    pub(crate) uid: Option<u32>,
+    pub(crate) same_user: bool,
+}
+
+type Conn<S> = Framed<S, FrameCodec>;
+
+/// Serves one connection to its end.
+pub(crate) async fn serve<S>(stream: S, peer: Peer, ctx: Arc<SessionCtx>)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let mut conn = Framed::new(stream, FrameCodec::new(ctx.max_frame_len));
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, conn.next()).await {
+        Ok(Some(Ok(Frame::Control(payload)))) => Frame::decode_control::<ClientMsg>(&payload),
+        Ok(Some(Ok(_))) => Err(exai_proto::DecodeError::BadControl(
+            "the first frame must be a hello".to_owned(),
+        )),
+        Ok(Some(Err(err))) => Err(err),
+        Ok(None) => return,
+        Err(_) => {
+            tracing::debug!("connection closed: no hello within {HELLO_TIMEOUT:?}");
+            return;
+        }
+    };
+    let hello = match hello {
+        Ok(ClientMsg::Hello(hello)) => hello,
+        Ok(_) => return reject(conn, "the first message must be a hello".to_owned()).await,
+        Err(err) => return reject(conn, format!("bad hello: {err}")).await,
+    };
+    if hello.protocol_version != PROTOCOL_VERSION {
+        let reason = format!(
+            "protocol version mismatch: the client speaks v{}, this hub speaks v{PROTOCOL_VERSION}; \
+             install matching versions of exai-shim and the hub",
+            hello.protocol_version
+        );
+        return reject(conn, reason).await;
+    }
+    if !peer.same_user {
+        tracing::warn!(
+            peer_uid = ?peer.uid,
+            peer_pid = ?peer.pid,
+            "refused a connection from another user"
+        );
+        let reason = "connection refused: the EXAI hub serves only the user who started it".into();
+        return reject(conn, reason).await;
+    }
+    match hello.role {
+        Role::Control => control(conn, ctx).await,
+        Role::Shim => shim(conn, hello, peer, ctx).await,
+    }
+}
+
+async fn reject<S>(mut conn: Conn<S>, reason: String)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    tracing::info!(reason = %reason, "rejected a connection");
+    let _ = conn
+        .send(Frame::control(&HubMsg::Rejected { reason }))
+        .await;
+}
+
+/// A control client (`exai status`): answers questions until it hangs up.
+async fn control<S>(mut conn: Conn<S>, ctx: Arc<SessionCtx>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let welcome = HubMsg::Welcome {
+        session_id: SessionId(0),
+        hub_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    if conn.send(Frame::control(&welcome)).await.is_err() {
+        return;
+    }
+    while let Some(Ok(frame)) = conn.next().await {
+        let Frame::Control(payload) = frame else {
+            continue;
+        };
+        if let Ok(ClientMsg::StatusRequest) = Frame::decode_control::<ClientMsg>(&payload) {
+            let (reply, answer) = oneshot::channel();
+            if ctx.registry.send(RegistryMsg::Snapshot { reply }).is_err() {
+                return;
+            }
+            let Ok(snapshot) = answer.await else { return };
+            let Ok(raw) = serde_json::to_value(&snapshot) else {
+                return;
+            };
+            if conn
+                .send(Frame::control(&HubMsg::Status { snapshot: raw }))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+    }
+}
+
+/// What request tasks send back to the session task.
+enum Out {
+    Line(Bytes),
+    Done { id: Box<str>, key: u64 },
+}
+
+struct InFlight {
+    cancel: CancellationToken,
+    key: u64,
+}
+
+struct Session {
+    id: SessionId,
+    ctx: Arc<SessionCtx>,
+    out_tx: mpsc::UnboundedSender<Out>,
+    in_flight: HashMap<Box<str>, InFlight>,
+    next_key: u64,
+    /// The editor completed the handshake-era `initialize`.
+    initialized: bool,
+    tools: watch::Receiver<Option<Arc<ToolCatalog>>>,
+    /// Serialized `tools` array for the catalog generation it was made from.
+    tools_json: Option<(u64, Arc<str>)>,
+    /// The catalog generation this window last saw (to send `list_changed` once per change).
+    seen_generation: Option<u64>,
+}
+
+async fn shim<S>(mut conn: Conn<S>, hello: Hello, peer: Peer, ctx: Arc<SessionCtx>)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let replay = hello
+        .resume
+        .as_ref()
+        .and_then(|resume| resume.initialize.clone());
+    let (reply, answer) = oneshot::channel();
+    let register = RegistryMsg::Register {
+        hello,
+        peer_pid: peer.pid,
+        reply,
+    };
+    if ctx.registry.send(register).is_err() {
+        return;
+    }
+    let Ok(id) = answer.await else { return };
+    let span = tracing::info_span!("session", session = %id);
+    async move {
+        let welcome = HubMsg::Welcome {
+            session_id: id,
+            hub_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        if conn.send(Frame::control(&welcome)).await.is_err() {
+            let _ = ctx
+                .registry
+                .send(RegistryMsg::Disconnected { id, clean: false });
+            return;
+        }
+        tracing::info!("session connected");
+        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let tools = ctx.upstream.tools();
+        let mut session = Session {
+            id,
+            ctx,
+            out_tx,
+            in_flight: HashMap::new(),
+            next_key: 0,
+            initialized: false,
+            tools,
+            tools_json: None,
+            seen_generation: None,
+        };
+        if let Some(line) = replay {
+            // The shim replays the editor's `initialize` after a hub restart; nobody reads the answer.
+            session.replay_initialize(line.as_bytes());
+        }
+        let clean = session.run(&mut conn, out_rx).await;
+        for (_, request) in session.in_flight.drain() {
+            request.cancel.cancel();
+        }
+        let _ = session
+            .ctx
+            .registry
+            .send(RegistryMsg::Disconnected { id, clean });
+    }
+    .instrument(span)
+    .await;
+}
+
+impl Session {
+    /// Runs the session; returns whether it ended cleanly (goodbye or hub shutdown).
+    async fn run<S>(&mut self, conn: &mut Conn<S>, mut out_rx: mpsc::UnboundedReceiver<Out>) -> bool
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let shutdown = self.ctx.shutdown.clone();
+        let mut tools_open = true;
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => {
+                    let reason = "the EXAI hub is shutting down".to_owned();
+                    let _ = conn.send(Frame::control(&HubMsg::Shutdown { reason })).await;
+                    return true;
+                }
+                Some(out) = out_rx.recv() => match out {
+                    Out::Line(line) => {
+                        if let Err(err) = conn.send(Frame::Line(line)).await {
+                            tracing::debug!(error = %err, "write to shim failed");
+                            return false;
+                        }
+                    }
+                    Out::Done { id, key } => {
+                        // The editor may have reused the id after cancelling: remove only ours.
+                        if self.in_flight.get(&id).is_some_and(|request| request.key == key) {
+                            self.in_flight.remove(&id);
+                        }
+                    }
+                },
+                frame = conn.next() => match frame {
+                    Some(Ok(Frame::Line(line))) => {
+                        if let Some(reply) = self.handle_line(&line)
+                            && conn.send(Frame::Line(reply)).await.is_err()
+                        {
+                            return false;
+                        }
+                    }
+                    Some(Ok(Frame::Control(payload))) => {
+                        match Frame::decode_control::<ClientMsg>(&payload) {
+                            Ok(ClientMsg::Goodbye { reason }) => {
+                                tracing::info!(reason = ?reason, "shim said goodbye");
+                                return true;
+                            }
+                            Ok(other) => tracing::debug!(message = ?other, "ignored control message"),
+                            Err(err) => tracing::warn!(error = %err, "malformed control message"),
+                        }
+                    }
+                    Some(Ok(Frame::Unknown { kind })) => {
+                        tracing::debug!(kind, "skipped a frame of unknown kind");
+                    }
+                    Some(Err(err)) => {
+                        tracing::warn!(error = %err, "bad frame from shim; dropping the connection");
+                        return false;
+                    }
+                    None => return false,
+                },
+                changed = self.tools.changed(), if tools_open => {
+                    if changed.is_err() {
+                        // The upstream is gone (hub stopping); the shutdown branch follows.
+                        tools_open = false;
+                        continue;
+                    }
+                    if let Some(line) = self.tools_changed()
+                        && conn.send(Frame::Line(line)).await.is_err()
+                    {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    fn tools_changed(&mut self) -> Option<Bytes> {
+        let generation = self.tools.borrow_and_update().as_ref()?.generation;
+        let previous = self.seen_generation.replace(generation);
+        // Only windows that did the handshake can take unsolicited notifications.
+        (self.initialized && previous.is_some_and(|seen| seen != generation))
+            .then(mcp::tools_list_changed)
+    }
+
+    fn replay_initialize(&mut self, line: &[u8]) {
+        if let Ok(msg) = serde_json::from_slice::<Incoming<'_>>(line)
+            && msg.method.as_deref() == Some("initialize")
+        {
+            let _ = self.initialize(msg.params.map(|raw| raw.get()));
+            self.initialized = true;
+        }
+    }
+
+    /// Handles one line from the editor; returns an immediate answer, if any.
+    fn handle_line(&mut self, line: &[u8]) -> Option<Bytes> {
+        let msg = match serde_json::from_slice::<Incoming<'_>>(line) {
+            Ok(msg) => msg,
+            Err(err) => {
+                let first = line.iter().find(|byte| !byte.is_ascii_whitespace());
+                return Some(if first == Some(&b'[') {
+                    mcp::error_response(
+                        "null",
+                        mcp::INVALID_REQUEST,
+                        "JSON-RPC batches are not supported by the EXAI hub: send one message per line",
+                    )
+                } else if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
+                    mcp::error_response(
+                        "null",
+                        mcp::INVALID_REQUEST,
+                        "not a JSON-RPC message object",
+                    )
+                } else {
+                    mcp::error_response("null", mcp::PARSE_ERROR, &format!("parse error: {err}"))
+                });
+            }
+        };
+        let Some(method) = msg.method.as_deref() else {
+            // A response to a server-to-client request; the hub sends none.
+            tracing::debug!("ignored a response from the editor");
+            return None;
+        };
+        let Some(id) = msg.id else {
+            self.notification(method, msg.params.map(|raw| raw.get()));
+            return None;
+        };
+        let id = id.get();
+        let params = msg.params.map(|raw| raw.get());
+        let meta = params
+            .and_then(|params| serde_json::from_str::<mcp::AnyParams<'_>>(params).ok())
+            .and_then(|params| params.meta)
+            .unwrap_or_default();
+        if let Some(reason) = mcp::check_stateless_version(&meta) {
+            return Some(mcp::error_response(id, mcp::INVALID_PARAMS, &reason));
+        }
+        let stateless = meta.protocol_version.is_some();
+        if stateless {
+            self.identify_stateless(&meta);
+        }
+        let started = Instant::now();
+        let answer = match method {
+            "initialize" => match self.initialize(params) {
+                Ok(result) => Ok(result),
+                Err(reason) => Err((mcp::INVALID_PARAMS, reason)),
+            },
+            "server/discover" => Ok(mcp::discover_result()),
+            "ping" => Ok("{}".to_owned()),
+            "tools/list" => return self.tools_list(id, stateless, started),
+            "tools/call" => return self.tools_call(id, params, stateless),
+            other => Err((
+                mcp::METHOD_NOT_FOUND,
+                format!("method not found: {other} (the EXAI hub serves tools only)"),
+            )),
+        };
+        // `server/discover` is a stateless-era method whatever `_meta` says.
+        let complete = stateless || method == "server/discover";
+        let reply = match &answer {
+            Ok(result) => mcp::response(id, &mcp::mark_complete(result, complete)),
+            Err((code, message)) => mcp::error_response(id, *code, message),
+        };
+        self.finished(
+            method,
+            None,
+            started,
+            answer.err().map(|(_, message)| message),
+        );
+        Some(reply)
+    }
+
+    fn notification(&mut self, method: &str, params: Option<&str>) {
+        match method {
+            "notifications/initialized" => {
+                self.initialized = true;
+                // From now on this window hears about catalog changes.
+                self.seen_generation = self.tools.borrow().as_ref().map(|tools| tools.generation);
+            }
+            "notifications/cancelled" => {
+                let request_id = params
+                    .and_then(|params| {
+                        serde_json::from_str::<mcp::CancelledParams<'_>>(params).ok()
+                    })
+                    .map(|params| params.request_id.get().to_owned());
+                match request_id.and_then(|id| self.in_flight.remove(id.as_str())) {
+                    Some(request) => request.cancel.cancel(),
+                    None => tracing::debug!("cancellation for a request not in flight"),
+                }
+            }
+            other => tracing::debug!(method = other, "ignored notification"),
+        }
+    }
+
+    fn initialize(&mut self, params: Option<&str>) -> Result<String, String> {
+        let params = params
+            .ok_or_else(|| "initialize needs params".to_owned())
+            .and_then(|params| {
+                serde_json::from_str::<mcp::InitializeParams>(params)
+                    .map_err(|err| format!("invalid initialize params: {err}"))
+            })?;
+        let version = mcp::negotiate(&params.protocol_version);
+        let client = params.client_info.map(|info| ClientInfo {
+            name: info.name,
+            version: info.version,
+        });
+        let _ = self.ctx.registry.send(RegistryMsg::Identified {
+            id: self.id,
+            client,
+            protocol_version: Some(version.to_owned()),
+        });
+        Ok(mcp::initialize_result(version))
+    }
+
+    fn identify_stateless(&mut self, meta: &mcp::Meta<'_>) {
+        if self.initialized {
+            return;
+        }
+        let client = meta.client_info.as_ref().map(|info| ClientInfo {
+            name: info.name.clone(),
+            version: info.version.clone(),
+        });
+        let _ = self.ctx.registry.send(RegistryMsg::Identified {
+            id: self.id,
+            client,
+            protocol_version: meta.protocol_version.clone(),
+        });
+    }
+
+    fn finished(
+        &self,
+        method: &str,
+        tool: Option<String>,
+        started: Instant,
+        error: Option<String>,
+    ) {
+        let record = RequestRecord {
+            session: self.id,
+            method: method.to_owned(),
+            tool,
+            started_at: now_millis().saturating_sub(started.elapsed().as_millis() as u64),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            ok: error.is_none(),
+            error,
+            cancelled: false,
+        };
+        let _ = self.ctx.registry.send(RegistryMsg::Finished {
+            key: u64::MAX,
+            record,
+        });
+    }
+
+    fn tools_list(&mut self, id: &str, stateless: bool, started: Instant) -> Option<Bytes> {
+        let catalog = self.tools.borrow().clone();
+        if let Some(catalog) = catalog {
+            let json = self.tools_json(&catalog);
+            let result = format!(r#"{{"tools":{json}}}"#);
+            self.finished("tools/list", None, started, None);
+            return Some(mcp::response(id, &mcp::mark_complete(&result, stateless)));
+        }
+        // No catalog yet: wait for the first one while the upstream is still connecting, or fail
+        // at once with the upstream's own words.
+        let id: Box<str> = id.into();
+        let mut tools = self.tools.clone();
+        let status = self.ctx.upstream.status();
+        let out = self.out_tx.clone();
+        let registry = self.ctx.registry.clone();
+        let session = self.id;
+        let url = status.borrow().url.clone();
+        tokio::spawn(
+            async move {
+                let waited = tokio::time::timeout(FIRST_CATALOG_WAIT, async {
+                    let mut status = status;
+                    loop {
+                        if let Some(catalog) = tools.borrow_and_update().clone() {
+                            return Ok(catalog);
+                        }
+                        let state = status.borrow_and_update().clone();
+                        if !matches!(state.state, crate::api::UpstreamState::Connecting) {
+                            return Err(UpstreamError::Unavailable {
+                                url: state.url.clone(),
+                                cause: state
+                                    .last_error
+                                    .clone()
+                                    .unwrap_or_else(|| format!("{:?}", state.state).to_lowercase()),
+                            });
+                        }
+                        tokio::select! {
+                            _ = tools.changed() => {}
+                            _ = status.changed() => {}
+                        }
+                    }
+                })
+                .await
+                .unwrap_or_else(|_| {
+                    Err(UpstreamError::Unavailable {
+                        url,
+                        cause: "no tool list within 10 s".to_owned(),
+                    })
+                });
+                let (line, error) = match waited {
+                    Ok(catalog) => {
+                        let json = serialize_tools(&catalog);
+                        let result = format!(r#"{{"tools":{json}}}"#);
+                        (
+                            mcp::response(&id, &mcp::mark_complete(&result, stateless)),
+                            None,
+                        )
+                    }
+                    Err(err) => (
+                        mcp::error_response(&id, err.jsonrpc_code(), &err.to_string()),
+                        Some(err.to_string()),
+                    ),
+                };
+                let _ = out.send(Out::Line(line));
+                let record = RequestRecord {
+                    session,
+                    method: "tools/list".to_owned(),
+                    tool: None,
+                    started_at: now_millis().saturating_sub(started.elapsed().as_millis() as u64),
+                    duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+                    ok: error.is_none(),
+                    error,
+                    cancelled: false,
+                };
+                let _ = registry.send(RegistryMsg::Finished {
+                    key: u64::MAX,
+                    record,
+                });
+            }
+            .in_current_span(),
+        );
+        None
+    }
+
+    fn tools_json(&mut self, catalog: &ToolCatalog) -> Arc<str> {
+        match &self.tools_json {
+            Some((generation, json)) if *generation == catalog.generation => json.clone(),
+            _ => {
+                let json: Arc<str> = serialize_tools(catalog).into();
+                self.tools_json = Some((catalog.generation, json.clone()));
+                json
+            }
+        }
+    }
+
+    fn tools_call(&mut self, id: &str, params: Option<&str>, stateless: bool) -> Option<Bytes> {
+        let params = match params.map(serde_json::from_str::<mcp::CallParams<'_>>) {
+            Some(Ok(params)) => params,
+            Some(Err(err)) => {
+                let message = format!("invalid tools/call params: {err}");
+                return Some(mcp::error_response(id, mcp::INVALID_PARAMS, &message));
+            }
+            None => {
+                let message = "tools/call needs params with a tool name";
+                return Some(mcp::error_response(id, mcp::INVALID_PARAMS, message));
+            }
+        };
+        if self.in_flight.contains_key(id) {
+            let message = format!("request id {id} is already in flight in this session");
+            return Some(mcp::error_response(id, mcp::INVALID_REQUEST, &message));
+        }
+        self.next_key += 1;
+        let key = self.next_key;
+        let cancel = CancellationToken::new();
+        let id: Box<str> = id.into();
+        self.in_flight.insert(
+            id.clone(),
+            InFlight {
+                cancel: cancel.clone(),
+                key,
+            },
+        );
+        let _ = self.ctx.registry.send(RegistryMsg::Started {
+            id: self.id,
+            key,
+            label: format!("tools/call {}", params.name),
+        });
+        let progress_token = params
+            .meta
+            .as_ref()
+            .and_then(|meta| meta.progress_token)
+            .map(|token| token.get().to_owned());
+        let call = CallTask {
+            session: self.id,
+            key,
+            id,
+            tool: params.name,
+            arguments: params
+                .arguments
+                .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
+            progress_token,
+            stateless,
+            cancel,
+            out: self.out_tx.clone(),
+            registry: self.ctx.registry.clone(),
+            upstream: self.ctx.upstream.clone(),
+        };
+        tokio::spawn(call.run().in_current_span());
+        None
+    }
+}
+
+fn serialize_tools(catalog: &ToolCatalog) -> String {
+    serde_json::to_string(&catalog.tools).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// One `tools/call` running in its own task.
+struct CallTask {
+    session: SessionId,
+    key: u64,
+    id: Box<str>,
+    tool: String,
+    arguments: serde_json::Value,
+    progress_token: Option<String>,
+    stateless: bool,
+    cancel: CancellationToken,
+    out: mpsc::UnboundedSender<Out>,
+    registry: mpsc::UnboundedSender<RegistryMsg>,
+    upstream: Arc<dyn Upstream>,
+}
+
+impl CallTask {
+    async fn run(self) {
+        let started = Instant::now();
+        let started_at = now_millis();
+        let (progress_tx, mut progress_rx) = match &self.progress_token {
+            Some(_) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        let mut call = self.upstream.call_tool(ToolCall {
+            session: self.session,
+            name: self.tool.clone(),
+            arguments: self.arguments,
+            progress: progress_tx,
+        });
+        let mut progress_count = 0u64;
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => break None,
+                Some(update) = recv_opt(&mut progress_rx) => {
+                    progress_count += 1;
+                    let message = match &update {
+                        Progress::Working { message } => message,
+                        Progress::Chunk { text } => text,
+                    };
+                    if let Some(token) = &self.progress_token {
+                        let line = mcp::progress_notification(token, progress_count, message);
+                        let _ = self.out.send(Out::Line(line));
+                    }
+                }
+                result = &mut call => break Some(result),
+            }
+        };
+        drop(call);
+        let (ok, error, cancelled) = match outcome {
+            None => {
+                tracing::debug!(id = %self.id, tool = %self.tool, "call cancelled by the editor");
+                (false, None, true)
+            }
+            Some(Ok(result)) => {
+                let body =
+                    serde_json::json!({ "content": result.content, "isError": result.is_error });
+                let body = body.to_string();
+                let line = mcp::response(&self.id, &mcp::mark_complete(&body, self.stateless));
+                let _ = self.out.send(Out::Line(line));
+                let error = result.is_error.then(|| first_text(&result.content));
+                (!result.is_error, error, false)
+            }
+            Some(Err(err)) => {
+                let message = err.to_string();
+                let line = mcp::error_response(&self.id, err.jsonrpc_code(), &message);
+                let _ = self.out.send(Out::Line(line));
+                (false, Some(message), false)
+            }
+        };
+        let _ = self.out.send(Out::Done {
+            id: self.id,
+            key: self.key,
+        });
+        let record = RequestRecord {
+            session: self.session,
+            method: "tools/call".to_owned(),
+            tool: Some(self.tool),
+            started_at,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            ok: ok || cancelled,
+            error,
+            cancelled,
+        };
+        let _ = self.registry.send(RegistryMsg::Finished {
+            key: self.key,
+            record,
+        });
+    }
+}
+
+async fn recv_opt(rx: &mut Option<mpsc::UnboundedReceiver<Progress>>) -> Option<Progress> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn first_text(content: &[serde_json::Value]) -> String {
+    content
+        .iter()
+        .find_map(|item| item.get("text").and_then(|text| text.as_str()))
+        .map(|text| text.chars().take(500).collect())
+        .unwrap_or_else(|| "tool reported an error".to_owned())
+}
