@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (`.ci/run` calls this script).
+# Works on a fresh Debian machine that has the Rust toolchain; as root it installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "toolchain components"
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+step "format (cargo fmt --check)"
+cargo fmt --all -- --check
+
+step "lints (cargo clippy, warnings denied)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests (cargo test --workspace)"
+# Building every binary first lets the end-to-end tests run the real exai and exai-shim.
+cargo build --workspace --bins --locked
+cargo test --workspace --locked 2>&1 | tee target/test-output.txt
+passed=$(grep -Eo 'test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
+if [ "$passed" -eq 0 ]; then
+  echo "no test ran: something is wrong with the test build" >&2
+  exit 1
+fi
+step "all passed: $passed tests"
