@@ -316,25 +316,35 @@ impl Session {
 
     /// Handles one line from the editor; returns an immediate answer, if any.
     fn handle_line(&mut self, line: &[u8]) -> Option<Bytes> {
+        // Look at the first byte before parsing: serde's derived struct visitor would also accept
+        // an array, turning a batch into a silently ignored "response".
+        match line.iter().find(|byte| !byte.is_ascii_whitespace()) {
+            Some(b'{') => {}
+            Some(b'[') => {
+                return Some(mcp::error_response(
+                    "null",
+                    mcp::INVALID_REQUEST,
+                    "JSON-RPC batches are not supported by the EXAI hub: send one message per line",
+                ));
+            }
+            _ => {
+                let (code, message) =
+                    if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
+                        (
+                            mcp::INVALID_REQUEST,
+                            "not a JSON-RPC message object".to_owned(),
+                        )
+                    } else {
+                        (mcp::PARSE_ERROR, "parse error: not JSON".to_owned())
+                    };
+                return Some(mcp::error_response("null", code, &message));
+            }
+        }
         let msg = match serde_json::from_slice::<Incoming<'_>>(line) {
             Ok(msg) => msg,
             Err(err) => {
-                let first = line.iter().find(|byte| !byte.is_ascii_whitespace());
-                return Some(if first == Some(&b'[') {
-                    mcp::error_response(
-                        "null",
-                        mcp::INVALID_REQUEST,
-                        "JSON-RPC batches are not supported by the EXAI hub: send one message per line",
-                    )
-                } else if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
-                    mcp::error_response(
-                        "null",
-                        mcp::INVALID_REQUEST,
-                        "not a JSON-RPC message object",
-                    )
-                } else {
-                    mcp::error_response("null", mcp::PARSE_ERROR, &format!("parse error: {err}"))
-                });
+                let message = format!("parse error: {err}");
+                return Some(mcp::error_response("null", mcp::PARSE_ERROR, &message));
             }
         };
         let Some(method) = msg.method.as_deref() else {

@@ -1,0 +1,196 @@
+//! The hub in process: sessions over `HubHandle::connect_memory` (no shim, no OS socket for the
+//! session), against the fake daemon.
+
+use exai_hub::Hub;
+use exai_hub::api::{HubEvent, SessionState};
+use exai_hub::config::{ExaiConfig, HubConfig};
+use exai_hub::logring::LogRing;
+use exai_proto::{ClientMsg, Frame, FrameCodec, Hello, HubMsg, PROTOCOL_VERSION, Role};
+use exai_testkit::{DaemonConfig, TestDaemon};
+use futures_util::{SinkExt, StreamExt};
+use std::time::Duration;
+use tokio_util::codec::Framed;
+
+type Conn = Framed<tokio::io::DuplexStream, FrameCodec>;
+
+async fn guard<F: std::future::Future>(future: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(20), future)
+        .await
+        .expect("timed out")
+}
+
+fn hello(version: u32, name: &str) -> Frame {
+    Frame::control(&ClientMsg::Hello(Hello {
+        protocol_version: version,
+        role: Role::Shim,
+        pid: 4242,
+        parent_pid: Some(1),
+        cwd: Some("/work/project".into()),
+        name: Some(name.into()),
+        resume: None,
+    }))
+}
+
+async fn control(conn: &mut Conn) -> HubMsg {
+    loop {
+        match guard(conn.next()).await.expect("a frame").expect("decodes") {
+            Frame::Control(payload) => {
+                return Frame::decode_control(&payload).expect("hub message");
+            }
+            other => panic!("expected a control frame, got {other:?}"),
+        }
+    }
+}
+
+async fn ask(conn: &mut Conn, line: &str) -> serde_json::Value {
+    conn.send(Frame::Line(line.to_owned().into()))
+        .await
+        .expect("send");
+    match guard(conn.next()).await.expect("a frame").expect("decodes") {
+        Frame::Line(line) => serde_json::from_slice(&line).expect("JSON"),
+        other => panic!("expected a line, got {other:?}"),
+    }
+}
+
+async fn start(logs: Option<LogRing>) -> (TestDaemon, tempfile::TempDir, exai_hub::HubHandle) {
+    let daemon = TestDaemon::start(DaemonConfig::default())
+        .await
+        .expect("daemon");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = HubConfig {
+        endpoint: Some(dir.path().join("hub.sock").display().to_string()),
+        exai: ExaiConfig {
+            url: daemon.url(),
+            pool_size: 1,
+            ..ExaiConfig::default()
+        },
+        ..HubConfig::default()
+    };
+    let (handle, task) = Hub::new(config, logs).await.expect("hub");
+    tokio::spawn(task.run());
+    (daemon, dir, handle)
+}
+
+/// One thread, so the thread-local log subscriber sees every task of the hub.
+#[tokio::test(flavor = "current_thread")]
+async fn memory_session_speaks_mcp_and_logs_with_its_session() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let logs = LogRing::new(100);
+    let subscriber =
+        tracing_subscriber::registry().with(logs.layer::<tracing_subscriber::Registry>());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (_daemon, _dir, hub) = start(Some(logs.clone())).await;
+    let mut events = hub.subscribe();
+    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    conn.send(hello(PROTOCOL_VERSION, "memory"))
+        .await
+        .expect("hello");
+    let HubMsg::Welcome { session_id, .. } = control(&mut conn).await else {
+        panic!("no welcome")
+    };
+
+    let init = ask(&mut conn, r#"{"jsonrpc":"2.0","id":"i","method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"mem","version":"9"}}}"#).await;
+    assert_eq!(init["id"], "i");
+    assert_eq!(init["result"]["protocolVersion"], "2024-11-05");
+    assert_eq!(
+        init["result"]["capabilities"],
+        serde_json::json!({"tools": {"listChanged": true}}),
+        "only tools are advertised"
+    );
+    let batch = ask(&mut conn, r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).await;
+    assert_eq!(batch["error"]["code"], -32600);
+    let unknown = ask(
+        &mut conn,
+        r#"{"jsonrpc":"2.0","id":2.5,"method":"prompts/list"}"#,
+    )
+    .await;
+    assert_eq!(unknown["error"]["code"], -32601);
+    assert_eq!(
+        unknown["id"], 2.5,
+        "ids come back with their type and value"
+    );
+    let discover = ask(&mut conn, r#"{"jsonrpc":"2.0","id":3,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#).await;
+    assert_eq!(discover["result"]["resultType"], "complete");
+    assert!(
+        discover["result"]["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&"2026-07-28".into())
+    );
+    let wrong = ask(&mut conn, r#"{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01"}}}"#).await;
+    assert!(
+        wrong["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unsupported protocol version")
+    );
+
+    // The session appeared with its details, and the log ring tagged a record with it.
+    let mut appeared = false;
+    while !appeared {
+        if let Some(HubEvent::SessionAppeared { session }) = guard(events.next()).await {
+            assert_eq!(session.id, session_id);
+            assert_eq!(session.pid, 4242);
+            assert_eq!(session.cwd.as_deref(), Some("/work/project"));
+            appeared = true;
+        }
+    }
+    let tagged = logs
+        .records()
+        .into_iter()
+        .find(|record| record.session == Some(session_id));
+    assert!(
+        tagged.is_some_and(|record| record.message.contains("session connected")),
+        "{:?}",
+        logs.records()
+    );
+    conn.send(Frame::control(&ClientMsg::Goodbye { reason: None }))
+        .await
+        .expect("goodbye");
+    loop {
+        match guard(events.next()).await {
+            Some(HubEvent::SessionGone { id }) if id == session_id => break,
+            Some(HubEvent::SessionChanged { session }) if session.id == session_id => {
+                assert_ne!(session.state, SessionState::Lost, "a goodbye is not a loss");
+            }
+            Some(_) => {}
+            None => panic!("hub stopped"),
+        }
+    }
+    hub.shutdown();
+}
+
+#[tokio::test]
+async fn a_wrong_protocol_version_is_rejected_with_a_reason() {
+    let (_daemon, _dir, hub) = start(None).await;
+    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    conn.send(hello(PROTOCOL_VERSION + 1, "future"))
+        .await
+        .expect("hello");
+    let HubMsg::Rejected { reason } = control(&mut conn).await else {
+        panic!("not rejected")
+    };
+    assert!(reason.contains("protocol version mismatch"), "{reason}");
+    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    conn.send(Frame::Line("{}".into())).await.expect("send");
+    let HubMsg::Rejected { reason } = control(&mut conn).await else {
+        panic!("not rejected")
+    };
+    assert!(reason.contains("hello"), "{reason}");
+    hub.shutdown();
+}
+
+#[tokio::test]
+async fn shutdown_tells_every_shim() {
+    let (_daemon, _dir, hub) = start(None).await;
+    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    conn.send(hello(PROTOCOL_VERSION, "told"))
+        .await
+        .expect("hello");
+    assert!(matches!(control(&mut conn).await, HubMsg::Welcome { .. }));
+    hub.shutdown();
+    let HubMsg::Shutdown { reason } = control(&mut conn).await else {
+        panic!("no shutdown notice")
+    };
+    assert!(reason.contains("shutting down"));
+}
