@@ -304,3 +304,30 @@ async fn another_users_connection_is_refused() {
     drop(stdin);
     hub.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_hub_cleanly_and_tells_the_shims() {
+    let env = Env::new(daemon()).await;
+    let mut hub = env.hub_process(&HubOptions::default());
+    let window = env.window("told").await;
+    assert_eq!(window.call_text("echo", json!({"text": "up"})).await, "up");
+    let call = window.call("gate", json!({"key": "t1"}));
+    let stopper = async {
+        env.daemon.wait_gate_started("t1").await;
+        let pid = hub.id().expect("hub pid") as libc::pid_t;
+        // SAFETY: kill(2) on the hub process this test spawned and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        hub.wait().await.expect("reap the hub")
+    };
+    let (result, status) = guard("the hub to stop", async { tokio::join!(call, stopper) }).await;
+    assert!(status.success(), "a clean exit on SIGTERM: {status:?}");
+    let error = format!(
+        "{:?}",
+        result.expect_err("the in-flight call is failed, not left hanging")
+    );
+    assert!(
+        error.contains("stopped") || error.contains("shutting down"),
+        "{error}"
+    );
+    env.daemon.open_gate("t1");
+}
