@@ -8,6 +8,11 @@
 //!   rejected.
 //! - The first instance is created with `FILE_FLAG_FIRST_PIPE_INSTANCE`. If the name is already
 //!   taken that fails with `ERROR_ACCESS_DENIED`, which we report as an already-running hub.
+//! - Before that, the listener claims a named mutex derived from the pipe name (same DACL) and
+//!   holds it for its whole life: a second hub finds it and is refused even where
+//!   `FILE_FLAG_FIRST_PIPE_INSTANCE` is not enforced (Wine 8.0 ignores it, which is where our
+//!   CI runs the Windows builds). The OS closes the mutex when the process dies, so it is never
+//!   stale. The pipe flag still guards against a squatter that never took the mutex.
 //! - Clients open the pipe with tokio's default `SECURITY_IDENTIFICATION` quality of service,
 //!   so a hostile server cannot impersonate them.
 
@@ -27,7 +32,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::windows::named_pipe::{
     ClientOptions, NamedPipeClient, NamedPipeServer, ServerOptions,
 };
-use windows_sys::Win32::Foundation::{ERROR_ACCESS_DENIED, ERROR_PIPE_BUSY, HANDLE, LocalFree};
+use windows_sys::Win32::Foundation::{
+    ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_PIPE_BUSY, GetLastError, HANDLE, LocalFree,
+};
 use windows_sys::Win32::Security::Authorization::{
     ConvertSidToStringSidW, ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
 };
@@ -36,7 +43,7 @@ use windows_sys::Win32::Security::{
     TokenUser,
 };
 use windows_sys::Win32::System::Pipes::GetNamedPipeClientProcessId;
-use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+use windows_sys::Win32::System::Threading::{CreateMutexW, GetCurrentProcess, OpenProcessToken};
 use windows_sys::Win32::System::WindowsProgramming::GetUserNameW;
 
 use crate::endpoint::check_bare_name;
@@ -236,13 +243,43 @@ impl SecurityDescriptor {
         Ok(SecurityDescriptor(descriptor))
     }
 
-    /// Creates one instance of the pipe with this descriptor.
-    fn create_instance(&self, pipe_name: &str, first: bool) -> io::Result<NamedPipeServer> {
-        let mut attributes = SECURITY_ATTRIBUTES {
+    /// Non-inheritable security attributes that point at this descriptor.
+    fn attributes(&self) -> SECURITY_ATTRIBUTES {
+        SECURITY_ATTRIBUTES {
             nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
             lpSecurityDescriptor: self.0,
             bInheritHandle: 0,
-        };
+        }
+    }
+
+    /// Creates the named mutex `name` with this descriptor, if nobody has it yet.
+    ///
+    /// `Ok(None)` means it already exists, or belongs to someone who denies us access: either
+    /// way another process owns the endpoint.
+    fn create_mutex(&self, name: &str) -> io::Result<Option<OwnedHandle>> {
+        let attributes = self.attributes();
+        let wide: Vec<u16> = name.encode_utf16().chain(std::iter::once(0)).collect();
+        // SAFETY: `attributes`, the descriptor it points to and `wide` outlive the call.
+        let raw = unsafe { CreateMutexW(&attributes, 0, wide.as_ptr()) };
+        // SAFETY: no preconditions; read before any other call can overwrite it.
+        let last_error = unsafe { GetLastError() };
+        if raw.is_null() {
+            if last_error == ERROR_ACCESS_DENIED {
+                return Ok(None);
+            }
+            return Err(io::Error::from_raw_os_error(last_error as i32));
+        }
+        // SAFETY: CreateMutexW succeeded, so we own this handle.
+        let handle = unsafe { OwnedHandle::from_raw_handle(raw) };
+        if last_error == ERROR_ALREADY_EXISTS {
+            return Ok(None);
+        }
+        Ok(Some(handle))
+    }
+
+    /// Creates one instance of the pipe with this descriptor.
+    fn create_instance(&self, pipe_name: &str, first: bool) -> io::Result<NamedPipeServer> {
+        let mut attributes = self.attributes();
         // SAFETY: `attributes` and the descriptor it points to outlive the call.
         unsafe {
             ServerOptions::new()
@@ -269,12 +306,39 @@ impl fmt::Debug for SecurityDescriptor {
     }
 }
 
+/// The name of the mutex that marks `pipe_name` as owned by a running listener.
+///
+/// Pipe names are case-insensitive and mutex names are not, so the name is lower-cased. Object
+/// names may not contain `\` after the namespace and are limited to `MAX_PATH`, so only the
+/// pipe's final part is used, shortened with a hash when it is very long.
+fn lock_name(pipe_name: &str) -> String {
+    let tail = pipe_name
+        .get(PIPE_PREFIX.len()..)
+        .unwrap_or(pipe_name)
+        .to_lowercase()
+        .replace('\\', "_");
+    const KEEP: usize = 200;
+    let tail = if tail.chars().count() <= KEEP {
+        tail
+    } else {
+        // FNV-1a: stable across builds and processes, which `DefaultHasher` does not promise.
+        let hash = tail.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        let head: String = tail.chars().take(KEEP).collect();
+        format!("{head}-{hash:016x}")
+    };
+    format!(r"Global\exai-endpoint-{tail}")
+}
+
 /// The pipe instance waiting for the next client, plus what is needed to make more.
 #[derive(Debug)]
 pub(crate) struct Listener {
     pipe_name: String,
     security: SecurityDescriptor,
     waiting: NamedPipeServer,
+    /// Held for the listener's life; see the module documentation.
+    _lock: OwnedHandle,
 }
 
 impl Listener {
@@ -287,13 +351,18 @@ impl Listener {
                 err,
             )
         })?;
+        let already_running = || ListenError::AlreadyRunning {
+            endpoint: addr.to_string(),
+        };
+        let lock = security
+            .create_mutex(&lock_name(&addr.pipe_name))
+            .map_err(|err| ListenError::io(format!("cannot claim {}", addr.pipe_name), err))?
+            .ok_or_else(already_running)?;
         let waiting = security
             .create_instance(&addr.pipe_name, true)
             .map_err(|err| {
                 if err.raw_os_error() == Some(ERROR_ACCESS_DENIED as i32) {
-                    ListenError::AlreadyRunning {
-                        endpoint: addr.to_string(),
-                    }
+                    already_running()
                 } else {
                     ListenError::io(format!("cannot create the pipe {}", addr.pipe_name), err)
                 }
@@ -302,6 +371,7 @@ impl Listener {
             pipe_name: addr.pipe_name.clone(),
             security,
             waiting,
+            _lock: lock,
         })
     }
 
@@ -412,6 +482,159 @@ mod tests {
     fn bare_names_get_the_user_appended() {
         let addr = EndpointAddr::resolve("exai-hub-v1", &env("Jane Doe")).unwrap();
         assert_eq!(addr.pipe_name, r"\\.\pipe\exai-hub-v1-Jane_Doe");
+    }
+
+    #[test]
+    fn lock_names_are_case_folded_and_bounded() {
+        assert_eq!(
+            lock_name(r"\\.\pipe\EXAI-hub-v1-Jane"),
+            r"Global\exai-endpoint-exai-hub-v1-jane"
+        );
+        let long = format!(r"\\.\pipe\{}", "x".repeat(240));
+        let name = lock_name(&long);
+        assert!(name.len() < 260, "{name}");
+        assert_ne!(name, lock_name(&format!(r"\\.\pipe\{}", "x".repeat(241))));
+    }
+
+    /// The SID of this process's user, as a byte vector.
+    fn our_sid() -> Vec<u8> {
+        let sddl = current_user_sid().expect("our SID");
+        sid_bytes(&sddl)
+    }
+
+    fn sid_bytes(text: &str) -> Vec<u8> {
+        use windows_sys::Win32::Security::Authorization::ConvertStringSidToSidW;
+        use windows_sys::Win32::Security::{GetLengthSid, PSID};
+        let wide: Vec<u16> = text.encode_utf16().chain(std::iter::once(0)).collect();
+        let mut sid: PSID = ptr::null_mut();
+        // SAFETY: `wide` is NUL-terminated; the out pointer is valid.
+        assert_ne!(
+            unsafe { ConvertStringSidToSidW(wide.as_ptr(), &mut sid) },
+            0,
+            "{text}"
+        );
+        // SAFETY: `sid` is a valid SID until LocalFree.
+        unsafe {
+            let len = GetLengthSid(sid) as usize;
+            let bytes = std::slice::from_raw_parts(sid.cast::<u8>(), len).to_vec();
+            LocalFree(sid);
+            bytes
+        }
+    }
+
+    /// Reads a DACL back as (ACE type, access mask, SID bytes), and whether it is protected.
+    fn dacl_entries(descriptor: PSECURITY_DESCRIPTOR) -> (Vec<(u8, u32, Vec<u8>)>, bool) {
+        use windows_sys::Win32::Security::{
+            ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, GetAce, GetLengthSid,
+            GetSecurityDescriptorControl, GetSecurityDescriptorDacl, SE_DACL_PROTECTED,
+        };
+        let mut present = 0;
+        let mut defaulted = 0;
+        let mut acl: *mut ACL = ptr::null_mut();
+        // SAFETY: `descriptor` is valid; the out pointers are valid.
+        let ok = unsafe {
+            GetSecurityDescriptorDacl(descriptor, &mut present, &mut acl, &mut defaulted)
+        };
+        assert_ne!(ok, 0, "{}", io::Error::last_os_error());
+        assert_ne!(present, 0, "the descriptor has a DACL");
+        assert!(!acl.is_null(), "a NULL DACL would admit everyone");
+        let mut control = 0u16;
+        let mut revision = 0u32;
+        // SAFETY: as above.
+        let ok = unsafe { GetSecurityDescriptorControl(descriptor, &mut control, &mut revision) };
+        assert_ne!(ok, 0, "{}", io::Error::last_os_error());
+        // SAFETY: `acl` points at a valid ACL inside the descriptor.
+        let count = u32::from(unsafe { (*acl).AceCount });
+        let entries = (0..count)
+            .map(|index| {
+                let mut ace: *mut c_void = ptr::null_mut();
+                // SAFETY: index < AceCount; the out pointer is valid.
+                assert_ne!(unsafe { GetAce(acl, index, &mut ace) }, 0);
+                // SAFETY: every ACE starts with an ACE_HEADER.
+                let header = unsafe { &*ace.cast::<ACE_HEADER>() };
+                // SAFETY: allowed and denied ACEs share this layout; SidStart begins the SID.
+                let (mask, sid) = unsafe {
+                    let allowed = &*ace.cast::<ACCESS_ALLOWED_ACE>();
+                    let sid = std::ptr::addr_of!(allowed.SidStart)
+                        .cast_mut()
+                        .cast::<c_void>();
+                    let len = GetLengthSid(sid) as usize;
+                    (
+                        allowed.Mask,
+                        std::slice::from_raw_parts(sid.cast::<u8>(), len).to_vec(),
+                    )
+                };
+                (header.AceType, mask, sid)
+            })
+            .collect();
+        (entries, control & SE_DACL_PROTECTED != 0)
+    }
+
+    #[test]
+    fn the_pipe_descriptor_admits_exactly_this_user_and_system() {
+        use windows_sys::Win32::Foundation::GENERIC_ALL;
+        // winnt.h; windows-sys has it only behind the large SystemServices feature.
+        const ACCESS_ALLOWED_ACE_TYPE: u8 = 0;
+        let sddl = pipe_sddl().expect("SDDL");
+        assert!(
+            sddl.starts_with("D:P("),
+            "protected DACL, no inherited entries: {sddl}"
+        );
+        assert!(
+            !sddl.contains("WD") && !sddl.contains("AN"),
+            "no Everyone/Anonymous: {sddl}"
+        );
+        let descriptor = SecurityDescriptor::from_sddl(&sddl).expect("parse our SDDL");
+        let (entries, protected) = dacl_entries(descriptor.0);
+        assert!(protected, "SE_DACL_PROTECTED is set");
+        let allowed = ACCESS_ALLOWED_ACE_TYPE;
+        assert_eq!(
+            entries,
+            vec![
+                (allowed, GENERIC_ALL, our_sid()),
+                (allowed, GENERIC_ALL, sid_bytes("S-1-5-18")),
+            ],
+            "{sddl}"
+        );
+    }
+
+    #[test]
+    fn the_live_pipe_carries_our_descriptor() {
+        use windows_sys::Win32::Security::Authorization::{GetSecurityInfo, SE_KERNEL_OBJECT};
+        use windows_sys::Win32::Security::DACL_SECURITY_INFORMATION;
+        let name = format!(r"\\.\pipe\exai-unit-{}-{}", std::process::id(), line!());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let _guard = runtime.enter();
+        let addr = EndpointAddr { pipe_name: name };
+        let listener = Listener::bind(&addr).expect("bind");
+        let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
+        // SAFETY: the handle is our live pipe instance; the out pointers are valid or null.
+        let status = unsafe {
+            GetSecurityInfo(
+                listener.waiting.as_raw_handle(),
+                SE_KERNEL_OBJECT,
+                DACL_SECURITY_INFORMATION,
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                &mut descriptor,
+            )
+        };
+        assert_eq!(
+            status,
+            0,
+            "GetSecurityInfo: {}",
+            io::Error::from_raw_os_error(status as i32)
+        );
+        let (entries, _protected) = dacl_entries(descriptor);
+        // SAFETY: GetSecurityInfo allocated it with LocalAlloc.
+        unsafe { LocalFree(descriptor) };
+        let sids: Vec<Vec<u8>> = entries.into_iter().map(|(_, _, sid)| sid).collect();
+        assert_eq!(sids, vec![our_sid(), sid_bytes("S-1-5-18")]);
     }
 
     #[test]

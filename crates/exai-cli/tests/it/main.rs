@@ -7,3 +7,4 @@ mod mcp;
 mod resilience;
 mod support;
 mod tidy;
+mod wine;

@@ -70,11 +70,47 @@ async fn wait_for_exit_on_a_pid_that_does_not_exist_returns_at_once() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn parent_pid_is_our_parent() {
-    let parent = parent_pid();
-    #[cfg(unix)]
-    assert_eq!(parent, Some(std::os::unix::process::parent_id()));
-    #[cfg(windows)]
-    assert!(parent.is_some_and(|ppid| ppid != std::process::id()));
+    assert_eq!(parent_pid(), Some(std::os::unix::process::parent_id()));
+}
+
+/// Set in the child that [`parent_pid_of_a_child_we_spawn_is_us`] starts.
+#[cfg(windows)]
+const REPORT_PARENT_ENV: &str = "EXAI_IPC_TEST_REPORT_PARENT";
+
+/// On Windows the test binary's own parent may be no Windows process at all (under Wine it is
+/// cargo, a Linux process, and the answer is rightly `None`), so the test starts itself as a
+/// child and checks that the child names us.
+#[cfg(windows)]
+#[test]
+#[allow(
+    clippy::print_stdout,
+    reason = "the child reports to the parent test on stdout"
+)]
+fn parent_pid_of_a_child_we_spawn_is_us() {
+    if std::env::var_os(REPORT_PARENT_ENV).is_some() {
+        // The child: report what we see on stdout; libtest may put other text on the same line.
+        println!("<parent-pid={:?}>", parent_pid());
+        return;
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let output = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "process::parent_pid_of_a_child_we_spawn_is_us",
+            "--nocapture",
+        ])
+        .args(["--test-threads", "1"])
+        .env(REPORT_PARENT_ENV, "1")
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "child failed: {stdout}");
+    let expected = format!("<parent-pid={:?}>", Some(std::process::id()));
+    assert!(
+        stdout.contains(&expected),
+        "expected `{expected}` in the child's output:\n{stdout}"
+    );
 }

@@ -1,0 +1,529 @@
+//! The Windows builds under Wine: `exai.exe hub` and several `exai-shim.exe` processes driven by
+//! the official MCP SDK through their stdio, against the fake daemon running natively (Wine's
+//! sockets reach Linux loopback).
+//!
+//! These tests need `EXAI_WINE_BIN_DIR` (the directory holding `exai.exe` and `exai-shim.exe`)
+//! and a prepared Wine prefix; `ci/wine/test.sh` provides both, and checks that every test here
+//! printed its `wine-ok` marker. Without `EXAI_WINE_BIN_DIR` each test says it was skipped and
+//! returns, so the ordinary Linux run stays independent of Wine. `EXAI_WINE` names the Wine
+//! launcher (default `wine64`; `test.sh` passes `ci/wine/run.sh`, which selects the prefix), and
+//! `EXAI_WINE_PARENT_EXE` the stand-in editor process built from `ci/wine/parent.c`.
+
+use crate::support::*;
+use rmcp::ServiceExt;
+use rmcp::model::ProtocolVersion;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Failure guard for one step under Wine, where every process start costs real time.
+const WINE_GUARD: Duration = Duration::from_secs(120);
+
+/// Awaits `future`, failing the test with `what` if it takes longer than [`WINE_GUARD`].
+async fn within<F: std::future::Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(WINE_GUARD, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {WINE_GUARD:?} waiting for {what}"),
+    }
+}
+
+/// The Windows binaries, or `None` (after saying so) when this run has no Wine.
+#[allow(clippy::print_stderr, reason = "the skip notice is the point")]
+fn wine_bins(test: &str) -> Option<PathBuf> {
+    match std::env::var_os("EXAI_WINE_BIN_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            for exe in ["exai.exe", "exai-shim.exe"] {
+                assert!(
+                    dir.join(exe).is_file(),
+                    "{} is missing",
+                    dir.join(exe).display()
+                );
+            }
+            Some(dir)
+        }
+        None => {
+            eprintln!("{test}: skipped: EXAI_WINE_BIN_DIR not set (ci/wine/test.sh sets it)");
+            None
+        }
+    }
+}
+
+/// The marker `ci/wine/test.sh` counts: the test really ran under Wine and passed.
+#[allow(clippy::print_stderr, reason = "the marker ci/wine/test.sh counts")]
+fn wine_ok(test: &str, started: Instant) {
+    eprintln!("wine-ok: {test} in {:.1}s", started.elapsed().as_secs_f64());
+}
+
+/// A `wine64 <exe>` command with a clean EXAI environment.
+fn wine(exe: &Path) -> Command {
+    let launcher = std::env::var_os("EXAI_WINE").unwrap_or_else(|| "wine64".into());
+    let mut command = Command::new(launcher);
+    command
+        .arg(exe)
+        .env_remove("EXAI_WS_URL")
+        .env_remove("EXAI_WS_TOKEN")
+        .env_remove("EXAI_ENDPOINT")
+        .env("EXAI_LOG", "warn");
+    command
+}
+
+/// A pipe name no other test or run uses: this process's pid plus a counter.
+fn unique_endpoint() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "exai-wine-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `exai.exe hub` under Wine, killed (by its handle) when dropped.
+struct WineHub {
+    bins: PathBuf,
+    endpoint: String,
+    _child: Child,
+}
+
+impl WineHub {
+    /// Starts the hub and waits for its "started" log line.
+    async fn start(bins: &Path, env: &Env) -> WineHub {
+        let endpoint = unique_endpoint();
+        let mut child = wine(&bins.join("exai.exe"))
+            .args([
+                "hub",
+                "--endpoint",
+                &endpoint,
+                "--upstream",
+                &env.daemon.url(),
+                "--pool",
+                "4",
+            ])
+            .env("EXAI_LOG", "warn,exai=info,exai_cli=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn wine64 exai.exe hub");
+        let stderr = child.stderr.take().expect("hub stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        within("the Wine hub to start", async {
+            let mut seen = Vec::new();
+            loop {
+                match lines.next_line().await.expect("read hub stderr") {
+                    Some(line) if line.contains("EXAI hub started") => break,
+                    Some(line) => seen.push(line),
+                    None => panic!("the Wine hub exited before starting:\n{}", seen.join("\n")),
+                }
+            }
+        })
+        .await;
+        // Keep draining its log so the hub never blocks on a full stderr pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        WineHub {
+            bins: bins.to_owned(),
+            endpoint,
+            _child: child,
+        }
+    }
+
+    fn shim_command(&self, name: &str) -> Command {
+        let mut command = wine(&self.bins.join("exai-shim.exe"));
+        command.args([
+            "--endpoint",
+            &self.endpoint,
+            "--name",
+            name,
+            "--connect-timeout",
+            "60",
+        ]);
+        command
+    }
+
+    /// An editor window: `exai-shim.exe` under Wine, driven by the MCP SDK.
+    async fn window(&self, name: &str) -> Window {
+        self.window_from(name, self.shim_command(name)).await
+    }
+
+    async fn window_from(&self, name: &str, command: Command) -> Window {
+        let recorder = Recorder::for_test(name, ProtocolVersion::V_2025_11_25);
+        let transport =
+            rmcp::transport::TokioChildProcess::new(command).expect("spawn the shim under Wine");
+        let pid = transport.id();
+        let client = within(
+            "the MCP handshake through exai-shim.exe",
+            recorder.clone().serve(transport),
+        )
+        .await
+        .expect("MCP handshake through exai-shim.exe");
+        Window {
+            client,
+            recorder,
+            pid,
+        }
+    }
+
+    /// `exai.exe status --json` for this hub.
+    async fn status(&self) -> Value {
+        let output = within(
+            "exai.exe status",
+            wine(&self.bins.join("exai.exe"))
+                .args(["status", "--json", "--endpoint", &self.endpoint])
+                .stdin(Stdio::null())
+                .output(),
+        )
+        .await
+        .expect("run exai.exe status");
+        assert!(
+            output.status.success(),
+            "exai.exe status: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("exai.exe status prints one JSON object")
+    }
+
+    /// Asks `exai.exe status` until the session named `name` satisfies `pred`, and returns it.
+    /// Each answer is a fresh `status` run, so this waits on the hub's answers, not on time.
+    async fn wait_session(
+        &self,
+        name: &str,
+        what: &str,
+        pred: impl Fn(Option<&Value>) -> bool,
+    ) -> Value {
+        within(what, async {
+            loop {
+                let status = self.status().await;
+                let session = session_named(&status, name);
+                if pred(session) {
+                    return session.cloned().unwrap_or(Value::Null);
+                }
+            }
+        })
+        .await
+    }
+}
+
+fn session_named<'a>(status: &'a Value, name: &str) -> Option<&'a Value> {
+    status["sessions"]
+        .as_array()?
+        .iter()
+        .find(|session| session["name"] == name)
+}
+
+async fn call(window: &Window, tool: &str, arguments: Value) -> rmcp::model::CallToolResult {
+    let result = within("a tool call under Wine", window.call(tool, arguments))
+        .await
+        .expect("tool call");
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "the tool reported an error: {result:?}"
+    );
+    result
+}
+
+/// Kills a process this test started, by the pid we were given for it.
+fn kill(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -KILL {pid}");
+}
+
+/// Unix path to the Windows path Wine maps it to (drive Z: is the Linux root).
+fn windows_path(path: &Path) -> String {
+    let absolute = std::fs::canonicalize(path).expect("canonicalize");
+    format!("Z:{}", absolute.display().to_string().replace('/', "\\"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wine_handshake_tools_non_ascii_and_a_big_result_intact() {
+    const TEST: &str = "wine_handshake_tools_non_ascii_and_a_big_result_intact";
+    let Some(bins) = wine_bins(TEST) else { return };
+    let started = Instant::now();
+    let env = Env::new(daemon()).await;
+    let hub = WineHub::start(&bins, &env).await;
+    let window = hub.window("w1").await;
+
+    let info = window.client.peer_info().expect("server info");
+    assert_eq!(info.protocol_version, ProtocolVersion::V_2025_11_25);
+    let tools = within("tools/list", window.client.peer().list_all_tools())
+        .await
+        .expect("tools/list");
+    for name in ["echo", "gate", "big"] {
+        assert!(
+            tools.iter().any(|tool| tool.name == name),
+            "{name} missing from {tools:?}"
+        );
+    }
+
+    // Whatever the console code page, text crosses the Windows stdio as UTF-8, LF only.
+    let text = "héllo Wörld ✓ 日本語 🚀 \u{2028} «\r» tab\tend";
+    assert_eq!(
+        first_text(&call(&window, "echo", json!({"text": text})).await),
+        text
+    );
+
+    // A multi-megabyte result, compared with the same call made natively (Linux shim, in-process
+    // hub, same daemon).
+    let bytes = 5 * 1024 * 1024 + 7;
+    let through_wine = first_text(&call(&window, "big", json!({"bytes": bytes})).await);
+    let native_hub = env.hub(HubOptions::default()).await;
+    let native = env
+        .window("native")
+        .await
+        .call_text("big", json!({"bytes": bytes}))
+        .await;
+    assert_eq!(native.len(), bytes);
+    assert!(!native.is_ascii(), "the big result has non-ASCII text");
+    assert_eq!(through_wine.len(), bytes, "length through Wine");
+    assert!(
+        through_wine == native,
+        "the big result differs between Wine and native"
+    );
+
+    let session = hub
+        .wait_session("w1", "w1 ready in exai status", |s| {
+            s.is_some_and(|s| s["state"] == "ready")
+        })
+        .await;
+    assert_eq!(session["client"]["name"], "test-editor-w1");
+    assert!(
+        session["pid"].as_u64().is_some_and(|pid| pid > 0),
+        "GetNamedPipeClientProcessId gave a pid: {session}"
+    );
+    native_hub.stop().await;
+    wine_ok(TEST, started);
+}
+
+/// `count` windows at once on one Wine hub: each calls with its own text, concurrently, and
+/// gets only its own answers back.
+async fn concurrent_windows(test: &str, count: usize) {
+    let Some(bins) = wine_bins(test) else { return };
+    let started = Instant::now();
+    let env = Env::new(daemon()).await;
+    let hub = WineHub::start(&bins, &env).await;
+    let names: Vec<String> = (0..count).map(|n| format!("w{n}")).collect();
+    let windows = futures_util::future::join_all(names.iter().map(|name| hub.window(name))).await;
+    let opened = started.elapsed();
+
+    let calls = windows.iter().zip(&names).map(|(window, name)| async move {
+        for round in 0..3 {
+            let text = format!("{name} round {round} ✓ {}", "ü".repeat(round * 100));
+            let answer = first_text(&call(window, "echo", json!({"text": text})).await);
+            assert_eq!(answer, text, "{name} got someone else's answer");
+        }
+    });
+    futures_util::future::join_all(calls).await;
+
+    let status = hub.status().await;
+    let sessions = status["sessions"].as_array().expect("sessions");
+    let mut pids = Vec::new();
+    for name in &names {
+        let session =
+            session_named(&status, name).unwrap_or_else(|| panic!("{name} missing: {status}"));
+        assert_eq!(session["state"], "ready", "{session}");
+        // Three echo calls, plus whatever the SDK sent on its own (such as `initialize`).
+        assert!(
+            session["requests"].as_u64().is_some_and(|n| n >= 3),
+            "{session}"
+        );
+        pids.push(session["pid"].as_u64().expect("pid"));
+    }
+    assert_eq!(sessions.len(), count, "{status}");
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(
+        pids.len(),
+        count,
+        "each shim is its own process with its own pipe instance"
+    );
+    #[allow(
+        clippy::print_stderr,
+        reason = "the measurement the CI budget depends on"
+    )]
+    {
+        eprintln!(
+            "{test}: {count} windows opened in {opened:?}, all calls done in {:?}",
+            started.elapsed()
+        );
+    }
+    wine_ok(test, started);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wine_two_concurrent_windows() {
+    concurrent_windows("wine_two_concurrent_windows", 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wine_eight_concurrent_windows() {
+    concurrent_windows("wine_eight_concurrent_windows", 8).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wine_thirty_two_concurrent_windows() {
+    concurrent_windows("wine_thirty_two_concurrent_windows", 32).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wine_a_shim_killed_mid_call_is_lost_and_the_others_carry_on() {
+    const TEST: &str = "wine_a_shim_killed_mid_call_is_lost_and_the_others_carry_on";
+    let Some(bins) = wine_bins(TEST) else { return };
+    let started = Instant::now();
+    let env = Env::new(daemon()).await;
+    let hub = WineHub::start(&bins, &env).await;
+    let survivor = hub.window("survivor").await;
+    let doomed = hub.window("doomed").await;
+
+    let key = format!("wine-kill-{}", std::process::id());
+    let pending = tokio::spawn({
+        let peer = doomed.client.peer().clone();
+        let key = key.clone();
+        async move {
+            let mut params = rmcp::model::CallToolRequestParams::new("gate");
+            params.arguments = json!({"key": key, "text": "never seen"})
+                .as_object()
+                .cloned();
+            peer.call_tool(params).await
+        }
+    });
+    within(
+        "the gate call to reach the daemon",
+        env.daemon.wait_gate_started(&key),
+    )
+    .await;
+    kill(doomed.pid.expect("the shim's wine64 pid"));
+
+    let lost = hub
+        .wait_session("doomed", "the killed shim to be marked lost", |s| {
+            s.is_some_and(|s| s["state"] == "lost")
+        })
+        .await;
+    assert_eq!(lost["state"], "lost", "{lost}");
+    let answer = within("the killed window's call to fail", pending)
+        .await
+        .expect("join");
+    assert!(
+        answer.is_err(),
+        "a killed shim cannot deliver an answer: {answer:?}"
+    );
+    env.daemon.open_gate(&key);
+
+    assert_eq!(
+        first_text(&call(&survivor, "echo", json!({"text": "still here ✓"})).await),
+        "still here ✓"
+    );
+    let status = hub.status().await;
+    assert_eq!(
+        session_named(&status, "survivor").map(|s| s["state"].clone()),
+        Some(json!("ready")),
+        "{status}"
+    );
+    wine_ok(TEST, started);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wine_a_shim_whose_parent_dies_exits_by_itself() {
+    const TEST: &str = "wine_a_shim_whose_parent_dies_exits_by_itself";
+    let Some(bins) = wine_bins(TEST) else { return };
+    let started = Instant::now();
+    let env = Env::new(daemon()).await;
+    let hub = WineHub::start(&bins, &env).await;
+
+    // The editor stand-in is a Windows process, `exai-test-parent.exe` (ci/wine/parent.c), so
+    // that the shim has a Windows parent to watch, and so that the pid we get is that parent's.
+    // Its stdio is ours, and we keep the shim's stdin open: only the parent watch can make it
+    // leave.
+    let parent = std::env::var_os("EXAI_WINE_PARENT_EXE")
+        .map(PathBuf::from)
+        .expect("EXAI_WINE_PARENT_EXE: the exai-test-parent.exe that ci/wine/setup.sh builds");
+    let mut command = wine(&parent);
+    command
+        .arg(windows_path(&bins.join("exai-shim.exe")))
+        .args([
+            "--endpoint",
+            &hub.endpoint,
+            "--name",
+            "orphan",
+            "--connect-timeout",
+            "60",
+        ]);
+    let window = hub.window_from("orphan", command).await;
+    assert_eq!(
+        first_text(&call(&window, "echo", json!({"text": "before"})).await),
+        "before"
+    );
+    let session = hub
+        .wait_session("orphan", "the orphan-to-be ready", |s| {
+            s.is_some_and(|s| s["state"] == "ready")
+        })
+        .await;
+    let shim_pid = session["pid"].as_u64().expect("the shim's Windows pid");
+
+    kill(window.pid.expect("the parent's wine64 pid"));
+
+    // The shim's stdout reaches EOF only when the shim itself has exited.
+    let quit = within("the orphaned shim to exit", window.client.waiting())
+        .await
+        .expect("join");
+    assert!(
+        matches!(quit, rmcp::service::QuitReason::Closed),
+        "{quit:?}"
+    );
+    let gone = hub
+        .wait_session("orphan", "the orphan's session to end", |s| {
+            s.is_none_or(|s| s["state"] != "ready")
+        })
+        .await;
+    assert!(
+        gone.is_null() || gone["pid"].as_u64() == Some(shim_pid),
+        "{gone}"
+    );
+    wine_ok(TEST, started);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wine_a_second_hub_on_the_same_pipe_is_refused() {
+    const TEST: &str = "wine_a_second_hub_on_the_same_pipe_is_refused";
+    let Some(bins) = wine_bins(TEST) else { return };
+    let started = Instant::now();
+    let env = Env::new(daemon()).await;
+    let hub = WineHub::start(&bins, &env).await;
+    let output = within(
+        "the second hub to give up",
+        wine(&bins.join("exai.exe"))
+            .args([
+                "hub",
+                "--endpoint",
+                &hub.endpoint,
+                "--upstream",
+                &env.daemon.url(),
+            ])
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("run a second exai.exe hub");
+    assert!(!output.status.success(), "a second hub must not start");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("already running"), "{stderr}");
+    assert!(
+        stderr.contains(&hub.endpoint),
+        "the message names the pipe: {stderr}"
+    );
+
+    let window = hub.window("after-refusal").await;
+    assert_eq!(
+        first_text(&call(&window, "echo", json!({"text": "first hub ✓"})).await),
+        "first hub ✓"
+    );
+    wine_ok(TEST, started);
+}
