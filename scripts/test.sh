@@ -25,4 +25,9 @@ if [ "$passed" -eq 0 ]; then
   echo "no test ran: something is wrong with the test build" >&2
   exit 1
 fi
-step "all passed: $passed tests"
+step "Windows: build for x86_64-pc-windows-gnu and prove it under Wine (ci/wine)"
+bash ci/wine/setup.sh
+cargo clippy --locked --target x86_64-pc-windows-gnu -p exai-ipc -p exai-shim -p exai-cli -- -D warnings
+bash ci/wine/test.sh
+
+step "all passed: $passed native tests, and the Windows builds under Wine"

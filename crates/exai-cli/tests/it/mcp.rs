@@ -2,7 +2,7 @@
 
 use crate::support::*;
 use exai_hub::api::SessionState;
-use rmcp::model::{ClientRequest, ProtocolVersion, Request, RequestMetaObject};
+use rmcp::model::{ProtocolVersion, RequestMetaObject};
 use rmcp::service::PeerRequestOptions;
 use serde_json::json;
 
@@ -166,19 +166,13 @@ async fn progress_is_forwarded_with_increasing_values() {
     let env = Env::new(daemon()).await;
     let hub = env.hub(HubOptions::default()).await;
     let window = env.window("progress").await;
-    let mut params = rmcp::model::CallToolRequestParams::new("gate");
-    params.arguments = json!({"key": "p1", "text": "done"}).as_object().cloned();
-    let request = ClientRequest::CallToolRequest(Request::new(params));
     let mut options = PeerRequestOptions::no_options();
     options.meta = Some(RequestMetaObject::with_progress_token(
         rmcp::model::ProgressToken(rmcp::model::NumberOrString::Number(7)),
     ));
     let handle = window
-        .client
-        .peer()
-        .send_request_with_option(request, options)
-        .await
-        .expect("send");
+        .send_call("gate", json!({"key": "p1", "text": "done"}), options)
+        .await;
     guard("the gate call to start", env.daemon.wait_gate_started("p1")).await;
     // Wait for at least two progress notifications, then let the tool finish.
     guard("progress notifications", async {
@@ -223,15 +217,13 @@ async fn cancellation_answers_nothing_and_keeps_the_connection_busy_until_the_da
         })
         .await;
     let window = env.window("cancel").await;
-    let mut params = rmcp::model::CallToolRequestParams::new("gate");
-    params.arguments = json!({"key": "c1"}).as_object().cloned();
-    let request = ClientRequest::CallToolRequest(Request::new(params));
     let handle = window
-        .client
-        .peer()
-        .send_cancellable_request(request, PeerRequestOptions::no_options())
-        .await
-        .expect("send");
+        .send_call(
+            "gate",
+            json!({"key": "c1"}),
+            PeerRequestOptions::no_options(),
+        )
+        .await;
     guard("the gate call to start", env.daemon.wait_gate_started("c1")).await;
     let events = hub.handle.subscribe();
     handle

@@ -275,6 +275,24 @@ impl Window {
         self.client.peer().call_tool(params).await
     }
 
+    /// Sends a `tools/call` and returns the SDK's handle (for progress tokens and cancellation).
+    pub async fn send_call(
+        &self,
+        tool: &str,
+        arguments: serde_json::Value,
+        options: rmcp::service::PeerRequestOptions,
+    ) -> rmcp::service::RequestHandle<RoleClient> {
+        let mut params = CallToolRequestParams::new(tool.to_owned());
+        params.arguments = arguments.as_object().cloned();
+        let request =
+            rmcp::model::ClientRequest::CallToolRequest(rmcp::model::Request::new(params));
+        self.client
+            .peer()
+            .send_request_with_option(request, options)
+            .await
+            .expect("send a tools/call")
+    }
+
     /// The text of the first content item of a successful call.
     pub async fn call_text(&self, tool: &str, arguments: serde_json::Value) -> String {
         let result = guard("a tool call", self.call(tool, arguments))
