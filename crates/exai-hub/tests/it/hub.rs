@@ -32,13 +32,9 @@ fn hello(version: u32, name: &str) -> Frame {
 }
 
 async fn control(conn: &mut Conn) -> HubMsg {
-    loop {
-        match guard(conn.next()).await.expect("a frame").expect("decodes") {
-            Frame::Control(payload) => {
-                return Frame::decode_control(&payload).expect("hub message");
-            }
-            other => panic!("expected a control frame, got {other:?}"),
-        }
+    match guard(conn.next()).await.expect("a frame").expect("decodes") {
+        Frame::Control(payload) => Frame::decode_control(&payload).expect("hub message"),
+        other => panic!("expected a control frame, got {other:?}"),
     }
 }
 
