@@ -463,16 +463,8 @@ impl Session {
         started: Instant,
         error: Option<String>,
     ) {
-        let record = RequestRecord {
-            session: self.id,
-            method: method.to_owned(),
-            tool,
-            started_at: now_millis().saturating_sub(started.elapsed().as_millis() as u64),
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            ok: error.is_none(),
-            error,
-            cancelled: false,
-        };
+        let ok = error.is_none();
+        let record = request_record(self.id, method, tool, started, ok, error, false);
         let _ = self.ctx.registry.send(RegistryMsg::Finished {
             key: u64::MAX,
             record,
@@ -542,16 +534,8 @@ impl Session {
                     ),
                 };
                 let _ = out.send(Out::Line(line));
-                let record = RequestRecord {
-                    session,
-                    method: "tools/list".to_owned(),
-                    tool: None,
-                    started_at: now_millis().saturating_sub(started.elapsed().as_millis() as u64),
-                    duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-                    ok: error.is_none(),
-                    error,
-                    cancelled: false,
-                };
+                let ok = error.is_none();
+                let record = request_record(session, "tools/list", None, started, ok, error, false);
                 let _ = registry.send(RegistryMsg::Finished {
                     key: u64::MAX,
                     record,
@@ -630,6 +614,29 @@ impl Session {
     }
 }
 
+/// How a request ended, for the registry and its watchers.
+fn request_record(
+    session: SessionId,
+    method: &str,
+    tool: Option<String>,
+    started: Instant,
+    ok: bool,
+    error: Option<String>,
+    cancelled: bool,
+) -> RequestRecord {
+    let elapsed = started.elapsed();
+    RequestRecord {
+        session,
+        method: method.to_owned(),
+        tool,
+        started_at: now_millis().saturating_sub(elapsed.as_millis() as u64),
+        duration_ms: elapsed.as_secs_f64() * 1000.0,
+        ok,
+        error,
+        cancelled,
+    }
+}
+
 fn serialize_tools(catalog: &ToolCatalog) -> String {
     serde_json::to_string(&catalog.tools).unwrap_or_else(|_| "[]".to_owned())
 }
@@ -652,7 +659,6 @@ struct CallTask {
 impl CallTask {
     async fn run(self) {
         let started = Instant::now();
-        let started_at = now_millis();
         let (progress_tx, mut progress_rx) = match &self.progress_token {
             Some(_) => {
                 let (tx, rx) = mpsc::unbounded_channel();
@@ -711,16 +717,16 @@ impl CallTask {
             id: self.id,
             key: self.key,
         });
-        let record = RequestRecord {
-            session: self.session,
-            method: "tools/call".to_owned(),
-            tool: Some(self.tool),
-            started_at,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            ok: ok || cancelled,
+        let tool = Some(self.tool);
+        let record = request_record(
+            self.session,
+            "tools/call",
+            tool,
+            started,
+            ok || cancelled,
             error,
             cancelled,
-        };
+        );
         let _ = self.registry.send(RegistryMsg::Finished {
             key: self.key,
             record,
