@@ -12,6 +12,7 @@ pub type UnixMillis = u64;
 
 /// The state of the upstream (the EXAI daemon pool).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum UpstreamState {
     /// Trying to connect; no connection is up yet.
@@ -26,6 +27,7 @@ pub enum UpstreamState {
 
 /// What the upstream is doing, as the dashboard and `exai status` show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct UpstreamStatus {
     /// The daemon URL (never with the token).
     pub url: String,
@@ -49,6 +51,7 @@ pub struct UpstreamStatus {
 
 /// The state of one editor session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
     /// Connected and the upstream is connected (green).
@@ -63,6 +66,7 @@ pub enum SessionState {
 
 /// The editor, as its `initialize` (or `_meta.clientInfo`) named itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ClientInfo {
     /// e.g. `Visual Studio Code`.
     pub name: String,
@@ -72,8 +76,10 @@ pub struct ClientInfo {
 
 /// One editor session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SessionInfo {
     /// The session id.
+    #[cfg_attr(test, ts(as = "String"))]
     pub id: SessionId,
     /// The user's label (`--name`), if any.
     pub name: Option<String>,
@@ -111,13 +117,51 @@ pub struct SessionInfo {
     pub resumes: u64,
 }
 
+impl SessionInfo {
+    /// What to call the window: its `--name`, else the editor's name, else its pid.
+    pub fn label(&self) -> String {
+        match (&self.name, &self.client) {
+            (Some(name), _) => name.clone(),
+            (None, Some(client)) => client.name.clone(),
+            (None, None) => format!("pid {}", self.pid),
+        }
+    }
+}
+
+/// What runs the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum HostKind {
+    /// `exai hub`, in a terminal, on a server, or started by a shim.
+    #[default]
+    Headless,
+    /// The tray app, `exai-tray`.
+    Tray,
+}
+
+/// The process that runs the hub, so a second one can say who is already there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct HostInfo {
+    /// Tray app or headless.
+    pub kind: HostKind,
+    /// Its process id.
+    pub pid: u32,
+    /// The dashboard's address, without its token, when one is served over HTTP.
+    pub dashboard_url: Option<String>,
+}
+
 /// Everything at once: what `exai status --json` prints and what a new dashboard starts from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Snapshot {
     /// The hub's version.
     pub hub_version: String,
     /// The local endpoint shims connect to.
     pub endpoint: String,
+    /// What runs the hub.
+    pub host: HostInfo,
     /// The upstream.
     pub upstream: UpstreamStatus,
     /// Sessions, oldest first; lost ones stay for a while.
@@ -126,8 +170,10 @@ pub struct Snapshot {
 
 /// How a request ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RequestRecord {
     /// The session it came from.
+    #[cfg_attr(test, ts(as = "String"))]
     pub session: SessionId,
     /// The MCP method (`tools/call`, `tools/list`, ...).
     pub method: String,
@@ -147,6 +193,7 @@ pub struct RequestRecord {
 
 /// A log record from the hub's tracing ring.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct LogRecord {
     /// Monotonic sequence number, to de-duplicate snapshot and stream.
     pub seq: u64,
@@ -159,11 +206,13 @@ pub struct LogRecord {
     /// The message, with structured fields appended as `key=value`.
     pub message: String,
     /// The session it concerns, when a `session` field or span says so.
+    #[cfg_attr(test, ts(as = "Option<String>"))]
     pub session: Option<SessionId>,
 }
 
 /// Something that happened in the hub.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HubEvent {
     /// A session connected (or resumed after its hub restarted).
@@ -179,6 +228,7 @@ pub enum HubEvent {
     /// A session was removed from the registry (closed, or lost long enough ago).
     SessionGone {
         /// Its id.
+        #[cfg_attr(test, ts(as = "String"))]
         id: SessionId,
     },
     /// The upstream's status changed.
@@ -196,9 +246,152 @@ pub enum HubEvent {
         /// The record.
         record: LogRecord,
     },
+    /// Something the operator should hear about now (the tray shows it as a toast).
+    ///
+    /// Already merged and debounced: a burst of lost windows is one notice, a flapping daemon
+    /// does not produce one per flap.
+    Notice {
+        /// What to say.
+        notice: Notice,
+    },
+    /// Someone (a second tray app) asked the embedder to show its dashboard.
+    FocusRequested {
+        /// The session to show, if any.
+        #[cfg_attr(test, ts(as = "Option<String>"))]
+        session: Option<SessionId>,
+    },
     /// The subscriber fell behind and missed events; take a fresh snapshot.
     Lagged {
         /// How many events were missed.
         missed: u64,
     },
+}
+
+/// What a [`Notice`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// One or more editor windows went away without a goodbye.
+    SessionsLost,
+    /// The daemon has been unreachable for a while.
+    DaemonDown,
+    /// The daemon rejected the token.
+    TokenRejected,
+    /// The daemon is reachable again after a `daemon_down` or `token_rejected` notice.
+    DaemonBack,
+}
+
+/// A message for the operator, ready to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Notice {
+    /// What it is about.
+    pub kind: NoticeKind,
+    /// One short line, e.g. `EXAI: window "api" lost`.
+    pub title: String,
+    /// The details: labels, editors, pids, what they were doing, what to do.
+    pub body: String,
+    /// The sessions it concerns.
+    #[cfg_attr(test, ts(as = "Vec<String>"))]
+    pub sessions: Vec<SessionId>,
+}
+
+/// One ready-to-paste editor configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Snippet {
+    /// A stable key: `vscode-workspace`, `vscode-user`, `cursor`, `claude-desktop`, `augment`.
+    pub editor: String,
+    /// What the user sees, e.g. `VS Code (this workspace)`.
+    pub title: String,
+    /// Where it goes, e.g. `.vscode/mcp.json in your project`.
+    pub target: String,
+    /// The snippet's language (`json`).
+    pub language: String,
+    /// The snippet itself.
+    pub content: String,
+}
+
+/// Everything the "Connect an editor" page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ConnectInfo {
+    /// The absolute path of `exai-shim` the snippets use.
+    pub shim_path: String,
+    /// Whether that file exists (when not, the page says how to build or install it).
+    pub shim_found: bool,
+    /// One snippet per editor and place.
+    pub snippets: Vec<Snippet>,
+}
+
+/// Settings of the program that shows the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Settings {
+    /// Tray app or headless hub.
+    pub host: HostKind,
+    /// Start the tray app at login (`None`: not available here).
+    pub autostart: Option<bool>,
+    /// Show toasts (`None`: not available here).
+    pub notifications: Option<bool>,
+    /// Where the log files are, when there are log files.
+    pub log_dir: Option<String>,
+}
+
+#[cfg(test)]
+mod typescript {
+    //! `ui/src/api/types.gen.ts` is generated from these types; this test keeps it from drifting.
+
+    use super::*;
+    use ts_rs::{Config, TS};
+
+    fn generate() -> String {
+        let cfg = Config::new().with_large_int("number");
+        let decls = [
+            UpstreamState::decl(&cfg),
+            UpstreamStatus::decl(&cfg),
+            SessionState::decl(&cfg),
+            ClientInfo::decl(&cfg),
+            SessionInfo::decl(&cfg),
+            HostKind::decl(&cfg),
+            HostInfo::decl(&cfg),
+            Snapshot::decl(&cfg),
+            RequestRecord::decl(&cfg),
+            LogRecord::decl(&cfg),
+            NoticeKind::decl(&cfg),
+            Notice::decl(&cfg),
+            HubEvent::decl(&cfg),
+            Snippet::decl(&cfg),
+            ConnectInfo::decl(&cfg),
+            Settings::decl(&cfg),
+        ];
+        let mut out = String::from(
+            "// Generated from crates/exai-hub/src/api.rs by ts-rs (cargo test -p exai-hub).\n\
+             // Do not edit: change the Rust types, then run with EXAI_UPDATE_TYPES=1.\n",
+        );
+        for decl in decls {
+            out.push_str("\nexport ");
+            out.push_str(&decl);
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn typescript_types_match_the_rust_api() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/api/types.gen.ts");
+        let generated = generate();
+        if std::env::var_os("EXAI_UPDATE_TYPES").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{} is out of date with hub::api: run `EXAI_UPDATE_TYPES=1 cargo test -p exai-hub --lib typescript` and commit it",
+            path.display()
+        );
+    }
 }

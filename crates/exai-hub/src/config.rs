@@ -92,6 +92,10 @@ pub struct HubConfig {
     pub lost_retention: Duration,
     /// Largest frame accepted from a shim.
     pub max_frame_len: usize,
+    /// What runs the hub (shown to a second hub or tray that finds this one running).
+    pub host: crate::api::HostKind,
+    /// The dashboard's address without its token, when the embedder serves one over HTTP.
+    pub dashboard_url: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -101,6 +105,8 @@ impl Default for HubConfig {
             exai: ExaiConfig::default(),
             lost_retention: DEFAULT_LOST_RETENTION,
             max_frame_len: exai_proto::DEFAULT_MAX_FRAME_LEN,
+            host: crate::api::HostKind::Headless,
+            dashboard_url: None,
         }
     }
 }

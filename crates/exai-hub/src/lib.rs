@@ -12,13 +12,16 @@
 
 pub mod api;
 pub mod config;
+pub mod connect;
+pub mod control;
 pub mod logring;
 pub mod mcp;
+mod notice;
 mod registry;
 mod session;
 pub mod upstream;
 
-use crate::api::{HubEvent, LogRecord, Snapshot};
+use crate::api::{HostInfo, HubEvent, LogRecord, RequestRecord, Snapshot};
 use crate::config::HubConfig;
 use crate::logring::LogRing;
 use crate::registry::{Registry, RegistryMsg};
@@ -79,6 +82,11 @@ impl Hub {
             events.clone(),
             config.lost_retention,
             endpoint.to_string(),
+            HostInfo {
+                kind: config.host,
+                pid: std::process::id(),
+                dashboard_url: config.dashboard_url.clone(),
+            },
         );
         let handle = HubHandle {
             ctx: ctx.clone(),
@@ -127,6 +135,7 @@ impl HubTask {
         } = self;
         let driver = tokio::spawn(driver.instrument(tracing::info_span!("hub::upstream")));
         let registry = tokio::spawn(registry.run(registry_rx));
+        tokio::spawn(notice::run(events.clone(), ctx.shutdown.clone()));
         if let Some(logs) = logs {
             tokio::spawn(forward_logs(logs, events, ctx.shutdown.clone()));
         }
@@ -220,6 +229,21 @@ impl HubHandle {
         Subscription {
             events: self.events.subscribe(),
         }
+    }
+
+    /// The recent requests of a session, oldest first (at most 100); `None` for an unknown id.
+    pub async fn session_requests(
+        &self,
+        id: SessionId,
+    ) -> anyhow::Result<Option<Vec<RequestRecord>>> {
+        let (reply, answer) = oneshot::channel();
+        self.ctx
+            .registry
+            .send(RegistryMsg::Requests { id, reply })
+            .map_err(|_| anyhow::anyhow!("the hub has stopped"))?;
+        answer
+            .await
+            .map_err(|_| anyhow::anyhow!("the hub has stopped"))
     }
 
     /// The recent log records (empty when the embedder gave no ring).

@@ -5,8 +5,8 @@
 //! Lost sessions stay visible for `lost_retention`, then leave; closed sessions leave at once.
 
 use crate::api::{
-    ClientInfo, HubEvent, RequestRecord, SessionInfo, SessionState, Snapshot, UpstreamState,
-    UpstreamStatus,
+    ClientInfo, HostInfo, HubEvent, RequestRecord, SessionInfo, SessionState, Snapshot,
+    UpstreamState, UpstreamStatus,
 };
 use crate::now_millis;
 use exai_proto::{Hello, SessionId};
@@ -17,6 +17,9 @@ use tokio::time::Instant;
 
 /// How many recent durations make up a session's `recent_latency_ms`.
 const LATENCY_WINDOW: usize = 20;
+
+/// How many finished requests each session keeps for its timeline.
+pub(crate) const HISTORY: usize = 100;
 
 /// Messages to the registry task.
 #[derive(Debug)]
@@ -47,12 +50,20 @@ pub(crate) enum RegistryMsg {
     Dismiss { id: SessionId },
     /// A snapshot for `exai status` and new dashboards.
     Snapshot { reply: oneshot::Sender<Snapshot> },
+    /// A session's recent requests, oldest first (`None`: no such session).
+    Requests {
+        id: SessionId,
+        reply: oneshot::Sender<Option<Vec<RequestRecord>>>,
+    },
+    /// A control client asked the embedder to show its dashboard.
+    Focus { session: Option<SessionId> },
 }
 
 struct Entry {
     info: SessionInfo,
     latencies: VecDeque<f64>,
     in_flight: HashMap<u64, String>,
+    history: VecDeque<RequestRecord>,
     lost_at: Option<Instant>,
 }
 
@@ -63,6 +74,7 @@ pub(crate) struct Registry {
     events: broadcast::Sender<HubEvent>,
     lost_retention: Duration,
     endpoint: String,
+    host: HostInfo,
 }
 
 impl Registry {
@@ -71,6 +83,7 @@ impl Registry {
         events: broadcast::Sender<HubEvent>,
         lost_retention: Duration,
         endpoint: String,
+        host: HostInfo,
     ) -> Registry {
         Registry {
             sessions: HashMap::new(),
@@ -79,6 +92,7 @@ impl Registry {
             events,
             lost_retention,
             endpoint,
+            host,
         }
     }
 
@@ -172,6 +186,10 @@ impl Registry {
                         entry.info.errors += 1;
                         entry.info.last_error = record.error.clone();
                     }
+                    if entry.history.len() == HISTORY {
+                        entry.history.pop_front();
+                    }
+                    entry.history.push_back(record.clone());
                 });
                 self.emit(HubEvent::RequestFinished { request: record });
             }
@@ -188,6 +206,14 @@ impl Registry {
             RegistryMsg::Snapshot { reply } => {
                 let _ = reply.send(self.snapshot());
             }
+            RegistryMsg::Requests { id, reply } => {
+                let history = self
+                    .sessions
+                    .get(&id)
+                    .map(|entry| entry.history.iter().cloned().collect());
+                let _ = reply.send(history);
+            }
+            RegistryMsg::Focus { session } => self.emit(HubEvent::FocusRequested { session }),
         }
     }
 
@@ -264,6 +290,7 @@ impl Registry {
                 info,
                 latencies: VecDeque::with_capacity(LATENCY_WINDOW),
                 in_flight: HashMap::new(),
+                history: VecDeque::new(),
                 lost_at: None,
             },
         );
@@ -366,6 +393,7 @@ impl Registry {
         Snapshot {
             hub_version: env!("CARGO_PKG_VERSION").to_owned(),
             endpoint: self.endpoint.clone(),
+            host: self.host.clone(),
             upstream: self.upstream.borrow().clone(),
             sessions: self
                 .order

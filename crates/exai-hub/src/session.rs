@@ -117,22 +117,28 @@ where
         let Frame::Control(payload) = frame else {
             continue;
         };
-        if let Ok(ClientMsg::StatusRequest) = Frame::decode_control::<ClientMsg>(&payload) {
-            let (reply, answer) = oneshot::channel();
-            if ctx.registry.send(RegistryMsg::Snapshot { reply }).is_err() {
-                return;
+        let answer = match Frame::decode_control::<ClientMsg>(&payload) {
+            Ok(ClientMsg::StatusRequest) => {
+                let (reply, answer) = oneshot::channel();
+                if ctx.registry.send(RegistryMsg::Snapshot { reply }).is_err() {
+                    return;
+                }
+                let Ok(snapshot) = answer.await else { return };
+                let Ok(raw) = serde_json::to_value(&snapshot) else {
+                    return;
+                };
+                HubMsg::Status { snapshot: raw }
             }
-            let Ok(snapshot) = answer.await else { return };
-            let Ok(raw) = serde_json::to_value(&snapshot) else {
-                return;
-            };
-            if conn
-                .send(Frame::control(&HubMsg::Status { snapshot: raw }))
-                .await
-                .is_err()
-            {
-                return;
+            Ok(ClientMsg::Focus { session }) => {
+                if ctx.registry.send(RegistryMsg::Focus { session }).is_err() {
+                    return;
+                }
+                HubMsg::Focused
             }
+            _ => continue,
+        };
+        if conn.send(Frame::control(&answer)).await.is_err() {
+            return;
         }
     }
 }

@@ -105,6 +105,12 @@ pub enum ClientMsg {
     },
     /// A control client asks for the hub's status snapshot.
     StatusRequest,
+    /// A control client (a second tray app, say) asks the hub's embedder to show its dashboard.
+    Focus {
+        /// The session to show, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+    },
     /// A message this version does not know.
     #[serde(other)]
     Unknown,
@@ -139,6 +145,8 @@ pub enum HubMsg {
         /// enum, and a raw value cannot be read back from that buffer.
         snapshot: serde_json::Value,
     },
+    /// Answer to [`ClientMsg::Focus`]: the request was passed to the hub's embedder.
+    Focused,
     /// A message this version does not know.
     #[serde(other)]
     Unknown,

@@ -156,3 +156,20 @@ fn session_ids_are_hex_strings() {
     let json = serde_json::to_string(&SessionId(u64::MAX)).unwrap();
     assert_eq!(json, r#""ffffffffffffffff""#);
 }
+
+#[test]
+fn focus_golden_json() {
+    let Frame::Control(json) = Frame::control(&ClientMsg::Focus {
+        session: Some(SessionId(0xab)),
+    }) else {
+        panic!("not a control frame")
+    };
+    assert_eq!(
+        std::str::from_utf8(&json).unwrap(),
+        r#"{"type":"focus","session":"00000000000000ab"}"#
+    );
+    let bare: ClientMsg = Frame::decode_control(br#"{"type":"focus"}"#).unwrap();
+    assert_eq!(bare, ClientMsg::Focus { session: None });
+    let answer: HubMsg = Frame::decode_control(br#"{"type":"focused"}"#).unwrap();
+    assert!(matches!(answer, HubMsg::Focused));
+}

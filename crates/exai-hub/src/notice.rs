@@ -1,0 +1,521 @@
+//! Notices: the few things worth interrupting the operator for, merged and debounced.
+//!
+//! [`Notices`] is a pure state machine over [`HubEvent`]s and a clock; [`run`] drives it with a
+//! timer (no polling) and publishes each [`Notice`] as [`HubEvent::Notice`]. The shell decides
+//! how to show them (the tray: a toast).
+//!
+//! Rules, so that a bad minute does not become a storm of toasts:
+//! - Lost windows are merged: the first loss waits [`LOST_MERGE`] for others, then one notice
+//!   covers them all; after a notice, further losses wait out [`LOST_COOLDOWN`].
+//! - The daemon is "down" only after [`DOWN_GRACE`] without a connection (a blip says nothing),
+//!   and "down" notices are at least [`DOWN_COOLDOWN`] apart, so a flapping daemon toasts once.
+//! - A rejected token is said at once, once per outage; "back" is said only after a "down" or
+//!   "token rejected" notice.
+
+use crate::api::{
+    HubEvent, Notice, NoticeKind, SessionInfo, SessionState, UpstreamState, UpstreamStatus,
+};
+use exai_proto::SessionId;
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How long the first lost window waits for others to be lost with it.
+pub(crate) const LOST_MERGE: Duration = Duration::from_millis(750);
+/// The least time between two "windows lost" notices.
+pub(crate) const LOST_COOLDOWN: Duration = Duration::from_secs(10);
+/// How long the daemon must stay unreachable before it is "down".
+pub(crate) const DOWN_GRACE: Duration = Duration::from_secs(5);
+/// The least time between two "daemon down" notices.
+pub(crate) const DOWN_COOLDOWN: Duration = Duration::from_secs(60);
+/// How many windows a merged notice names before it says "and N more".
+const NAMED: usize = 4;
+
+/// Publishes notices for the hub's events until `stop`.
+pub(crate) async fn run(events: broadcast::Sender<HubEvent>, stop: CancellationToken) {
+    let mut inbox = events.subscribe();
+    let mut notices = Notices::default();
+    loop {
+        let deadline = notices.deadline();
+        let fired = tokio::select! {
+            () = stop.cancelled() => return,
+            event = inbox.recv() => match event {
+                Ok(event) => notices.observe(&event, Instant::now()),
+                // Missed events only make a notice less complete; carry on.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            () = sleep_until_opt(deadline) => notices.fire(Instant::now()),
+        };
+        for notice in fired {
+            tracing::info!(kind = ?notice.kind, title = %notice.title, "notice");
+            let _ = events.send(HubEvent::Notice { notice });
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The notice state machine. Feed it every event with [`Notices::observe`]; call
+/// [`Notices::fire`] when [`Notices::deadline`] passes.
+#[derive(Default)]
+pub(crate) struct Notices {
+    /// Sessions already counted as lost (so a later change of a lost session is not a new loss).
+    lost: HashSet<SessionId>,
+    /// Lost sessions waiting to be announced, in the order they were lost.
+    pending_lost: Vec<SessionInfo>,
+    /// When the pending losses are announced.
+    lost_due: Option<Instant>,
+    /// When the last "windows lost" notice went out.
+    last_lost_notice: Option<Instant>,
+    /// Live session count, for the "back" notice.
+    live: HashMap<SessionId, SessionState>,
+    /// The upstream as last seen.
+    upstream: Option<UpstreamStatus>,
+    /// When the daemon will be announced down, if it stays unreachable.
+    down_due: Option<Instant>,
+    /// When the last "daemon down" notice went out.
+    last_down_notice: Option<Instant>,
+    /// A down or token notice went out and the daemon has not been back since.
+    announced: bool,
+}
+
+impl Notices {
+    /// Takes one event in; returns the notices due at once.
+    pub(crate) fn observe(&mut self, event: &HubEvent, now: Instant) -> Vec<Notice> {
+        match event {
+            HubEvent::SessionAppeared { session } | HubEvent::SessionChanged { session } => {
+                self.session(session, now);
+                Vec::new()
+            }
+            HubEvent::SessionGone { id } => {
+                self.lost.remove(id);
+                self.live.remove(id);
+                Vec::new()
+            }
+            HubEvent::UpstreamChanged { upstream } => self.upstream(upstream, now),
+            _ => Vec::new(),
+        }
+    }
+
+    /// When [`Notices::fire`] should be called next.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        match (self.lost_due, self.down_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Returns the notices whose time has come.
+    pub(crate) fn fire(&mut self, now: Instant) -> Vec<Notice> {
+        let mut out = Vec::new();
+        if self.lost_due.is_some_and(|due| due <= now) {
+            self.lost_due = None;
+            if !self.pending_lost.is_empty() {
+                out.push(lost_notice(&std::mem::take(&mut self.pending_lost)));
+                self.last_lost_notice = Some(now);
+            }
+        }
+        if self.down_due.is_some_and(|due| due <= now) {
+            self.down_due = None;
+            if let Some(upstream) = &self.upstream
+                && upstream.state == UpstreamState::Down
+            {
+                out.push(down_notice(upstream));
+                self.last_down_notice = Some(now);
+                self.announced = true;
+            }
+        }
+        out
+    }
+
+    fn session(&mut self, session: &SessionInfo, now: Instant) {
+        if session.state != SessionState::Lost {
+            // Resumed, or never lost: a later loss is a new one.
+            self.lost.remove(&session.id);
+            self.pending_lost.retain(|pending| pending.id != session.id);
+            self.live.insert(session.id, session.state);
+            return;
+        }
+        self.live.remove(&session.id);
+        if !self.lost.insert(session.id) {
+            return;
+        }
+        self.pending_lost.push(session.clone());
+        if self.lost_due.is_none() {
+            let merged = now + LOST_MERGE;
+            let cooled = self
+                .last_lost_notice
+                .map_or(merged, |last| last + LOST_COOLDOWN);
+            self.lost_due = Some(merged.max(cooled));
+        }
+    }
+
+    fn upstream(&mut self, upstream: &UpstreamStatus, now: Instant) -> Vec<Notice> {
+        let before = self.upstream.replace(upstream.clone()).map(|old| old.state);
+        if before == Some(upstream.state) {
+            return Vec::new();
+        }
+        match upstream.state {
+            UpstreamState::Connected => {
+                self.down_due = None;
+                if std::mem::take(&mut self.announced) {
+                    let ready = self
+                        .live
+                        .values()
+                        .filter(|state| {
+                            matches!(state, SessionState::Ready | SessionState::Degraded)
+                        })
+                        .count();
+                    return vec![back_notice(upstream, ready)];
+                }
+                Vec::new()
+            }
+            UpstreamState::Down => {
+                if self.down_due.is_none() && !self.announced {
+                    let graced = now + DOWN_GRACE;
+                    let cooled = self
+                        .last_down_notice
+                        .map_or(graced, |last| last + DOWN_COOLDOWN);
+                    self.down_due = Some(graced.max(cooled));
+                }
+                Vec::new()
+            }
+            UpstreamState::Unauthorized => {
+                self.down_due = None;
+                if before == Some(UpstreamState::Unauthorized) || self.announced {
+                    return Vec::new();
+                }
+                self.announced = true;
+                vec![token_notice(upstream)]
+            }
+            UpstreamState::Connecting => Vec::new(),
+        }
+    }
+}
+
+fn lost_notice(lost: &[SessionInfo]) -> Notice {
+    let sessions = lost.iter().map(|session| session.id).collect();
+    if let [session] = lost {
+        let editor = session
+            .client
+            .as_ref()
+            .map(|client| format!("{} {}", client.name, client.version))
+            .unwrap_or_else(|| "An editor".to_owned());
+        let doing = if session.doing.is_empty() {
+            "It was idle.".to_owned()
+        } else {
+            format!("It was running {}.", session.doing.join(", "))
+        };
+        return Notice {
+            kind: NoticeKind::SessionsLost,
+            title: format!("EXAI: window \"{}\" lost", session.label()),
+            body: format!(
+                "{editor} (shim pid {}) went away without a goodbye. {doing} Restart the MCP server in that window.",
+                session.pid
+            ),
+            sessions,
+        };
+    }
+    let mut names: Vec<String> = lost
+        .iter()
+        .take(NAMED)
+        .map(|session| format!("\"{}\" (pid {})", session.label(), session.pid))
+        .collect();
+    if lost.len() > NAMED {
+        names.push(format!("and {} more", lost.len() - NAMED));
+    }
+    Notice {
+        kind: NoticeKind::SessionsLost,
+        title: format!("EXAI: {} windows lost", lost.len()),
+        body: format!(
+            "{} went away without a goodbye. Restart the MCP server in those windows.",
+            names.join(", ")
+        ),
+        sessions,
+    }
+}
+
+fn down_notice(upstream: &UpstreamStatus) -> Notice {
+    let why = upstream
+        .last_error
+        .as_deref()
+        .map(|error| format!(" ({error})"))
+        .unwrap_or_default();
+    Notice {
+        kind: NoticeKind::DaemonDown,
+        title: "EXAI: daemon unreachable".to_owned(),
+        body: format!(
+            "{}{why}. Tool calls fail until it is back; the hub keeps retrying (Reconnect daemon retries now).",
+            upstream.url
+        ),
+        sessions: Vec::new(),
+    }
+}
+
+fn token_notice(upstream: &UpstreamStatus) -> Notice {
+    Notice {
+        kind: NoticeKind::TokenRejected,
+        title: "EXAI: daemon rejected the token".to_owned(),
+        body: format!(
+            "{} refused the token. Set EXAI_WS_TOKEN (or [upstream] token in config.toml) to the daemon's token, then Reconnect daemon.",
+            upstream.url
+        ),
+        sessions: Vec::new(),
+    }
+}
+
+fn back_notice(upstream: &UpstreamStatus, ready: usize) -> Notice {
+    let windows = match ready {
+        1 => "1 window is".to_owned(),
+        n => format!("{n} windows are"),
+    };
+    Notice {
+        kind: NoticeKind::DaemonBack,
+        title: "EXAI: daemon back".to_owned(),
+        body: format!("{} is reachable again; {windows} ready.", upstream.url),
+        sessions: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ClientInfo;
+
+    fn session(n: u64, state: SessionState) -> SessionInfo {
+        SessionInfo {
+            id: SessionId(n),
+            name: Some(format!("w{n}")),
+            client: Some(ClientInfo {
+                name: "Visual Studio Code".into(),
+                version: "1.96.0".into(),
+            }),
+            protocol_version: None,
+            pid: 1000 + n as u32,
+            parent_pid: None,
+            peer_pid: None,
+            cwd: None,
+            state,
+            connected_at: 0,
+            last_activity: 0,
+            requests: 0,
+            errors: 0,
+            in_flight: 0,
+            recent_latency_ms: None,
+            last_error: None,
+            doing: vec!["tools/call chat".into()],
+            resumes: 0,
+        }
+    }
+
+    fn upstream(state: UpstreamState) -> HubEvent {
+        HubEvent::UpstreamChanged {
+            upstream: UpstreamStatus {
+                url: "ws://127.0.0.1:8079".into(),
+                state,
+                connections: 0,
+                busy: 0,
+                pool_size: 4,
+                tools: 0,
+                queued: 0,
+                reconnects: 0,
+                last_error: Some("connection refused".into()),
+            },
+        }
+    }
+
+    fn changed(session: SessionInfo) -> HubEvent {
+        HubEvent::SessionChanged { session }
+    }
+
+    /// Runs the machine's timer up to `until`, collecting what fires.
+    fn advance(notices: &mut Notices, until: Instant) -> Vec<Notice> {
+        let mut out = Vec::new();
+        while let Some(due) = notices.deadline().filter(|due| *due <= until) {
+            out.extend(notices.fire(due));
+        }
+        out
+    }
+
+    #[test]
+    fn one_lost_window_names_label_editor_pid_and_what_it_did() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        assert!(
+            n.observe(&changed(session(1, SessionState::Ready)), t0)
+                .is_empty()
+        );
+        assert!(
+            n.observe(&changed(session(1, SessionState::Lost)), t0)
+                .is_empty()
+        );
+        assert_eq!(n.deadline(), Some(t0 + LOST_MERGE));
+        let fired = advance(&mut n, t0 + LOST_MERGE);
+        assert_eq!(fired.len(), 1);
+        let notice = &fired[0];
+        assert_eq!(notice.kind, NoticeKind::SessionsLost);
+        assert_eq!(notice.title, "EXAI: window \"w1\" lost");
+        assert!(
+            notice.body.contains("Visual Studio Code 1.96.0"),
+            "{}",
+            notice.body
+        );
+        assert!(notice.body.contains("pid 1001"), "{}", notice.body);
+        assert!(notice.body.contains("tools/call chat"), "{}", notice.body);
+        assert_eq!(notice.sessions, vec![SessionId(1)]);
+        // A later change of the same lost session is not a second loss.
+        assert!(
+            n.observe(&changed(session(1, SessionState::Lost)), t0)
+                .is_empty()
+        );
+        assert_eq!(n.deadline(), None);
+    }
+
+    #[test]
+    fn ten_windows_lost_at_once_are_one_notice() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        for i in 0..10 {
+            n.observe(
+                &changed(session(i, SessionState::Lost)),
+                t0 + Duration::from_millis(i * 20),
+            );
+        }
+        let fired = advance(&mut n, t0 + Duration::from_secs(5));
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].title, "EXAI: 10 windows lost");
+        assert!(fired[0].body.contains("and 6 more"), "{}", fired[0].body);
+        assert_eq!(fired[0].sessions.len(), 10);
+    }
+
+    #[test]
+    fn losses_during_the_cooldown_wait_and_merge() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        n.observe(&changed(session(1, SessionState::Lost)), t0);
+        assert_eq!(advance(&mut n, t0 + LOST_MERGE).len(), 1);
+        let t1 = t0 + Duration::from_secs(2);
+        n.observe(&changed(session(2, SessionState::Lost)), t1);
+        n.observe(
+            &changed(session(3, SessionState::Lost)),
+            t1 + Duration::from_secs(3),
+        );
+        // Nothing before the cooldown ends, then one notice for both.
+        assert!(
+            advance(
+                &mut n,
+                t0 + LOST_MERGE + LOST_COOLDOWN - Duration::from_millis(1)
+            )
+            .is_empty()
+        );
+        let fired = advance(&mut n, t0 + LOST_MERGE + LOST_COOLDOWN);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].title, "EXAI: 2 windows lost");
+    }
+
+    #[test]
+    fn a_window_that_resumes_before_the_notice_is_not_announced() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        n.observe(&changed(session(1, SessionState::Lost)), t0);
+        n.observe(
+            &changed(session(1, SessionState::Ready)),
+            t0 + Duration::from_millis(100),
+        );
+        assert!(advance(&mut n, t0 + Duration::from_secs(1)).is_empty());
+    }
+
+    #[test]
+    fn a_blip_says_nothing_a_long_outage_says_down_then_back() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        n.observe(&changed(session(1, SessionState::Ready)), t0);
+        n.observe(&upstream(UpstreamState::Connected), t0);
+        n.observe(&upstream(UpstreamState::Down), t0);
+        assert!(
+            n.observe(
+                &upstream(UpstreamState::Connected),
+                t0 + Duration::from_secs(1)
+            )
+            .is_empty()
+        );
+        assert!(advance(&mut n, t0 + Duration::from_secs(30)).is_empty());
+
+        let t1 = t0 + Duration::from_secs(30);
+        n.observe(&upstream(UpstreamState::Down), t1);
+        let fired = advance(&mut n, t1 + DOWN_GRACE);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].kind, NoticeKind::DaemonDown);
+        assert!(
+            fired[0].body.contains("connection refused"),
+            "{}",
+            fired[0].body
+        );
+        let back = n.observe(
+            &upstream(UpstreamState::Connected),
+            t1 + Duration::from_secs(9),
+        );
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].kind, NoticeKind::DaemonBack);
+        assert!(
+            back[0].body.contains("1 window is ready"),
+            "{}",
+            back[0].body
+        );
+    }
+
+    #[test]
+    fn a_flapping_daemon_toasts_once_per_cooldown() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        n.observe(&upstream(UpstreamState::Connected), t0);
+        let mut downs = 0;
+        let mut backs = 0;
+        // Down for 6 s, up for 1 s, for two minutes.
+        let mut t = t0;
+        while t < t0 + Duration::from_secs(120) {
+            n.observe(&upstream(UpstreamState::Down), t);
+            for notice in advance(&mut n, t + Duration::from_secs(6)) {
+                assert_eq!(notice.kind, NoticeKind::DaemonDown);
+                downs += 1;
+            }
+            t += Duration::from_secs(6);
+            backs += n.observe(&upstream(UpstreamState::Connected), t).len();
+            t += Duration::from_secs(1);
+        }
+        assert_eq!(downs, 2, "one per {DOWN_COOLDOWN:?} over two minutes");
+        assert_eq!(backs, 2);
+    }
+
+    #[test]
+    fn a_rejected_token_is_said_at_once_and_once() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        let fired = n.observe(&upstream(UpstreamState::Unauthorized), t0);
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].kind, NoticeKind::TokenRejected);
+        assert!(fired[0].body.contains("EXAI_WS_TOKEN"));
+        assert!(
+            n.observe(&upstream(UpstreamState::Connecting), t0)
+                .is_empty()
+        );
+        assert!(
+            n.observe(&upstream(UpstreamState::Unauthorized), t0)
+                .is_empty()
+        );
+        assert!(advance(&mut n, t0 + Duration::from_secs(600)).is_empty());
+        let back = n.observe(
+            &upstream(UpstreamState::Connected),
+            t0 + Duration::from_secs(700),
+        );
+        assert_eq!(back[0].kind, NoticeKind::DaemonBack);
+    }
+}

@@ -1,0 +1,338 @@
+// Generated from crates/exai-hub/src/api.rs by ts-rs (cargo test -p exai-hub).
+// Do not edit: change the Rust types, then run with EXAI_UPDATE_TYPES=1.
+
+export type UpstreamState = "connecting" | "connected" | "down" | "unauthorized";
+
+export type UpstreamStatus = { 
+/**
+ * The daemon URL (never with the token).
+ */
+url: string, 
+/**
+ * Overall state.
+ */
+state: UpstreamState, 
+/**
+ * Pooled connections that are up.
+ */
+connections: number, 
+/**
+ * Of those, how many run a call now.
+ */
+busy: number, 
+/**
+ * Configured pool size.
+ */
+pool_size: number, 
+/**
+ * Tools in the catalog (0 before the first fetch).
+ */
+tools: number, 
+/**
+ * Calls waiting for a free connection.
+ */
+queued: number, 
+/**
+ * How many times a pooled connection was (re)established after the first.
+ */
+reconnects: number, 
+/**
+ * The last connection or protocol error, in words.
+ */
+last_error: string | null, };
+
+export type SessionState = "ready" | "degraded" | "lost" | "closed";
+
+export type ClientInfo = { 
+/**
+ * e.g. `Visual Studio Code`.
+ */
+name: string, 
+/**
+ * e.g. `1.96.0`.
+ */
+version: string, };
+
+export type SessionInfo = { 
+/**
+ * The session id.
+ */
+id: string, 
+/**
+ * The user's label (`--name`), if any.
+ */
+name: string | null, 
+/**
+ * The editor, once it said who it is.
+ */
+client: ClientInfo | null, 
+/**
+ * The MCP protocol version negotiated with the editor.
+ */
+protocol_version: string | null, 
+/**
+ * The shim's process id.
+ */
+pid: number, 
+/**
+ * The shim's parent (the editor) process id, when known.
+ */
+parent_pid: number | null, 
+/**
+ * The peer process id as the operating system reports it, when it can.
+ */
+peer_pid: number | null, 
+/**
+ * The shim's working directory.
+ */
+cwd: string | null, 
+/**
+ * State.
+ */
+state: SessionState, 
+/**
+ * When the session connected.
+ */
+connected_at: number, 
+/**
+ * Last message from or to the editor.
+ */
+last_activity: number, 
+/**
+ * Requests answered.
+ */
+requests: number, 
+/**
+ * Requests answered with an error (JSON-RPC error or `isError` result).
+ */
+errors: number, 
+/**
+ * Requests running now.
+ */
+in_flight: number, 
+/**
+ * Mean duration of the last few requests, in milliseconds.
+ */
+recent_latency_ms: number | null, 
+/**
+ * The last error, in words.
+ */
+last_error: string | null, 
+/**
+ * What the session was doing when it was lost or closed (the methods/tools in flight).
+ */
+doing: Array<string>, 
+/**
+ * How many times the shim reconnected to resume this session.
+ */
+resumes: number, };
+
+export type HostKind = "headless" | "tray";
+
+export type HostInfo = { 
+/**
+ * Tray app or headless.
+ */
+kind: HostKind, 
+/**
+ * Its process id.
+ */
+pid: number, 
+/**
+ * The dashboard's address, without its token, when one is served over HTTP.
+ */
+dashboard_url: string | null, };
+
+export type Snapshot = { 
+/**
+ * The hub's version.
+ */
+hub_version: string, 
+/**
+ * The local endpoint shims connect to.
+ */
+endpoint: string, 
+/**
+ * What runs the hub.
+ */
+host: HostInfo, 
+/**
+ * The upstream.
+ */
+upstream: UpstreamStatus, 
+/**
+ * Sessions, oldest first; lost ones stay for a while.
+ */
+sessions: Array<SessionInfo>, };
+
+export type RequestRecord = { 
+/**
+ * The session it came from.
+ */
+session: string, 
+/**
+ * The MCP method (`tools/call`, `tools/list`, ...).
+ */
+method: string, 
+/**
+ * The tool, for `tools/call`.
+ */
+tool: string | null, 
+/**
+ * When it started.
+ */
+started_at: number, 
+/**
+ * How long it took, in milliseconds.
+ */
+duration_ms: number, 
+/**
+ * Whether it succeeded.
+ */
+ok: boolean, 
+/**
+ * The error, in words, when it failed.
+ */
+error: string | null, 
+/**
+ * Cancelled by the editor (no answer was sent).
+ */
+cancelled: boolean, };
+
+export type LogRecord = { 
+/**
+ * Monotonic sequence number, to de-duplicate snapshot and stream.
+ */
+seq: number, 
+/**
+ * When it was logged.
+ */
+at: number, 
+/**
+ * `ERROR`, `WARN`, `INFO`, `DEBUG` or `TRACE`.
+ */
+level: string, 
+/**
+ * The tracing target (module path).
+ */
+target: string, 
+/**
+ * The message, with structured fields appended as `key=value`.
+ */
+message: string, 
+/**
+ * The session it concerns, when a `session` field or span says so.
+ */
+session: string | null, };
+
+export type NoticeKind = "sessions_lost" | "daemon_down" | "token_rejected" | "daemon_back";
+
+export type Notice = { 
+/**
+ * What it is about.
+ */
+kind: NoticeKind, 
+/**
+ * One short line, e.g. `EXAI: window "api" lost`.
+ */
+title: string, 
+/**
+ * The details: labels, editors, pids, what they were doing, what to do.
+ */
+body: string, 
+/**
+ * The sessions it concerns.
+ */
+sessions: Array<string>, };
+
+export type HubEvent = { "type": "session_appeared", 
+/**
+ * The session.
+ */
+session: SessionInfo, } | { "type": "session_changed", 
+/**
+ * The session as it is now.
+ */
+session: SessionInfo, } | { "type": "session_gone", 
+/**
+ * Its id.
+ */
+id: string, } | { "type": "upstream_changed", 
+/**
+ * The status as it is now.
+ */
+upstream: UpstreamStatus, } | { "type": "request_finished", 
+/**
+ * What it was and how it ended.
+ */
+request: RequestRecord, } | { "type": "log", 
+/**
+ * The record.
+ */
+record: LogRecord, } | { "type": "notice", 
+/**
+ * What to say.
+ */
+notice: Notice, } | { "type": "focus_requested", 
+/**
+ * The session to show, if any.
+ */
+session: string | null, } | { "type": "lagged", 
+/**
+ * How many events were missed.
+ */
+missed: number, };
+
+export type Snippet = { 
+/**
+ * A stable key: `vscode-workspace`, `vscode-user`, `cursor`, `claude-desktop`, `augment`.
+ */
+editor: string, 
+/**
+ * What the user sees, e.g. `VS Code (this workspace)`.
+ */
+title: string, 
+/**
+ * Where it goes, e.g. `.vscode/mcp.json in your project`.
+ */
+target: string, 
+/**
+ * The snippet's language (`json`).
+ */
+language: string, 
+/**
+ * The snippet itself.
+ */
+content: string, };
+
+export type ConnectInfo = { 
+/**
+ * The absolute path of `exai-shim` the snippets use.
+ */
+shim_path: string, 
+/**
+ * Whether that file exists (when not, the page says how to build or install it).
+ */
+shim_found: boolean, 
+/**
+ * One snippet per editor and place.
+ */
+snippets: Array<Snippet>, };
+
+export type Settings = { 
+/**
+ * Tray app or headless hub.
+ */
+host: HostKind, 
+/**
+ * Start the tray app at login (`None`: not available here).
+ */
+autostart: boolean | null, 
+/**
+ * Show toasts (`None`: not available here).
+ */
+notifications: boolean | null, 
+/**
+ * Where the log files are, when there are log files.
+ */
+log_dir: string | null, };
