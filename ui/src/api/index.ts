@@ -1,0 +1,84 @@
+// The dashboard's one door to the hub (docs/dashboard-api.md). Two backends offer the same
+// operations: Tauri IPC inside exai-tray, and loopback HTTP + Server-Sent Events when the
+// headless hub serves the page (`exai hub --dashboard`). Views never know which one runs.
+
+import type {
+  ConnectInfo,
+  HubEvent,
+  LogRecord,
+  RequestRecord,
+  Settings,
+  Snapshot,
+} from "./types.gen";
+
+export type * from "./types.gen";
+
+/** Where the tray menu asks the window to go (Tauri `navigate` event payload). */
+export type NavigateTarget =
+  | { view: "sessions" }
+  | { view: "session"; id: string }
+  | { view: "connect" }
+  | { view: "logs" };
+
+/** The live link to the hub's event stream. */
+export type LinkState =
+  /** Events flow. */
+  | "open"
+  /** The stream dropped; the backend is reconnecting. */
+  | "down"
+  /** The hub refused our credentials (the headless hub restarted with a new token). */
+  | "unauthorized";
+
+export interface EventHandlers {
+  event(event: HubEvent): void;
+  link(state: LinkState): void;
+}
+
+export type Unsubscribe = () => void;
+
+export interface Api {
+  readonly kind: "tauri" | "http";
+  snapshot(): Promise<Snapshot>;
+  /** Oldest first. */
+  logs(): Promise<LogRecord[]>;
+  /** Oldest first, the last 100. */
+  sessionRequests(id: string): Promise<RequestRecord[]>;
+  reconnectUpstream(): Promise<void>;
+  dismiss(id: string): Promise<void>;
+  connectInfo(): Promise<ConnectInfo>;
+  settings(): Promise<Settings>;
+  setSettings(settings: Settings): Promise<Settings>;
+  /** Resolves once events are flowing, so a snapshot fetched afterwards misses nothing. */
+  subscribe(handlers: EventHandlers): Promise<Unsubscribe>;
+  onNavigate(handler: (target: NavigateTarget) => void): Promise<Unsubscribe>;
+}
+
+/** A failed call: `status` is the HTTP status (0 for IPC or network failures). */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  get unauthorized(): boolean {
+    return this.status === 401;
+  }
+}
+
+export function isTauri(): boolean {
+  return "__TAURI_INTERNALS__" in window;
+}
+
+export async function createApi(): Promise<Api> {
+  if (isTauri()) {
+    // Loaded only inside the app, so the page the headless hub serves stays small.
+    const { createTauriApi } = await import("./tauri");
+    return createTauriApi();
+  }
+  const { createHttpApi } = await import("./http");
+  return createHttpApi();
+}

@@ -1,0 +1,54 @@
+// The Tauri backend: commands and events of exai-tray (src-tauri), one line per operation.
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import type { Api, NavigateTarget } from "./index";
+import { ApiError } from "./index";
+import type {
+  ConnectInfo,
+  HubEvent,
+  LogRecord,
+  RequestRecord,
+  Settings,
+  Snapshot,
+} from "./types.gen";
+
+/** Commands fail with `UiError { code, message }`; anything else is shown as text. */
+function toApiError(command: string, error: unknown): ApiError {
+  if (error && typeof error === "object" && "message" in error) {
+    const { message, code } = error as { message: unknown; code?: unknown };
+    return new ApiError(String(message), 0, typeof code === "string" ? code : null);
+  }
+  return new ApiError(`${command}: ${String(error)}`, 0);
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (error) {
+    throw toApiError(command, error);
+  }
+}
+
+export function createTauriApi(): Api {
+  return {
+    kind: "tauri",
+    snapshot: () => call<Snapshot>("snapshot"),
+    logs: () => call<LogRecord[]>("logs"),
+    sessionRequests: (id) => call<RequestRecord[]>("session_requests", { id }),
+    reconnectUpstream: () => call<void>("reconnect_upstream"),
+    dismiss: (id) => call<void>("dismiss", { id }),
+    connectInfo: () => call<ConnectInfo>("connect_info"),
+    settings: () => call<Settings>("settings"),
+    setSettings: (settings) => call<Settings>("set_settings", { settings }),
+    async subscribe(handlers) {
+      const unlisten = await listen<HubEvent>("hub-event", (event) => handlers.event(event.payload));
+      // IPC has no connection to lose: the page lives and dies with the app.
+      handlers.link("open");
+      return unlisten;
+    },
+    async onNavigate(handler) {
+      return listen<NavigateTarget>("navigate", (event) => handler(event.payload));
+    },
+  };
+}

@@ -1,0 +1,72 @@
+// Builders for hub API values in unit tests: complete, valid values with the fields a test
+// cares about overridden.
+
+import type { LogRecord, RequestRecord, SessionInfo, Snapshot, UpstreamStatus } from "../api";
+
+export function upstream(change: Partial<UpstreamStatus> = {}): UpstreamStatus {
+  return {
+    url: "ws://127.0.0.1:8079",
+    state: "connected",
+    connections: 4,
+    busy: 0,
+    pool_size: 4,
+    tools: 7,
+    queued: 0,
+    reconnects: 0,
+    last_error: null,
+    ...change,
+  };
+}
+
+export function session(id: string, change: Partial<SessionInfo> = {}): SessionInfo {
+  return {
+    id,
+    name: null,
+    client: { name: "Visual Studio Code", version: "1.96.0" },
+    protocol_version: "2025-06-18",
+    pid: 4242,
+    parent_pid: 4200,
+    peer_pid: 4242,
+    cwd: "/home/me/project",
+    state: "ready",
+    connected_at: 1_700_000_000_000,
+    last_activity: 1_700_000_000_000,
+    requests: 0,
+    errors: 0,
+    in_flight: 0,
+    recent_latency_ms: null,
+    last_error: null,
+    doing: [],
+    resumes: 0,
+    ...change,
+  };
+}
+
+export function snapshot(change: Partial<Snapshot> = {}): Snapshot {
+  return {
+    hub_version: "0.1.0",
+    endpoint: "exai-hub-v1",
+    host: { kind: "headless", pid: 1, dashboard_url: null },
+    upstream: upstream(),
+    sessions: [],
+    ...change,
+  };
+}
+
+export function log(seq: number, change: Partial<LogRecord> = {}): LogRecord {
+  return { seq, at: 1_700_000_000_000 + seq, level: "INFO", target: "exai_hub::upstream", message: `line ${seq}`, session: null, ...change };
+}
+
+export function request(sessionId: string, startedAt: number, change: Partial<RequestRecord> = {}): RequestRecord {
+  return {
+    session: sessionId,
+    method: "tools/call",
+    tool: "echo",
+    started_at: startedAt,
+    duration_ms: 12.5,
+    ok: true,
+    error: null,
+    cancelled: false,
+    ...change,
+  };
+}
