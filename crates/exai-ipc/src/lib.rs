@@ -1,5 +1,8 @@
 //! The per-user local endpoint between `exai-shim` and the hub: a Unix socket in a private
-//! directory, or a Windows named pipe that only the current user may open.
+//! directory, or a Windows named pipe that only the current user may open. Also the other
+//! things that differ by platform: watching and starting processes ([`process`]), the lock
+//! that keeps two shims from starting two hubs ([`AutostartLock`]), and where logs go
+//! ([`log_dir`]).
 //!
 //! This crate moves bytes only. Framing and message types live in `exai-proto`, and no policy
 //! lives here either: [`Listener::accept`] reports who connected in [`PeerInfo`], and the hub
@@ -16,8 +19,10 @@
 
 #![deny(missing_docs)]
 
+mod autostart;
 mod endpoint;
 mod error;
+pub mod process;
 mod signal;
 mod stream;
 
@@ -31,6 +36,7 @@ mod windows;
 #[cfg(windows)]
 use windows as backend;
 
+pub use autostart::AutostartLock;
 pub use endpoint::{DEFAULT_NAME, ENDPOINT_ENV, Endpoint, EndpointEnv, EndpointError};
 pub use error::{ConnectError, ListenError};
 pub use signal::shutdown_signal;
@@ -138,4 +144,15 @@ pub fn parent_pid() -> Option<u32> {
 /// On Linux this waits on a pidfd without polling; see the backend for the fallbacks.
 pub async fn wait_for_exit(pid: u32) {
     backend::wait_for_exit(pid).await;
+}
+
+/// The per-user directory for exai's log files, or `None` when the environment names no home
+/// for them:
+/// - Linux and other Unixes: `$XDG_STATE_HOME/exai/logs`, else `~/.local/state/exai/logs`;
+/// - macOS: `~/Library/Logs/exai`;
+/// - Windows: `%LOCALAPPDATA%\exai\logs`.
+///
+/// Nothing is created; the caller creates the directory when it writes there.
+pub fn log_dir() -> Option<std::path::PathBuf> {
+    backend::log_dir()
 }

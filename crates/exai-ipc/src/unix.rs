@@ -14,6 +14,8 @@
 //!   not be group- or world-writable.
 //! - An exclusive `flock` on `<socket>.lock`, held for the listener's lifetime, decides who owns
 //!   the endpoint. Holding it, a leftover socket file is stale and is removed before binding.
+//! - A shim that starts a hub first takes an exclusive `flock` on `<socket>.autostart.lock`
+//!   (after the same directory checks), so two shims never start two hubs.
 //! - The socket is chmod-ed to 0600 right after `bind`, before anything is accepted. In the
 //!   window between the two the socket has the umask's mode, but in the default layout the 0700
 //!   directory already keeps other users out, and any connection that slips in is reported with
@@ -22,6 +24,7 @@
 #![cfg(unix)]
 
 mod process;
+pub(crate) mod spawn;
 
 use std::fmt;
 use std::fs::{self, File};
@@ -226,6 +229,63 @@ impl Drop for Listener {
             _ => {}
         }
     }
+}
+
+/// Held while this process starts a hub for the endpoint: an exclusive `flock` on
+/// `<socket>.autostart.lock`, released when the file closes (on drop, or when the process dies,
+/// so it is never stale). The descriptor is close-on-exec, so the hub we start does not inherit
+/// the lock.
+#[derive(Debug)]
+pub(crate) struct AutostartLock {
+    _file: File,
+}
+
+impl AutostartLock {
+    pub(crate) fn try_acquire(addr: &EndpointAddr) -> io::Result<AutostartLock> {
+        let our_uid = effective_uid();
+        match &addr.private_dir {
+            Some(dir) => ensure_private_dir(dir, our_uid),
+            None => check_socket_parent(&addr.socket_path, our_uid),
+        }
+        .map_err(into_io)?;
+        let mut lock_path = addr.socket_path.clone().into_os_string();
+        lock_path.push(".autostart.lock");
+        let lock_path = PathBuf::from(lock_path);
+        let file = open_lock_file(&lock_path).map_err(into_io)?;
+        if try_lock_exclusive(&file)? {
+            Ok(AutostartLock { _file: file })
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("{} is held by another process", lock_path.display()),
+            ))
+        }
+    }
+}
+
+/// Keeps the kind of an I/O failure and the words of any other.
+fn into_io(err: ListenError) -> io::Error {
+    match err {
+        ListenError::Io { context, source } => {
+            io::Error::new(source.kind(), format!("{context}: {source}"))
+        }
+        other => io::Error::new(io::ErrorKind::PermissionDenied, other.to_string()),
+    }
+}
+
+/// `$XDG_STATE_HOME/exai/logs`, else `~/.local/state/exai/logs`; `~/Library/Logs/exai` on macOS.
+pub(crate) fn log_dir() -> Option<PathBuf> {
+    let absolute = |key: &str| {
+        std::env::var_os(key)
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    if cfg!(target_os = "macos") {
+        return absolute("HOME").map(|home| home.join("Library/Logs/exai"));
+    }
+    absolute("XDG_STATE_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".local/state")))
+        .map(|state| state.join("exai/logs"))
 }
 
 pub(crate) async fn connect(addr: &EndpointAddr) -> io::Result<Stream> {

@@ -19,6 +19,7 @@
 #![cfg(windows)]
 
 mod process;
+pub(crate) mod spawn;
 
 use std::ffi::{OsString, c_void};
 use std::os::windows::ffi::OsStringExt;
@@ -306,12 +307,13 @@ impl fmt::Debug for SecurityDescriptor {
     }
 }
 
-/// The name of the mutex that marks `pipe_name` as owned by a running listener.
+/// The name of a mutex tied to `pipe_name`: `Global\exai-<kind>-<pipe>`. Kind `endpoint` marks
+/// the pipe as owned by a running listener, kind `autostart` a shim starting a hub for it.
 ///
 /// Pipe names are case-insensitive and mutex names are not, so the name is lower-cased. Object
 /// names may not contain `\` after the namespace and are limited to `MAX_PATH`, so only the
 /// pipe's final part is used, shortened with a hash when it is very long.
-fn lock_name(pipe_name: &str) -> String {
+fn lock_name(kind: &str, pipe_name: &str) -> String {
     let tail = pipe_name
         .get(PIPE_PREFIX.len()..)
         .unwrap_or(pipe_name)
@@ -328,7 +330,7 @@ fn lock_name(pipe_name: &str) -> String {
         let head: String = tail.chars().take(KEEP).collect();
         format!("{head}-{hash:016x}")
     };
-    format!(r"Global\exai-endpoint-{tail}")
+    format!(r"Global\exai-{kind}-{tail}")
 }
 
 /// The pipe instance waiting for the next client, plus what is needed to make more.
@@ -355,7 +357,7 @@ impl Listener {
             endpoint: addr.to_string(),
         };
         let lock = security
-            .create_mutex(&lock_name(&addr.pipe_name))
+            .create_mutex(&lock_name("endpoint", &addr.pipe_name))
             .map_err(|err| ListenError::io(format!("cannot claim {}", addr.pipe_name), err))?
             .ok_or_else(already_running)?;
         let waiting = security
@@ -396,6 +398,35 @@ impl Listener {
         };
         Ok((Stream::Server(connected), peer))
     }
+}
+
+/// Held while this process starts a hub for a pipe: a named mutex that exists only as long as
+/// its creator keeps it open (see [`lock_name`]).
+///
+/// Holding is creating: a mutex's ownership belongs to a thread, and the shim's tokio tasks may
+/// move, so the lock is the object's existence, as for the listener's mutex, not its ownership.
+#[derive(Debug)]
+pub(crate) struct AutostartLock {
+    _mutex: OwnedHandle,
+}
+
+impl AutostartLock {
+    pub(crate) fn try_acquire(addr: &EndpointAddr) -> io::Result<AutostartLock> {
+        let security = SecurityDescriptor::from_sddl(&pipe_sddl()?)?;
+        match security.create_mutex(&lock_name("autostart", &addr.pipe_name))? {
+            Some(mutex) => Ok(AutostartLock { _mutex: mutex }),
+            None => Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!("another process is starting a hub for {}", addr.pipe_name),
+            )),
+        }
+    }
+}
+
+/// `%LOCALAPPDATA%\exai\logs`.
+pub(crate) fn log_dir() -> Option<std::path::PathBuf> {
+    let local = std::path::PathBuf::from(std::env::var_os("LOCALAPPDATA")?);
+    local.is_absolute().then(|| local.join("exai").join("logs"))
 }
 
 /// Opens the pipe, retrying for a bounded time while every instance is busy.
@@ -487,13 +518,20 @@ mod tests {
     #[test]
     fn lock_names_are_case_folded_and_bounded() {
         assert_eq!(
-            lock_name(r"\\.\pipe\EXAI-hub-v1-Jane"),
+            lock_name("endpoint", r"\\.\pipe\EXAI-hub-v1-Jane"),
             r"Global\exai-endpoint-exai-hub-v1-jane"
         );
+        assert_eq!(
+            lock_name("autostart", r"\\.\pipe\EXAI-hub-v1-Jane"),
+            r"Global\exai-autostart-exai-hub-v1-jane"
+        );
         let long = format!(r"\\.\pipe\{}", "x".repeat(240));
-        let name = lock_name(&long);
+        let name = lock_name("autostart", &long);
         assert!(name.len() < 260, "{name}");
-        assert_ne!(name, lock_name(&format!(r"\\.\pipe\{}", "x".repeat(241))));
+        assert_ne!(
+            name,
+            lock_name("autostart", &format!(r"\\.\pipe\{}", "x".repeat(241)))
+        );
     }
 
     /// The SID of this process's user, as a byte vector.

@@ -1,0 +1,130 @@
+//! Detached and tied children on Unix; see `crate::process` for the contract.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
+
+pub(crate) fn spawn_detached(command: &mut Command) -> io::Result<Child> {
+    // SAFETY: the hook calls only setsid(2), which is async-signal-safe, and allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn()
+}
+
+pub(crate) fn spawn_tied(command: &mut Command) -> io::Result<(Child, Tie)> {
+    command.process_group(0);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: the hook calls only prctl(2), getppid(2) and kill(2), which are
+        // async-signal-safe, and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                // The parent may have died between fork and prctl: then no signal will come.
+                if libc::getppid() != parent {
+                    libc::kill(libc::getpid(), libc::SIGKILL);
+                }
+                Ok(())
+            });
+        }
+        let child = spawner::spawn(command)?;
+        Ok((child, Tie))
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let child = command.spawn()?;
+        Ok((child, Tie))
+    }
+}
+
+/// What ties a child to us on Unix: its process group, which is its pid.
+#[derive(Debug)]
+pub(crate) struct Tie;
+
+impl Tie {
+    /// Kills the child's process group. Call only while the child is not yet reaped, so that
+    /// its pid (the group's id) still names it.
+    pub(crate) fn kill(&self, child: &mut Child) -> io::Result<()> {
+        let pgid = libc::pid_t::try_from(child.id())
+            .map_err(|_| io::Error::other("the child's pid is out of range"))?;
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory is passed.
+        if unsafe { libc::kill(-pgid, libc::SIGKILL) } == -1 {
+            let err = io::Error::last_os_error();
+            // ESRCH: the group is gone already (the child exited and nothing else was in it).
+            if err.raw_os_error() != Some(libc::ESRCH) {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One thread, alive for the whole process, that forks every tied child.
+///
+/// Linux sends `PR_SET_PDEATHSIG` when the thread that forked the child exits, so a child forked
+/// on a tokio blocking-pool thread would be killed when the pool retires that thread (after ten
+/// idle seconds). Forking here ties the child to the process instead.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod spawner {
+    use std::io;
+    use std::process::{Child, Command};
+    use std::sync::OnceLock;
+    use std::sync::mpsc;
+
+    type Reply = (Command, io::Result<Child>);
+    type Request = (Command, mpsc::SyncSender<Reply>);
+
+    static SPAWNER: OnceLock<Option<mpsc::Sender<Request>>> = OnceLock::new();
+
+    fn start() -> Option<mpsc::Sender<Request>> {
+        let (requests, incoming) = mpsc::channel::<Request>();
+        let started = std::thread::Builder::new()
+            .name("exai-spawner".to_owned())
+            .spawn(move || {
+                for (mut command, reply) in incoming {
+                    let result = command.spawn();
+                    // The caller waits for the reply; if it is gone, dropping the child is all
+                    // there is to do (it runs on, tied to this process).
+                    let _ = reply.send((command, result));
+                }
+            });
+        match started {
+            Ok(_detached) => Some(requests),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot start the spawner thread; tied children are forked by the calling thread");
+                None
+            }
+        }
+    }
+
+    /// Spawns `command` on the spawner thread and gives it back afterwards.
+    pub(super) fn spawn(command: &mut Command) -> io::Result<Child> {
+        let Some(requests) = SPAWNER.get_or_init(start) else {
+            return command.spawn();
+        };
+        let owned = std::mem::replace(command, Command::new(""));
+        let (reply, replied) = mpsc::sync_channel(1);
+        if let Err(mpsc::SendError((owned, _))) = requests.send((owned, reply)) {
+            // The spawner is gone (it never panics, but be safe): spawn here.
+            *command = owned;
+            return command.spawn();
+        }
+        match replied.recv() {
+            Ok((owned, result)) => {
+                *command = owned;
+                result
+            }
+            Err(_) => Err(io::Error::other("the spawner thread went away")),
+        }
+    }
+}
