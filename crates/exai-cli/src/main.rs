@@ -1,8 +1,11 @@
-//! `exai`: the hub headless (`exai hub`) and its control commands (`exai status`).
+//! `exai`: the hub headless (`exai hub`, optionally with its dashboard over loopback HTTP) and
+//! its control commands (`exai status`, `exai config`).
 //!
 //! Thin by design: the hub lives in `exai-hub`; this binary parses flags, installs the tracing
 //! subscriber, and prints. No GUI libraries, so it runs on servers, over SSH and in CI.
 
+mod config;
+mod dashboard;
 mod hub;
 mod status;
 
@@ -23,6 +26,8 @@ enum Command {
     Hub(HubArgs),
     /// Show the running hub's upstream and sessions.
     Status(StatusArgs),
+    /// Print an editor's MCP configuration for exai-shim, ready to paste.
+    Config(ConfigArgs),
 }
 
 /// Flags of `exai hub`.
@@ -43,6 +48,29 @@ struct HubArgs {
     /// Per-call deadline in seconds (default 310).
     #[arg(long, value_name = "SECS")]
     call_timeout: Option<u64>,
+    /// Serve the dashboard over HTTP (default 127.0.0.1 on a free port); prints its URL with
+    /// the access token (env EXAI_DASHBOARD_TOKEN, else a random one).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        num_args = 0..=1,
+        default_missing_value = "127.0.0.1:0"
+    )]
+    dashboard: Option<std::net::SocketAddr>,
+}
+
+/// Flags of `exai config`.
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// vscode, vscode-user, cursor, claude-desktop, augment, or all.
+    #[arg(value_name = "EDITOR", default_value = "all")]
+    editor: String,
+    /// The exai-shim to launch (default: the one next to exai, else on PATH).
+    #[arg(long, value_name = "PATH")]
+    shim: Option<PathBuf>,
+    /// A non-default local endpoint the shim must use (env EXAI_ENDPOINT).
+    #[arg(long, value_name = "NAME", env = "EXAI_ENDPOINT")]
+    endpoint: Option<String>,
 }
 
 /// Flags of `exai status`.
@@ -81,6 +109,7 @@ fn main() {
         match cli.command {
             Command::Hub(args) => hub::run(args).await,
             Command::Status(args) => status::run(args).await,
+            Command::Config(args) => config::run(args),
         }
     });
     match code {

@@ -1,66 +1,24 @@
 //! `exai status`: asks the running hub, as a control client over the same endpoint.
 
 use crate::{ExitCode, StatusArgs};
-use anyhow::Context as _;
-use exai_hub::api::{SessionState, Snapshot};
-use exai_proto::{ClientMsg, Frame, FrameCodec, Hello, HubMsg, PROTOCOL_VERSION, Role};
-use futures_util::{SinkExt, StreamExt};
-use std::time::Duration;
-use tokio_util::codec::Framed;
-
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+use exai_hub::api::{HostKind, SessionState, Snapshot};
+use exai_hub::control::{self, ControlError};
 
 pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let endpoint = exai_ipc::Endpoint::resolve(args.endpoint.as_deref())?;
-    let stream = match exai_ipc::connect(&endpoint).await {
-        Ok(stream) => stream,
-        Err(exai_ipc::ConnectError::NotRunning { .. }) => {
-            report_no_hub(&endpoint.to_string());
+    let snapshot = match control::status(args.endpoint.as_deref()).await {
+        Ok(snapshot) => snapshot,
+        Err(ControlError::NotRunning { endpoint }) => {
+            report_no_hub(&endpoint);
             return Ok(ExitCode::NoHub);
         }
-        Err(err) => return Err(err.into()),
+        Err(ControlError::Other(err)) => return Err(err),
     };
-    let snapshot = tokio::time::timeout(ANSWER_TIMEOUT, ask(stream))
-        .await
-        .with_context(|| {
-            format!("the hub on {endpoint} did not answer within {ANSWER_TIMEOUT:?}")
-        })??;
     if args.json {
         print_json(&snapshot)?;
     } else {
         print_table(&snapshot);
     }
     Ok(ExitCode::Ok)
-}
-
-async fn ask(stream: exai_ipc::Stream) -> anyhow::Result<Snapshot> {
-    let mut conn = Framed::new(stream, FrameCodec::default());
-    let hello = ClientMsg::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        role: Role::Control,
-        pid: std::process::id(),
-        parent_pid: None,
-        cwd: None,
-        name: None,
-        resume: None,
-    });
-    conn.send(Frame::control(&hello)).await?;
-    conn.send(Frame::control(&ClientMsg::StatusRequest)).await?;
-    while let Some(frame) = conn.next().await {
-        let Frame::Control(payload) = frame? else {
-            continue;
-        };
-        match Frame::decode_control::<HubMsg>(&payload)? {
-            HubMsg::Welcome { .. } => {}
-            HubMsg::Status { snapshot } => {
-                return serde_json::from_value(snapshot).context("malformed status from the hub");
-            }
-            HubMsg::Rejected { reason } => anyhow::bail!("the hub refused: {reason}"),
-            HubMsg::Shutdown { reason } => anyhow::bail!("the hub is stopping: {reason}"),
-            HubMsg::Unknown => {}
-        }
-    }
-    anyhow::bail!("the hub closed the connection without answering")
 }
 
 #[allow(clippy::print_stderr, reason = "the command's own message")]
@@ -79,7 +37,17 @@ fn print_json(snapshot: &Snapshot) -> anyhow::Result<()> {
 #[allow(clippy::print_stdout, reason = "the command's output")]
 fn print_table(snapshot: &Snapshot) {
     let upstream = &snapshot.upstream;
-    println!("hub {} on {}", snapshot.hub_version, snapshot.endpoint);
+    let host = match snapshot.host.kind {
+        HostKind::Tray => "the tray app",
+        HostKind::Headless => "exai hub",
+    };
+    println!(
+        "hub {} on {} ({host}, pid {})",
+        snapshot.hub_version, snapshot.endpoint, snapshot.host.pid
+    );
+    if let Some(url) = &snapshot.host.dashboard_url {
+        println!("dashboard {url} (the token is where the hub printed it)");
+    }
     println!(
         "daemon {}: {} ({}/{} connections, {} busy, {} tools){}",
         upstream.url,

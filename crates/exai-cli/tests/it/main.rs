@@ -3,6 +3,7 @@
 //! daemon that behaves like the real one.
 
 mod cli;
+mod dashboard;
 mod mcp;
 mod resilience;
 mod support;

@@ -117,6 +117,11 @@ impl Env {
 
     /// Starts the real `exai hub` binary.
     pub fn hub_process(&self, options: &HubOptions) -> tokio::process::Child {
+        self.hub_command(options).spawn().expect("spawn exai hub")
+    }
+
+    /// The command that runs the real `exai hub` on this env's endpoint and daemon.
+    pub fn hub_command(&self, options: &HubOptions) -> Command {
         let mut command = Command::new(bin("exai"));
         command
             .args([
@@ -136,7 +141,7 @@ impl Env {
             .kill_on_drop(true);
         // An explicit config file that does not exist is an error; write an empty one.
         std::fs::write(self.dir.path().join("absent-config.toml"), "").expect("write config");
-        command.spawn().expect("spawn exai hub")
+        command
     }
 
     /// A shim command for this env's endpoint.

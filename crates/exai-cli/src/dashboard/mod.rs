@@ -1,0 +1,327 @@
+//! `exai hub --dashboard`: the tray's dashboard, served over loopback HTTP for machines with no
+//! display (remote development, servers) and for browser tests.
+//!
+//! The same built UI as the tray app (`ui/dist`, embedded at build time), talking to the hub
+//! through the routes in `docs/dashboard-api.md`: JSON for reads and actions, Server-Sent Events
+//! for the live stream. Every request needs the token and a `Host`/`Origin` that name this
+//! dashboard (see [`guard`]).
+
+mod guard;
+
+use axum::Router;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use exai_hub::HubHandle;
+use exai_hub::api::{ConnectInfo, HostKind, Settings};
+use exai_proto::SessionId;
+use guard::{Policy, Proof};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+mod assets {
+    include!(concat!(env!("OUT_DIR"), "/assets.rs"));
+}
+
+/// Security headers on every answer: no framing, no sniffing, no referrer (the first page load
+/// carries the token in its URL), nothing cached.
+const CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// A bound, not yet serving, dashboard.
+pub(crate) struct Bound {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    token: String,
+}
+
+impl Bound {
+    /// The address without the token: safe to log and to show in `exai status`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The address with the token: printed once, on stdout, at start.
+    pub(crate) fn url_with_token(&self) -> String {
+        format!("http://{}/?token={}", self.addr, self.token)
+    }
+}
+
+/// Binds the dashboard's address. The token is `EXAI_DASHBOARD_TOKEN` or a fresh random one.
+pub(crate) async fn bind(addr: SocketAddr, env_token: Option<String>) -> anyhow::Result<Bound> {
+    let token = match env_token {
+        Some(token) if token.len() < 16 || !token.chars().all(|c| c.is_ascii_graphic()) => {
+            anyhow::bail!(
+                "EXAI_DASHBOARD_TOKEN must be at least 16 printable ASCII characters without spaces; unset it to get a random one"
+            )
+        }
+        Some(token) => token,
+        None => guard::random_token(),
+    };
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "the dashboard listens beyond this machine, as asked: anyone who can reach it and has the token can steer the hub"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|err| {
+        anyhow::anyhow!("cannot listen for the dashboard on {addr}: {err} (pick another address with --dashboard ADDR)")
+    })?;
+    let addr = listener.local_addr()?;
+    Ok(Bound {
+        listener,
+        addr,
+        token,
+    })
+}
+
+struct Dash {
+    hub: HubHandle,
+    policy: Policy,
+    connect: ConnectInfo,
+    stop: CancellationToken,
+}
+
+/// Serves until `stop` is cancelled.
+pub(crate) async fn serve(
+    bound: Bound,
+    hub: HubHandle,
+    connect: ConnectInfo,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let dash = Arc::new(Dash {
+        hub,
+        policy: Policy::new(bound.token, bound.addr),
+        connect,
+        stop: stop.clone(),
+    });
+    let app = Router::new()
+        .route("/api/snapshot", get(snapshot))
+        .route("/api/logs", get(logs))
+        .route("/api/sessions/{id}/requests", get(session_requests))
+        .route("/api/sessions/{id}/dismiss", post(dismiss))
+        .route("/api/reconnect", post(reconnect))
+        .route("/api/connect", get(connect_info))
+        .route("/api/settings", get(settings).post(settings))
+        .route("/api/events", get(events))
+        .fallback(asset)
+        .layer(middleware::from_fn_with_state(dash.clone(), guard))
+        .with_state(dash);
+    axum::serve(bound.listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// Token, `Host` and `Origin` checks, then security headers on whatever the route answers.
+async fn guard(State(dash): State<Arc<Dash>>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+    };
+    let host = text(header::HOST);
+    if !dash.policy.host_allowed(host) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "403 Forbidden: this EXAI dashboard answers only on its own address (the Host header names another).",
+        );
+    }
+    if let Some(origin) = headers.get(header::ORIGIN)
+        && !dash
+            .policy
+            .origin_allowed(origin.to_str().unwrap_or_default(), host)
+    {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "403 Forbidden: requests from other sites are refused (the Origin header names another site).",
+        );
+    }
+    let proof = dash.policy.proof(
+        request.uri().query(),
+        text(header::COOKIE),
+        text(header::AUTHORIZATION),
+    );
+    let mut response = match proof {
+        Proof::Missing => refuse(
+            StatusCode::UNAUTHORIZED,
+            "401 Unauthorized: this EXAI dashboard needs its token. Open the full address `exai hub --dashboard` printed when it started (it ends in ?token=...).",
+        ),
+        // The link with the token: keep the token in a cookie, take it out of the address bar.
+        Proof::Query
+            if request.method() == Method::GET && !request.uri().path().starts_with("/api/") =>
+        {
+            let cookie = format!(
+                "{}={}; HttpOnly; SameSite=Strict; Path=/",
+                dash.policy.cookie_name(),
+                query_token(request.uri().query())
+            );
+            let mut response = (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, request.uri().path().to_owned())],
+            )
+                .into_response();
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            response
+        }
+        Proof::Query | Proof::Cookie | Proof::Bearer => next.run(request).await,
+    };
+    secure(response.headers_mut());
+    response
+}
+
+fn query_token(query: Option<&str>) -> &str {
+    query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("token="))
+        .unwrap_or_default()
+}
+
+fn secure(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+}
+
+fn refuse(status: StatusCode, message: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message,
+    )
+        .into_response()
+}
+
+fn hub_gone(err: anyhow::Error) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, format!("{err:#}")).into_response()
+}
+
+async fn snapshot(State(dash): State<Arc<Dash>>) -> Response {
+    match dash.hub.snapshot().await {
+        Ok(snapshot) => axum::Json(snapshot).into_response(),
+        Err(err) => hub_gone(err),
+    }
+}
+
+async fn logs(State(dash): State<Arc<Dash>>) -> Response {
+    axum::Json(dash.hub.logs()).into_response()
+}
+
+async fn session_requests(State(dash): State<Arc<Dash>>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<SessionId>() else {
+        return (StatusCode::BAD_REQUEST, "not a session id").into_response();
+    };
+    match dash.hub.session_requests(id).await {
+        Ok(Some(requests)) => axum::Json(requests).into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "no such session").into_response(),
+        Err(err) => hub_gone(err),
+    }
+}
+
+async fn dismiss(State(dash): State<Arc<Dash>>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<SessionId>() else {
+        return (StatusCode::BAD_REQUEST, "not a session id").into_response();
+    };
+    dash.hub.dismiss(id);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn reconnect(State(dash): State<Arc<Dash>>) -> Response {
+    tracing::info!("reconnect requested from the dashboard");
+    dash.hub.reconnect_upstream();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn connect_info(State(dash): State<Arc<Dash>>) -> Response {
+    axum::Json(dash.connect.clone()).into_response()
+}
+
+/// The headless hub has no settings of its own (no login item, no toasts): both read as `null`.
+async fn settings() -> Response {
+    axum::Json(Settings {
+        host: HostKind::Headless,
+        autostart: None,
+        notifications: None,
+        log_dir: None,
+    })
+    .into_response()
+}
+
+/// The live stream: every [`exai_hub::api::HubEvent`] as one `data:` line of JSON.
+async fn events(State(dash): State<Arc<Dash>>) -> Response {
+    let subscription = dash.hub.subscribe();
+    let stop = dash.stop.clone();
+    let stream = futures_util::stream::unfold(
+        (subscription, stop),
+        |(mut subscription, stop)| async move {
+            let event = tokio::select! {
+                () = stop.cancelled() => return None,
+                event = subscription.next() => event?,
+            };
+            let data = serde_json::to_string(&event).unwrap_or_default();
+            Some((
+                Ok::<_, Infallible>(Event::default().data(data)),
+                (subscription, stop),
+            ))
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+async fn asset(request: Request) -> Response {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    if !assets::BUILT {
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This exai was built without its dashboard (ui/dist was missing). Run `npm --prefix ui ci && npm --prefix ui run build`, then rebuild exai.",
+        );
+    }
+    let path = match request.uri().path() {
+        "/" => "/index.html",
+        path => path,
+    };
+    match assets::ASSETS.iter().find(|(url, _, _)| *url == path) {
+        Some((_, bytes, content_type)) => {
+            // Hashed file names never change; index.html must always be fetched fresh.
+            let cache = if path == "/index.html" {
+                "no-store"
+            } else {
+                "public, max-age=31536000, immutable"
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, *content_type),
+                    (header::CACHE_CONTROL, cache),
+                ],
+                *bytes,
+            )
+                .into_response()
+        }
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}
