@@ -1,8 +1,37 @@
 #!/usr/bin/env bash
-# Builds exai and exai-shim (release) and runs the hub in the foreground; Ctrl-C stops it.
-# Flags are passed to `exai hub`, e.g. scripts/run.sh --upstream ws://127.0.0.1:3010
+# Builds and runs EXAI: the tray app on a desktop, or `exai hub --dashboard` where there is no
+# display (SSH, servers, containers). Installs missing Debian packages first (scripts/deps.sh).
+# Flags go to `exai hub` in the headless case, e.g. scripts/run.sh --upstream ws://127.0.0.1:3010;
+# the tray app reads the same settings from the environment (EXAI_WS_URL, ...) and config.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+has_display() {
+    case "$(uname -s)" in
+        Linux | *BSD) [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ] ;;
+        *) true ;;
+    esac
+}
+
+if has_display && [ "${EXAI_HEADLESS:-}" != 1 ]; then mode=tray; else mode=headless; fi
+bash scripts/deps.sh "$mode"
+
+# The dashboard is built once, then embedded in exai and shown in the tray's window.
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules ]; then
+    npm --prefix ui ci --no-audit --no-fund
+fi
+npm --prefix ui run build >/dev/null
+
+if [ "$mode" = tray ]; then
+    cargo build --release --locked -p exai-tray -p exai-cli -p exai-shim
+    printf 'exai-shim is at %s/target/release/exai-shim: the dashboard'"'"'s "Connect an editor" page has ready-to-paste snippets\n' "$(pwd)" >&2
+    if [ $# -gt 0 ]; then
+        echo "scripts/run.sh: flags are for exai hub; the tray app reads EXAI_WS_URL and config.toml (see README)" >&2
+    fi
+    exec target/release/exai-tray
+fi
+
+echo "scripts/run.sh: no display (DISPLAY and WAYLAND_DISPLAY are unset), so running the hub headless with its dashboard in your browser: exai hub --dashboard" >&2
 cargo build --release --locked -p exai-cli -p exai-shim
-printf 'exai-shim is at %s/target/release/exai-shim: point your editor at it (see README.md)\n' "$(pwd)" >&2
-exec target/release/exai hub "$@"
+printf 'exai-shim is at %s/target/release/exai-shim: `target/release/exai config vscode` prints a ready-to-paste snippet\n' "$(pwd)" >&2
+exec target/release/exai hub --dashboard "$@"

@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (`.ci/run` calls this script).
-# Works on a fresh Debian machine that has the Rust toolchain; as root it installs what is missing.
+# Works on a fresh Debian machine that has the Rust toolchain and Node.js; as root it installs
+# what is missing (scripts/deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+step "system packages (scripts/deps.sh test)"
+bash scripts/deps.sh test
+
 step "toolchain components"
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# Built first: exai embeds ui/dist, and the tray app's window shows it.
+step "dashboard UI: install, unit tests, build (ui/)"
+npm --prefix ui ci --no-audit --no-fund
+npm --prefix ui test
+npm --prefix ui run build
 
 step "format (cargo fmt --check)"
 cargo fmt --all -- --check
@@ -25,6 +35,9 @@ if [ "$passed" -eq 0 ]; then
   echo "no test ran: something is wrong with the test build" >&2
   exit 1
 fi
+step "dashboard in Debian's Chromium against exai hub --dashboard (ui/e2e)"
+npm --prefix ui run e2e
+
 step "Windows: build for x86_64-pc-windows-gnu and prove it under Wine (ci/wine)"
 bash ci/wine/setup.sh
 cargo clippy --locked --target x86_64-pc-windows-gnu -p exai-ipc -p exai-shim -p exai-cli -- -D warnings

@@ -107,6 +107,7 @@ fn only_exai_ipc_contains_platform_cfgs() {
         "crates/exai-hub/src",
         "crates/exai-cli/src",
         "shim/src",
+        "src-tauri/src",
     ] {
         for file in files(&root.join(dir), ".rs") {
             let text = read(&file);
@@ -129,12 +130,14 @@ fn only_exai_ipc_contains_platform_cfgs() {
 fn crate_boundaries_hold() {
     let root = root();
     let manifest = |dir: &str| read(&root.join(dir).join("Cargo.toml"));
-    let hub = manifest("crates/exai-hub");
-    for banned in ["tauri", "notify-rust", "gtk", "wry"] {
-        assert!(
-            !hub.contains(banned),
-            "exai-hub must not depend on {banned}"
-        );
+    for headless in ["crates/exai-hub", "crates/exai-cli"] {
+        let deps = manifest(headless);
+        for banned in ["tauri", "notify-rust", "gtk", "wry"] {
+            assert!(
+                !deps.contains(banned),
+                "{headless} must not depend on {banned}: it runs where no display exists"
+            );
+        }
     }
     let shim = manifest("shim");
     let shim_deps = shim.split("[dev-dependencies]").next().unwrap_or_default();
@@ -162,6 +165,8 @@ fn every_crate_root_says_what_it_owns() {
         "crates/exai-cli/src/main.rs",
         "crates/exai-testkit/src/lib.rs",
         "shim/src/main.rs",
+        "src-tauri/src/lib.rs",
+        "src-tauri/src/main.rs",
     ] {
         let text = read(&root.join(file));
         assert!(
@@ -183,5 +188,46 @@ fn only_boundary_types_derive_serialize_in_the_hub() {
             "{} derives Serialize: only hub::api types are a boundary",
             file.display()
         );
+    }
+}
+
+#[test]
+fn only_the_tray_binary_asks_for_the_windows_subsystem() {
+    let pattern = concat!("windows_sub", "system");
+    for file in files(&root(), ".rs") {
+        if file.ends_with("src-tauri/src/main.rs") || file.ends_with("tidy.rs") {
+            continue;
+        }
+        assert!(
+            !read(&file).contains(pattern),
+            "{} sets the {pattern}: only exai-tray's main.rs may (no console window)",
+            file.display()
+        );
+    }
+    assert!(
+        read(&root().join("src-tauri/src/main.rs")).contains(pattern),
+        "exai-tray must use the Windows subsystem so no console window flashes up"
+    );
+}
+
+#[test]
+fn processes_are_launched_only_through_exai_ipc() {
+    // exai_ipc::process ties what the hub launches to it (a Job Object on Windows, no console
+    // window) or detaches it on purpose (the shim's autostart); a bare `spawn()` does neither.
+    let root = root();
+    for dir in ["crates/exai-hub/src", "crates/exai-cli/src", "src-tauri/src", "shim/src"] {
+        for file in files(&root.join(dir), ".rs") {
+            let text = read(&file);
+            assert!(
+                !text.contains(concat!(".spawn", "()")) && !text.contains(concat!(".output", "()")),
+                "{} starts a process by hand: use exai_ipc::process",
+                file.display()
+            );
+            assert!(
+                !text.contains(concat!("Command", "::new")) || text.contains("exai_ipc::process"),
+                "{} builds a process without exai_ipc::process",
+                file.display()
+            );
+        }
     }
 }
