@@ -47,6 +47,8 @@ pub enum Unavailable {
     Lost(String),
     /// The hub said it is shutting down.
     Stopped(String),
+    /// No hub answered and starting one failed; the text says why and where its log is.
+    Autostart(String),
 }
 
 impl Unavailable {
@@ -80,6 +82,9 @@ impl Unavailable {
             }
             Unavailable::Stopped(reason) => {
                 format!("EXAI hub stopped (endpoint {endpoint}): {reason}; {RETRY}")
+            }
+            Unavailable::Autostart(reason) => {
+                format!("EXAI hub is not running (endpoint {endpoint}): {reason}")
             }
         }
     }

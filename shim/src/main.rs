@@ -9,6 +9,7 @@
 //! goes there. Logs go to stderr or to `EXAI_SHIM_LOG_FILE`; set `EXAI_LOG=debug` to see more.
 //! This file owns flags, logging, the runtime and exit codes; the relay lives in `relay.rs`.
 
+mod autostart;
 mod conn;
 mod editor;
 mod line;
@@ -30,6 +31,10 @@ OPTIONS:
     --connect-timeout SECS   how long to wait for the hub at startup (env EXAI_CONNECT_TIMEOUT, default 5)
     --max-line-bytes N       longest accepted request line (env EXAI_MAX_LINE_BYTES, default 16777216)
     --log-file PATH          log here instead of stderr (env EXAI_SHIM_LOG_FILE)
+    --autostart hub|tray|off when no hub answers at start-up, start `exai hub` or `exai-tray`
+                             (found next to exai-shim, else on PATH) and wait for it; its
+                             output goes to hub-autostart.log in the exai log directory
+                             (env EXAI_AUTOSTART, default off)
     --help                   print this help
     --version                print the version
 
@@ -94,6 +99,7 @@ struct Flags {
     connect_timeout: Option<String>,
     max_line_bytes: Option<String>,
     log_file: Option<String>,
+    autostart: Option<String>,
 }
 
 /// What the command line asks for.
@@ -131,6 +137,15 @@ fn run() -> Result<ExitCode, Failure> {
         Some((source, value)) => parse_bytes(source, &value)?,
         None => DEFAULT_MAX_LINE_BYTES,
     };
+    let autostart_mode = match flags
+        .autostart
+        .map(|value| ("--autostart", value))
+        .or_else(|| env_var(autostart::ENV).map(|value| (autostart::ENV, value)))
+    {
+        Some((source, value)) => autostart::Mode::parse(&value)
+            .map_err(|error| Failure::new(ExitCode::Usage, format!("{source} {error}")))?,
+        None => None,
+    };
     init_logging(flags.log_file.or_else(|| env_var("EXAI_SHIM_LOG_FILE")))?;
     let endpoint = exai_ipc::Endpoint::resolve(flags.endpoint.as_deref()).map_err(|error| {
         Failure::new(
@@ -144,6 +159,10 @@ fn run() -> Result<ExitCode, Failure> {
         connect_timeout,
         max_line_bytes,
         parent_pid: exai_ipc::parent_pid(),
+        autostart: autostart_mode.map(|mode| autostart::Plan {
+            mode,
+            endpoint_flag: flags.endpoint.clone(),
+        }),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -207,6 +226,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, Failure
             "--connect-timeout" => &mut flags.connect_timeout,
             "--max-line-bytes" => &mut flags.max_line_bytes,
             "--log-file" => &mut flags.log_file,
+            "--autostart" => &mut flags.autostart,
             other => {
                 return Err(Failure::new(
                     ExitCode::Usage,

@@ -6,12 +6,13 @@
 //! While the hub is unreachable the loop keeps reading the editor and answers every request at
 //! once with a JSON-RPC error, and it never waits on the hub for anything but the next frame.
 
+use crate::autostart;
 use crate::conn::{self, Attempt, Backoff, Connected, HubConn, Unavailable};
 use crate::editor::{self, Classified};
 use crate::line::{self, Input, LineReader};
 use crate::writers;
 use bytes::Bytes;
-use exai_ipc::Endpoint;
+use exai_ipc::{AutostartLock, Endpoint};
 use exai_proto::{ClientMsg, DecodeError, Frame, Hello, HubMsg, Resume, SessionId};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
@@ -46,6 +47,8 @@ pub struct Settings {
     pub max_line_bytes: usize,
     /// The parent process (the editor) to watch, when known.
     pub parent_pid: Option<u32>,
+    /// What to start when no hub answers at start-up, if the user asked for that.
+    pub autostart: Option<autostart::Plan>,
 }
 
 /// Why the relay ended normally.
@@ -87,7 +90,7 @@ pub async fn run(settings: Settings) -> std::io::Result<Outcome> {
     };
     tokio::pin!(parent_exit);
 
-    let mut relay = Relay::new(settings, out);
+    let mut relay = Relay::new(settings, out, deadline);
     let mut initial = true;
     relay.attempt = Some(relay.start_attempt(Duration::ZERO));
 
@@ -109,15 +112,23 @@ pub async fn run(settings: Settings) -> std::io::Result<Outcome> {
             Event::Hub(frame) => relay.on_hub_frame(frame).await,
             Event::Attempt(result) => {
                 relay.attempt = None;
-                if result.is_ok() {
-                    initial = false;
+                match &result {
+                    Ok(_) => initial = false,
+                    // Starting a hub failed for good: hold the editor back no longer, it gets
+                    // the reason at once.
+                    Err(Unavailable::Autostart(_)) if initial => {
+                        initial = false;
+                        relay.backoff.set_max(MAX_RETRY_DELAY);
+                    }
+                    Err(_) => {}
                 }
                 relay.on_attempt(result, initial).await
             }
             Event::Deadline => {
                 initial = false;
                 relay.backoff.set_max(MAX_RETRY_DELAY);
-                if relay.link.is_none() {
+                // A running autostart reports its own outcome in a moment; say nothing first.
+                if relay.link.is_none() && !relay.autostarting {
                     relay.report(relay.unavailable.clone());
                 }
                 Step::Continue
@@ -192,10 +203,16 @@ struct Relay {
     initialize: Option<Bytes>,
     /// Raw JSON ids of editor requests the hub has not answered yet.
     in_flight: HashSet<Box<str>>,
+    /// What to start if no hub answers at start-up; taken by the one try.
+    autostart: Option<autostart::Plan>,
+    /// Whether the current attempt is the autostart one.
+    autostarting: bool,
+    /// The end of the start-up phase (the connect timeout).
+    deadline: Instant,
 }
 
 impl Relay {
-    fn new(settings: Settings, out: mpsc::Sender<Bytes>) -> Relay {
+    fn new(settings: Settings, out: mpsc::Sender<Bytes>, deadline: Instant) -> Relay {
         let hello = Hello {
             protocol_version: exai_proto::PROTOCOL_VERSION,
             role: exai_proto::Role::Shim,
@@ -221,11 +238,24 @@ impl Relay {
             session_id: None,
             initialize: None,
             in_flight: HashSet::new(),
+            autostart: settings.autostart,
+            autostarting: false,
+            deadline,
         }
     }
 
     /// Starts a connect attempt; a known session is resumed with the editor's `initialize`.
     fn start_attempt(&self, delay: Duration) -> Attempt {
+        conn::attempt(
+            delay,
+            self.endpoint.clone(),
+            self.next_hello(),
+            self.handshake_timeout,
+        )
+    }
+
+    /// The `Hello` for the next attempt.
+    fn next_hello(&self) -> Hello {
         let mut hello = self.hello.clone();
         hello.resume = self.session_id.map(|session_id| Resume {
             session_id,
@@ -234,10 +264,42 @@ impl Relay {
                 .as_ref()
                 .map(|line| String::from_utf8_lossy(line).into_owned()),
         });
-        conn::attempt(delay, self.endpoint.clone(), hello, self.handshake_timeout)
+        hello
+    }
+
+    /// Starts the autostart attempt if the user asked for one and no other process is starting
+    /// a hub; `None` means carry on retrying as usual.
+    fn try_autostart(&mut self) -> Option<Attempt> {
+        self.autostart.as_ref()?;
+        match AutostartLock::try_acquire(&self.endpoint) {
+            Ok(lock) => {
+                let plan = self.autostart.take()?;
+                self.autostarting = true;
+                Some(autostart::attempt(
+                    plan,
+                    lock,
+                    self.endpoint.clone(),
+                    self.next_hello(),
+                    self.handshake_timeout,
+                    self.deadline,
+                ))
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                tracing::debug!("autostart: another process is starting the hub; waiting for it");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(
+                    "autostart: cannot take the autostart lock: {error}; not starting a hub"
+                );
+                self.autostart = None;
+                None
+            }
+        }
     }
 
     async fn on_attempt(&mut self, result: Result<Connected, Unavailable>, initial: bool) -> Step {
+        self.autostarting = false;
         match result {
             Ok(Connected { conn, session_id }) => {
                 let (sink, frames) = conn.split();
@@ -259,6 +321,20 @@ impl Relay {
             }
             Err(reason) => {
                 tracing::debug!(?reason, "connect attempt failed");
+                if initial
+                    && reason == Unavailable::NotRunning
+                    && let Some(attempt) = self.try_autostart()
+                {
+                    self.attempt = Some(attempt);
+                    return Step::Continue;
+                }
+                // Why starting a hub failed explains "not running" better than the bare state.
+                let reason = match (&reason, &self.unavailable) {
+                    (Unavailable::NotRunning, Unavailable::Autostart(_)) => {
+                        self.unavailable.clone()
+                    }
+                    _ => reason,
+                };
                 if !initial {
                     self.report(reason.clone());
                 }

@@ -2,6 +2,7 @@
 //!
 //! One test binary for the crate; each module covers one area of behaviour.
 
+mod autostart;
 mod bad_input;
 mod lifecycle;
 mod reconnect;
