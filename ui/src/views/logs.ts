@@ -7,7 +7,7 @@ import { h, KeyedList, setText } from "../dom";
 import { formatClock, formatCount, formatDateTime } from "../format";
 import type { HubState } from "../state/hub";
 import { LOG_LIMIT } from "../state/hub";
-import { defaultLogFilter, HUB_ONLY, LEVELS, logMatcher, type Level, type LogFilter } from "../state/logfilter";
+import { defaultLogFilter, HUB_ONLY, isFiltering, LEVELS, logMatcher, type Level, type LogFilter } from "../state/logfilter";
 import { copyButton, displayLabel } from "./common";
 import type { Context, View } from "./context";
 
@@ -30,6 +30,7 @@ export class LogsView implements View {
   private readonly sessionSelect: HTMLSelectElement;
   private readonly search: HTMLInputElement;
   private readonly pauseButton: HTMLButtonElement;
+  private readonly clearButton: HTMLButtonElement;
   private readonly status = h("span", { class: "logs-status", role: "status" });
   private readonly emptyNote = h("p", { class: "muted logs-empty" });
   private readonly list: KeyedList<LogRecord>;
@@ -59,6 +60,8 @@ export class LogsView implements View {
     this.sessionSelect.addEventListener("change", () => this.setFilter({ session: this.sessionSelect.value }));
     this.search = h("input", { id: "log-search", name: "search", type: "search", placeholder: "Search messages", autocomplete: "off", spellcheck: "false" });
     this.search.addEventListener("input", () => this.setFilter({ text: this.search.value }));
+    this.clearButton = h("button", { type: "button", class: "btn btn-small", hidden: true }, "Clear filters");
+    this.clearButton.addEventListener("click", () => this.setFilter({ ...defaultLogFilter }));
     this.pauseButton = h("button", { type: "button", class: "btn", id: "log-pause", "aria-pressed": "false" }, "Pause");
     this.pauseButton.addEventListener("click", () => this.setPaused(!this.paused));
 
@@ -83,6 +86,7 @@ export class LogsView implements View {
           field("Level", this.levelSelect),
           field("Session", this.sessionSelect),
           field("Search", this.search),
+          this.clearButton,
           h("span", { class: "spacer" }),
           this.status,
           this.pauseButton,
@@ -175,6 +179,7 @@ export class LogsView implements View {
     const total = formatCount(source.length);
     setText(this.status, shown.length === source.length ? `${total} lines` : `${formatCount(shown.length)} of ${total} lines`);
     this.status.title = `The last ${formatCount(LOG_LIMIT)} lines are kept.`;
+    this.clearButton.hidden = !isFiltering(this.filter);
     this.emptyNote.hidden = shown.length > 0;
     setText(this.emptyNote, source.length === 0 ? "No log lines yet." : "No line matches the filters.");
   }

@@ -200,7 +200,7 @@ export class SessionsView implements View {
     const isEmpty = state.loaded && sessions.length === 0;
     this.empty.hidden = !isEmpty;
     if (isEmpty) this.emptyConnect.load();
-    this.tableCard.hidden = isEmpty;
+    this.tableCard.hidden = !state.loaded || isEmpty;
   }
 
   tick(now: number): void {
