@@ -92,6 +92,7 @@ class SessionRow {
     updateDot(this.dot, session.state, stateText);
     setText(this.stateText, stateText);
     setText(this.link, displayLabel(session));
+    setAttr(this.link, "title", displayLabel(session));
     this.link.classList.toggle("unnamed", !sessionLabel(session));
     const editor = editorText(session);
     setText(this.editor, editor || "–");
