@@ -2,6 +2,7 @@
 //! a real hub (in process, or the `exai hub` binary when it must be killed), and a fake EXAI
 //! daemon that behaves like the real one.
 
+mod autostart;
 mod cli;
 mod dashboard;
 mod mcp;
