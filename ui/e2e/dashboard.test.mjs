@@ -224,6 +224,13 @@ describe("dashboard in a browser", () => {
     await logsPage.selectOption("#log-session", "");
   });
 
+  it("dismisses a lost window's row", async () => {
+    await page.locator(`${row(beta, "lost")} button`, { hasText: "Dismiss" }).click();
+    await page.locator(row(beta)).waitFor({ state: "detached", timeout: PROMPT_MS });
+    await page.locator(row(alpha, "ready")).waitFor({ timeout: PROMPT_MS });
+    await page.locator(".pill[data-tone=green]").waitFor({ timeout: PROMPT_MS });
+  });
+
   it("shows connect snippets with the real absolute path of exai-shim", async () => {
     const shimPath = realpathSync(binary("exai-shim"));
     await page.goto(`${origin}/#/connect`);
