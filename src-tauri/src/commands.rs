@@ -1,0 +1,120 @@
+//! The dashboard's commands, exactly as docs/dashboard-api.md lists them: one-line forwards to
+//! [`HubHandle`] or to the [`SettingsStore`].
+//!
+//! Commands that wait (on the hub, on a file) are `async`, so they run on the tokio runtime and
+//! never on the main (UI) thread. Failures reach the page as `UiError { code, message }`.
+
+use crate::ShellInfo;
+use crate::forward::ShellTx;
+use crate::settings::SettingsStore;
+use crate::status::LookedAt;
+use exai_hub::HubHandle;
+use exai_hub::api::{ConnectInfo, LogRecord, RequestRecord, Settings, Snapshot};
+use exai_proto::SessionId;
+use tauri::State;
+use tauri::ipc::InvokeError;
+
+/// A command's failure as the page sees it: `{ "code": "...", "message": "..." }`.
+///
+/// Built by hand into JSON rather than derived: only `hub::api` types derive `Serialize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UiError {
+    /// What kind of failure, for the page to branch on.
+    pub code: &'static str,
+    /// What happened, in words.
+    pub message: String,
+}
+
+impl UiError {
+    fn new(code: &'static str, error: impl std::fmt::Display) -> UiError {
+        UiError {
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<UiError> for InvokeError {
+    fn from(error: UiError) -> InvokeError {
+        InvokeError(serde_json::json!({ "code": error.code, "message": error.message }))
+    }
+}
+
+/// The hub stopped (the app is quitting).
+const HUB_STOPPED: &str = "hub_stopped";
+/// The session is not (or no longer) known.
+const UNKNOWN_SESSION: &str = "unknown_session";
+/// A setting could not be changed.
+const SETTINGS: &str = "settings";
+
+fn hub_error(error: anyhow::Error) -> UiError {
+    UiError::new(HUB_STOPPED, format_args!("{error:#}"))
+}
+
+/// Everything the hub knows now.
+#[tauri::command]
+pub async fn snapshot(hub: State<'_, HubHandle>) -> Result<Snapshot, UiError> {
+    hub.snapshot().await.map_err(hub_error)
+}
+
+/// The recent log records, oldest first.
+#[tauri::command]
+pub fn logs(hub: State<'_, HubHandle>) -> Vec<LogRecord> {
+    hub.logs()
+}
+
+/// A session's recent requests, oldest first.
+#[tauri::command]
+pub async fn session_requests(
+    hub: State<'_, HubHandle>,
+    id: SessionId,
+) -> Result<Vec<RequestRecord>, UiError> {
+    hub.session_requests(id)
+        .await
+        .map_err(hub_error)?
+        .ok_or_else(|| UiError::new(UNKNOWN_SESSION, format_args!("no session {id}")))
+}
+
+/// Reconnects the daemon now, skipping any backoff.
+#[tauri::command]
+pub fn reconnect_upstream(hub: State<'_, HubHandle>) {
+    hub.reconnect_upstream();
+}
+
+/// Removes a lost session from view.
+#[tauri::command]
+pub fn dismiss(hub: State<'_, HubHandle>, shell: State<'_, ShellTx>, id: SessionId) {
+    shell.looked_at(LookedAt::Session(id));
+    hub.dismiss(id);
+}
+
+/// The "Connect an editor" snippets, for the `exai-shim` next to this app.
+#[tauri::command]
+pub async fn connect_info(info: State<'_, ShellInfo>) -> Result<ConnectInfo, UiError> {
+    let (shim, found) = exai_hub::connect::find_shim();
+    Ok(exai_hub::connect::connect_info(
+        &shim,
+        found,
+        info.endpoint_override.as_deref(),
+    ))
+}
+
+/// The settings in effect.
+#[tauri::command]
+pub fn settings(store: State<'_, SettingsStore>) -> Settings {
+    store.get()
+}
+
+/// Changes settings; returns them as now in effect.
+#[tauri::command]
+pub async fn set_settings(
+    store: State<'_, SettingsStore>,
+    shell: State<'_, ShellTx>,
+    settings: Settings,
+) -> Result<Settings, UiError> {
+    let now = store
+        .set(&settings)
+        .map_err(|error| UiError::new(SETTINGS, format_args!("{error:#}")))?;
+    shell.settings_changed();
+    Ok(now)
+}

@@ -1,0 +1,151 @@
+//! The event forwarder: the one task that follows the hub for the shell.
+//!
+//! It subscribes to the hub, then for every [`HubEvent`]: emits it to the webview as
+//! `hub-event`, folds it into the tray's [`Model`] and repaints the tray when what it shows
+//! changed, hands `Notice`s to `notify.rs`, and shows the dashboard on `FocusRequested`.
+//! The tray menu and commands talk to it through [`ShellTx`], so the model has one owner.
+//!
+//! It logs nothing per event: every log record is itself an event here, and a log line per
+//! event would feed itself.
+
+use crate::status::{self, Context, LookedAt, Model, TrayView};
+use crate::tray::Tray;
+use crate::{HUB_EVENT, MAIN_WINDOW, Navigate, settings::SettingsStore, show_dashboard};
+use exai_hub::api::HubEvent;
+use exai_hub::{HubHandle, Subscription};
+use tauri::{AppHandle, Emitter as _, Manager as _, Runtime};
+use tokio::sync::mpsc;
+
+/// What the rest of the shell tells the forwarder.
+#[derive(Debug)]
+pub(crate) enum ShellMsg {
+    /// The user looked at lost sessions.
+    LookedAt(LookedAt),
+    /// A setting the tray shows changed.
+    SettingsChanged,
+}
+
+/// The forwarder's inbox, kept in the app's managed state.
+#[derive(Clone)]
+pub struct ShellTx(mpsc::UnboundedSender<ShellMsg>);
+
+impl ShellTx {
+    pub(crate) fn channel() -> (ShellTx, mpsc::UnboundedReceiver<ShellMsg>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (ShellTx(tx), rx)
+    }
+
+    /// The user looked at lost sessions (the tray turns from red when nothing else is wrong).
+    pub fn looked_at(&self, what: LookedAt) {
+        // After the forwarder stopped (the hub is gone) there is nothing to update.
+        let _ = self.0.send(ShellMsg::LookedAt(what));
+    }
+
+    /// A setting the tray shows (notifications) changed.
+    pub fn settings_changed(&self) {
+        let _ = self.0.send(ShellMsg::SettingsChanged);
+    }
+}
+
+/// Follows the hub until it stops; `events` is the hub's subscription, taken by the caller.
+pub(crate) async fn run<R: Runtime>(
+    app: AppHandle<R>,
+    hub: HubHandle,
+    mut events: Subscription,
+    mut inbox: mpsc::UnboundedReceiver<ShellMsg>,
+    tray: Option<Tray<R>>,
+    daemon_configured: bool,
+) {
+    // `events` was subscribed before this snapshot, so nothing falls between them.
+    let mut model = Model::default();
+    match hub.snapshot().await {
+        Ok(snapshot) => model.reset(&snapshot),
+        Err(err) => tracing::warn!(error = %format!("{err:#}"), "no first snapshot for the tray"),
+    }
+    let mut painter = Painter {
+        tray,
+        painted: None,
+        daemon_configured,
+    };
+    painter.paint(&app, &model);
+    let mut emit_failed = false;
+    loop {
+        tokio::select! {
+            event = events.next() => {
+                let Some(event) = event else { break };
+                if let Err(err) = app.emit(HUB_EVENT, &event)
+                    && !std::mem::replace(&mut emit_failed, true)
+                {
+                    tracing::warn!(error = %err, "cannot send hub events to the dashboard");
+                }
+                let mut changed = model.apply(&event);
+                match event {
+                    HubEvent::Notice { notice } if app.state::<SettingsStore>().notifications() => {
+                        crate::notify::show(notice);
+                    }
+                    HubEvent::FocusRequested { session } => {
+                        tracing::info!(?session, "another EXAI tray asked to show the dashboard");
+                        show_dashboard(&app, session.map_or(Navigate::Stay, Navigate::Session));
+                    }
+                    HubEvent::Lagged { .. } => {
+                        if let Ok(snapshot) = hub.snapshot().await {
+                            model.reset(&snapshot);
+                            changed = true;
+                        }
+                    }
+                    _ => {}
+                }
+                if changed {
+                    if dashboard_in_view(&app) {
+                        // The user is looking at the dashboard as it happens.
+                        model.look_at(LookedAt::Everything);
+                    }
+                    painter.paint(&app, &model);
+                }
+            }
+            message = inbox.recv() => match message {
+                Some(ShellMsg::LookedAt(what)) => {
+                    model.look_at(what);
+                    painter.paint(&app, &model);
+                }
+                Some(ShellMsg::SettingsChanged) => {
+                    // Force the repaint: a check item toggles itself on click.
+                    painter.painted = None;
+                    painter.paint(&app, &model);
+                }
+                None => break,
+            },
+        }
+    }
+}
+
+/// Repaints the tray only when the view changed (request and log events change nothing).
+struct Painter<R: Runtime> {
+    tray: Option<Tray<R>>,
+    painted: Option<TrayView>,
+    daemon_configured: bool,
+}
+
+impl<R: Runtime> Painter<R> {
+    fn paint(&mut self, app: &AppHandle<R>, model: &Model) {
+        let Some(tray) = &self.tray else { return };
+        let context = Context {
+            daemon_configured: self.daemon_configured,
+            notifications: app.state::<SettingsStore>().notifications(),
+        };
+        let view = status::view(model, context);
+        if self.painted.as_ref() == Some(&view) {
+            return;
+        }
+        match tray.paint(&view) {
+            Ok(()) => self.painted = Some(view),
+            Err(err) => tracing::warn!(error = %err, "cannot update the tray"),
+        }
+    }
+}
+
+fn dashboard_in_view<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.get_webview_window(MAIN_WINDOW).is_some_and(|window| {
+        window.is_visible().unwrap_or(false) && window.is_focused().unwrap_or(false)
+    })
+}

@@ -1,0 +1,532 @@
+//! EXAI Tray (`exai-tray`): the desktop face of the hub.
+//!
+//! It embeds the hub ([`exai_hub::Hub`]) on the app's own tokio runtime, shows the whole system's
+//! state as a tray icon and menu, serves the dashboard (`ui/dist`) in one window, turns hub
+//! notices into toasts, and writes daily log files. It owns no hub logic: the hub decides, the
+//! shell shows and forwards. `exai hub` is the same hub without the window; whichever starts
+//! second on an endpoint says so and exits (the tray by focusing the running tray's dashboard).
+//!
+//! [`run`] is the binary; [`run_app`] wires state, commands and the event forwarder for any
+//! Tauri runtime, so tests drive it with `tauri::test::mock_builder()`.
+//! Debug logs: `EXAI_LOG=exai_tray=debug,exai_hub=debug exai-tray`.
+
+mod commands;
+mod forward;
+pub mod logs;
+mod notify;
+pub mod settings;
+pub mod status;
+pub mod tray;
+
+pub use commands::UiError;
+pub use forward::ShellTx;
+
+use crate::logs::{LogConfig, LogGuard};
+use crate::settings::{AutostartSwitch, SettingsStore};
+use crate::status::LookedAt;
+use anyhow::Context as _;
+use exai_hub::api::HostKind;
+use exai_hub::config::{self, HubConfig};
+use exai_hub::control::FocusOutcome;
+use exai_hub::logring::LogRing;
+use exai_hub::{Hub, HubHandle};
+use exai_proto::SessionId;
+use std::ffi::OsString;
+use std::sync::Mutex;
+use tauri::async_runtime::JoinHandle;
+use tauri::{AppHandle, Emitter as _, Manager as _, RunEvent, Runtime, WindowEvent};
+use tauri_plugin_autostart::ManagerExt as _;
+use tauri_plugin_opener::OpenerExt as _;
+
+/// The dashboard window's label (tauri.conf.json).
+pub const MAIN_WINDOW: &str = "main";
+/// Every hub event goes to the page under this name (docs/dashboard-api.md).
+pub const HUB_EVENT: &str = "hub-event";
+/// The tray menu moves the page with this event (docs/dashboard-api.md).
+pub const NAVIGATE: &str = "navigate";
+/// Passed by the login item: start in the tray without showing the window.
+pub const HIDDEN_FLAG: &str = "--hidden";
+
+/// How `exai-tray` ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Quit from the menu, or another tray was focused.
+    Ok = 0,
+    /// It could not start, or a headless hub already owns the endpoint.
+    Failed = 1,
+    /// No display to draw on (Linux without DISPLAY or WAYLAND_DISPLAY).
+    NoDisplay = 2,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> std::process::ExitCode {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+/// How "start at login" is switched.
+pub enum Autostart {
+    /// With `tauri-plugin-autostart` (the app).
+    Plugin,
+    /// With this switch (tests, so no real login item is touched).
+    Switch(Box<dyn AutostartSwitch>),
+}
+
+/// What [`run_app`] needs: a started hub and the shell's own pieces.
+pub struct Shell {
+    /// The hub, already bound to its endpoint.
+    pub hub: HubHandle,
+    /// The hub's task (`HubTask::run`), awaited on quit so shims are told.
+    pub hub_task: Option<JoinHandle<anyhow::Result<()>>>,
+    /// The tray's settings.
+    pub settings: SettingsStore,
+    /// The endpoint override the hub runs on (`None`: the default), for the connect snippets.
+    pub endpoint_override: Option<String>,
+    /// Whether a daemon URL was configured (see [`status::Context`]).
+    pub daemon_configured: bool,
+    /// How autostart is switched.
+    pub autostart: Autostart,
+    /// Build the tray icon (the real app; not under the mock runtime).
+    pub tray: bool,
+    /// Show the dashboard window at start.
+    pub show_window: bool,
+}
+
+/// Facts the commands read.
+pub struct ShellInfo {
+    /// See [`Shell::endpoint_override`].
+    pub endpoint_override: Option<String>,
+}
+
+/// The hub task, taken once on quit.
+struct HubRun(Mutex<Option<JoinHandle<anyhow::Result<()>>>>);
+
+/// Where the tray menu sends the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Navigate {
+    /// Show the window as the user left it.
+    Stay,
+    /// One session's page.
+    Session(SessionId),
+    /// "Connect an editor".
+    Connect,
+}
+
+impl Navigate {
+    fn payload(self) -> Option<serde_json::Value> {
+        match self {
+            Navigate::Stay => None,
+            Navigate::Session(id) => {
+                Some(serde_json::json!({ "view": "session", "id": id.to_string() }))
+            }
+            Navigate::Connect => Some(serde_json::json!({ "view": "connect" })),
+        }
+    }
+}
+
+/// The binary: checks the display, starts the runtime, logging and the hub, then runs the app.
+pub fn run() -> std::process::ExitCode {
+    let code = match start() {
+        Ok(code) => code,
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "EXAI tray failed");
+            say(&format!("exai-tray: {err:#}"));
+            ExitCode::Failed
+        }
+    };
+    code.into()
+}
+
+/// Prints the one line a user sees when the tray cannot run.
+#[allow(
+    clippy::print_stderr,
+    reason = "the one place the tray talks to a terminal: why it exits, before or instead of a window"
+)]
+fn say(line: &str) {
+    eprintln!("{line}");
+}
+
+fn start() -> anyhow::Result<ExitCode> {
+    if missing_display(std::env::consts::OS, |key| std::env::var_os(key)) {
+        say("exai-tray: no display: run `exai hub --dashboard` instead, or set DISPLAY");
+        return Ok(ExitCode::NoDisplay);
+    }
+    // One runtime for Tauri and the hub (STYLE.md section 1): Tauri spawns its async commands
+    // and our tasks on it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("exai-tray")
+        .build()
+        .context("cannot start the async runtime")?;
+    tauri::async_runtime::set(runtime.handle().clone());
+
+    let dirs = directories::ProjectDirs::from("", "", "exai")
+        .context("cannot find the home directory for settings and logs")?;
+    let log_dir = dirs.data_local_dir().join("logs");
+    let ring = LogRing::new(exai_hub::logring::DEFAULT_CAPACITY);
+    let log_guard =
+        LogConfig::from_env(log_dir.clone(), cfg!(debug_assertions), Some(ring.clone())).init()?;
+    logs::install_panic_hook();
+
+    let (config, daemon_configured) = load_config();
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let endpoint_override = config.endpoint.clone();
+    let (hub, hub_task) = match runtime.block_on(Hub::new(config.clone(), Some(ring))) {
+        Ok(started) => started,
+        Err(err) => {
+            if let Some(exai_ipc::ListenError::AlreadyRunning { endpoint }) = err
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<exai_ipc::ListenError>())
+            {
+                let code =
+                    runtime.block_on(already_running(endpoint_override.as_deref(), endpoint));
+                log_guard.flush();
+                return Ok(code);
+            }
+            return Err(err.context("cannot start the hub"));
+        }
+    };
+    tracing::info!(
+        endpoint = hub.endpoint(),
+        upstream = %config.exai.url,
+        pool = config.exai.pool_size,
+        log_dir = %log_dir.display(),
+        "EXAI tray started"
+    );
+    let hub_task = tauri::async_runtime::spawn(hub_task.run());
+
+    let (settings, warning) =
+        SettingsStore::load(dirs.config_dir().join(settings::FILE_NAME), Some(log_dir));
+    if let Some(warning) = warning {
+        tracing::warn!("{warning}");
+    }
+    let shell = Shell {
+        hub,
+        hub_task: Some(hub_task),
+        settings,
+        endpoint_override,
+        daemon_configured,
+        autostart: Autostart::Plugin,
+        tray: true,
+        show_window: !std::env::args().any(|arg| arg == HIDDEN_FLAG),
+    };
+    let app = run_app(tauri::Builder::default(), shell).context("cannot start the app")?;
+    app.manage(log_guard);
+
+    let stopper = app.handle().clone();
+    tauri::async_runtime::spawn(async move {
+        exai_ipc::shutdown_signal().await;
+        tracing::info!("stop requested by signal");
+        quit(&stopper);
+    });
+
+    app.run(|app, event| match event {
+        // Closing the window only hides it (see run_app); the tray stays until Quit.
+        RunEvent::ExitRequested {
+            code: None, api, ..
+        } => api.prevent_exit(),
+        RunEvent::Exit => {
+            tauri::async_runtime::block_on(stop_hub(app));
+            tracing::info!("EXAI tray stopped");
+            app.state::<LogGuard>().flush();
+        }
+        _ => {}
+    });
+    Ok(ExitCode::Ok)
+}
+
+/// A hub already owns the endpoint: focus it if it is a tray, else explain.
+async fn already_running(endpoint_override: Option<&str>, endpoint: &str) -> ExitCode {
+    match exai_hub::control::request_focus(endpoint_override, None).await {
+        Ok(FocusOutcome::Focused { pid }) => {
+            tracing::info!(
+                pid,
+                endpoint,
+                "EXAI tray already running; showed its dashboard"
+            );
+            say(&format!(
+                "exai-tray: EXAI Tray is already running (pid {pid}); showed its dashboard"
+            ));
+            ExitCode::Ok
+        }
+        Ok(FocusOutcome::Headless { pid, dashboard_url }) => {
+            let dashboard = dashboard_url
+                .map(|url| format!(", or use its dashboard at {url}"))
+                .unwrap_or_else(|| ", or use `exai status`".to_owned());
+            tracing::warn!(pid, endpoint, "a headless EXAI hub already runs");
+            say(&format!(
+                "exai-tray: an EXAI hub (`exai hub`, pid {pid}) already runs on {endpoint}: \
+                 stop it to use the tray{dashboard}"
+            ));
+            ExitCode::Failed
+        }
+        Err(err) => {
+            tracing::warn!(endpoint, error = %err, "a hub already runs but did not answer");
+            say(&format!(
+                "exai-tray: an EXAI hub already runs on {endpoint} but did not answer ({err}); \
+                 stop it or try again"
+            ));
+            ExitCode::Failed
+        }
+    }
+}
+
+/// The hub config as `exai hub` loads it (defaults, file, environment), run by the tray.
+///
+/// Also says whether a daemon URL was configured at all. A broken config file is logged (the
+/// dashboard's log panel shows it) and the defaults are used: nobody reads a tray's stderr.
+fn load_config() -> (HubConfig, bool) {
+    let mut config = HubConfig {
+        host: HostKind::Tray,
+        ..HubConfig::default()
+    };
+    let mut configured = false;
+    if let Some(path) = config::default_config_path() {
+        match config::load_file(&path, false) {
+            Ok(file) => {
+                configured |= file.upstream.url.is_some();
+                config.apply_file(file);
+            }
+            Err(err) => tracing::error!(error = %format!("{err:#}"), "config file ignored"),
+        }
+    }
+    let env = |key: &str| std::env::var(key).ok();
+    configured |= ["EXAI_WS_URL", "EXAI_WS_HOST", "EXAI_WS_PORT"]
+        .iter()
+        .any(|key| env(key).is_some_and(|value| !value.trim().is_empty()));
+    config.apply_env(env);
+    (config, configured)
+}
+
+/// Whether this is a desktop without a display server to talk to (GTK would abort).
+///
+/// A runtime check on the target's name rather than a `cfg`: platform `cfg`s live in exai-ipc.
+fn missing_display(os: &str, var: impl Fn(&str) -> Option<OsString>) -> bool {
+    let uses_x11_or_wayland =
+        matches!(os, "linux" | "freebsd" | "dragonfly" | "netbsd" | "openbsd");
+    uses_x11_or_wayland
+        && ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .all(|key| var(key).is_none_or(|value| value.is_empty()))
+}
+
+/// Wires plugins, state, commands, window behaviour and the event forwarder on `builder`.
+pub fn run_app<R: Runtime>(
+    builder: tauri::Builder<R>,
+    shell: Shell,
+) -> tauri::Result<tauri::App<R>> {
+    let Shell {
+        hub,
+        hub_task,
+        settings,
+        endpoint_override,
+        daemon_configured,
+        autostart,
+        tray,
+        show_window,
+    } = shell;
+    let (shell_tx, inbox) = ShellTx::channel();
+    let mut builder = builder.plugin(tauri_plugin_opener::init());
+    let autostart_plugin = match autostart {
+        Autostart::Plugin => {
+            builder = builder.plugin(tauri_plugin_autostart::init(
+                tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+                Some(vec![HIDDEN_FLAG]),
+            ));
+            true
+        }
+        Autostart::Switch(switch) => {
+            settings.attach_autostart(switch);
+            false
+        }
+    };
+    let forwarder_hub = hub.clone();
+    builder
+        .manage(hub)
+        .manage(settings)
+        .manage(shell_tx)
+        .manage(ShellInfo { endpoint_override })
+        .manage(HubRun(Mutex::new(hub_task)))
+        .invoke_handler(tauri::generate_handler![
+            commands::snapshot,
+            commands::logs,
+            commands::session_requests,
+            commands::reconnect_upstream,
+            commands::dismiss,
+            commands::connect_info,
+            commands::settings,
+            commands::set_settings,
+        ])
+        .on_window_event(|window, event| match event {
+            WindowEvent::CloseRequested { api, .. } if window.label() == MAIN_WINDOW => {
+                // The app lives in the tray: closing the window hides it.
+                api.prevent_close();
+                if let Err(err) = window.hide() {
+                    tracing::warn!(error = %err, "cannot hide the dashboard");
+                }
+            }
+            WindowEvent::Focused(true) if window.label() == MAIN_WINDOW => {
+                window.state::<ShellTx>().looked_at(LookedAt::Everything);
+            }
+            _ => {}
+        })
+        .setup(move |app| {
+            if autostart_plugin {
+                let switch = PluginAutostart(app.handle().clone());
+                app.state::<SettingsStore>()
+                    .attach_autostart(Box::new(switch));
+            }
+            let tray = if tray {
+                Some(tray::create(app.handle())?)
+            } else {
+                None
+            };
+            // Subscribe here, not in the task: events from now on reach the page, even those
+            // that come before the task first runs.
+            let events = forwarder_hub.subscribe();
+            tauri::async_runtime::spawn(forward::run(
+                app.handle().clone(),
+                forwarder_hub,
+                events,
+                inbox,
+                tray,
+                daemon_configured,
+            ));
+            if show_window {
+                show_dashboard(app.handle(), Navigate::Stay);
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+}
+
+/// `tauri-plugin-autostart` behind the settings' switch.
+struct PluginAutostart<R: Runtime>(AppHandle<R>);
+
+impl<R: Runtime> AutostartSwitch for PluginAutostart<R> {
+    fn set(&self, enabled: bool) -> anyhow::Result<()> {
+        let manager = self.0.autolaunch();
+        if enabled {
+            manager.enable()?;
+        } else {
+            manager.disable()?;
+        }
+        Ok(())
+    }
+}
+
+/// Shows and focuses the dashboard window, then moves the page to `target`.
+pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>, target: Navigate) {
+    match app.get_webview_window(MAIN_WINDOW) {
+        Some(window) => {
+            let shown = window
+                .unminimize()
+                .and_then(|()| window.show())
+                .and_then(|()| window.set_focus());
+            if let Err(err) = shown {
+                tracing::warn!(error = %err, "cannot show the dashboard");
+            }
+        }
+        None => tracing::warn!("the dashboard window is missing"),
+    }
+    if let Some(payload) = target.payload()
+        && let Err(err) = app.emit_to(MAIN_WINDOW, NAVIGATE, payload)
+    {
+        tracing::warn!(error = %err, "cannot move the dashboard");
+    }
+    app.state::<ShellTx>().looked_at(match target {
+        Navigate::Session(id) => LookedAt::Session(id),
+        Navigate::Stay | Navigate::Connect => LookedAt::Everything,
+    });
+}
+
+/// Opens the log folder in the file manager.
+fn open_logs_folder<R: Runtime>(app: &AppHandle<R>) {
+    let Some(dir) = app.state::<SettingsStore>().get().log_dir else {
+        tracing::warn!("no log folder to open");
+        return;
+    };
+    if let Err(err) = app.opener().open_path(dir.clone(), None::<&str>) {
+        tracing::warn!(dir, error = %err, "cannot open the log folder");
+    }
+}
+
+/// Stops the hub (shims are told), waits for it, then exits the app.
+pub fn quit<R: Runtime>(app: &AppHandle<R>) {
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tracing::info!("quitting");
+        stop_hub(&app).await;
+        app.exit(0);
+    });
+}
+
+/// Stops the hub (shims are told) and waits for its task, once; later calls return at once.
+pub async fn stop_hub<R: Runtime>(app: &AppHandle<R>) {
+    app.state::<HubHandle>().shutdown();
+    let task = app
+        .state::<HubRun>()
+        .0
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .take();
+    if let Some(task) = task {
+        match task.await {
+            Ok(Ok(())) => tracing::info!("hub stopped"),
+            Ok(Err(err)) => tracing::error!(error = %format!("{err:#}"), "the hub failed"),
+            Err(err) => tracing::error!(error = %err, "the hub task failed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(set: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let set: Vec<(String, String)> = set
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        move |key| {
+            set.iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| OsString::from(value))
+        }
+    }
+
+    #[test]
+    fn linux_needs_an_x11_or_wayland_display() {
+        assert!(missing_display("linux", vars(&[])));
+        assert!(missing_display("linux", vars(&[("DISPLAY", "")])));
+        assert!(!missing_display("linux", vars(&[("DISPLAY", ":99")])));
+        assert!(!missing_display(
+            "linux",
+            vars(&[("WAYLAND_DISPLAY", "wayland-0")])
+        ));
+        assert!(!missing_display("windows", vars(&[])));
+        assert!(!missing_display("macos", vars(&[])));
+    }
+
+    #[test]
+    fn exit_codes_are_stable() {
+        assert_eq!(ExitCode::Ok as u8, 0);
+        assert_eq!(ExitCode::Failed as u8, 1);
+        assert_eq!(ExitCode::NoDisplay as u8, 2);
+    }
+
+    #[test]
+    fn navigate_payloads_follow_the_dashboard_contract() {
+        assert_eq!(Navigate::Stay.payload(), None);
+        assert_eq!(
+            Navigate::Session(SessionId(0xab)).payload(),
+            Some(serde_json::json!({ "view": "session", "id": "00000000000000ab" }))
+        );
+        assert_eq!(
+            Navigate::Connect.payload(),
+            Some(serde_json::json!({ "view": "connect" }))
+        );
+    }
+}

@@ -1,0 +1,32 @@
+//! Toasts: each hub [`Notice`] becomes one desktop notification (notify-rust; on Linux the
+//! freedesktop Notify call over D-Bus).
+//!
+//! The hub already merged bursts and debounced a flapping daemon, so this module shows what it is
+//! given, once. Showing is a side effect of the shell only: a failed toast (no notification
+//! daemon, no session bus) is logged and forgotten, never propagated. The call blocks on D-Bus,
+//! so it runs on tokio's blocking pool, off the async worker threads.
+
+use exai_hub::api::Notice;
+
+/// The application name toasts carry.
+pub const APP_NAME: &str = "EXAI Tray";
+
+/// Shows `notice` as a toast in the background.
+pub fn show(notice: Notice) {
+    tauri::async_runtime::spawn_blocking(move || {
+        let result = notify_rust::Notification::new()
+            .appname(APP_NAME)
+            .summary(&notice.title)
+            .body(&notice.body)
+            .show();
+        match result {
+            Ok(_) => tracing::debug!(kind = ?notice.kind, title = %notice.title, "toast shown"),
+            Err(error) => tracing::warn!(
+                kind = ?notice.kind,
+                title = %notice.title,
+                error = %error,
+                "could not show a toast"
+            ),
+        }
+    });
+}
