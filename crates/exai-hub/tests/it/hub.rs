@@ -190,3 +190,113 @@ async fn shutdown_tells_every_shim() {
     };
     assert!(reason.contains("shutting down"));
 }
+
+#[tokio::test]
+async fn three_windows_dropped_at_once_are_one_notice_and_requests_are_kept_per_window() {
+    let (_daemon, _dir, hub) = start(None).await;
+    let mut events = hub.subscribe();
+    let mut conns = Vec::new();
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+        conn.send(hello(PROTOCOL_VERSION, name))
+            .await
+            .expect("hello");
+        let HubMsg::Welcome { session_id, .. } = control(&mut conn).await else {
+            panic!("not welcomed")
+        };
+        ids.push(session_id);
+        conns.push(conn);
+    }
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"Zed","version":"0.1"}}}"#;
+    ask(&mut conns[0], init).await;
+    ask(&mut conns[0], r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}"#).await;
+    let requests = hub
+        .session_requests(ids[0])
+        .await
+        .unwrap()
+        .expect("known session");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.tool.as_deref() == Some("echo") && r.ok),
+        "{requests:?}"
+    );
+    assert_eq!(
+        hub.session_requests(ids[1]).await.unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(
+        hub.session_requests(exai_proto::SessionId(2))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Three shims vanish without a goodbye: one notice names them all.
+    drop(conns);
+    let notice = guard(async {
+        loop {
+            match events.next().await {
+                Some(HubEvent::Notice { notice }) => return notice,
+                Some(_) => {}
+                None => panic!("hub stopped"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(notice.title, "EXAI: 3 windows lost");
+    let mut sessions = notice.sessions.clone();
+    sessions.sort();
+    ids.sort();
+    assert_eq!(sessions, ids);
+    hub.shutdown();
+}
+
+#[tokio::test]
+async fn a_focus_request_reaches_the_embedder() {
+    let (_daemon, dir, hub) = start(None).await;
+    let mut events = hub.subscribe();
+    let endpoint = dir.path().join("hub.sock").display().to_string();
+    let outcome = exai_hub::control::request_focus(Some(&endpoint), None)
+        .await
+        .expect("focus");
+    // `start` runs a headless hub: nothing to focus, and the answer says who runs it.
+    assert_eq!(
+        outcome,
+        exai_hub::control::FocusOutcome::Headless {
+            pid: std::process::id(),
+            dashboard_url: None
+        }
+    );
+    // The control message itself is passed on as an event.
+    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    conn.send(Frame::control(&ClientMsg::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        role: Role::Control,
+        pid: 1,
+        parent_pid: None,
+        cwd: None,
+        name: None,
+        resume: None,
+    })))
+    .await
+    .unwrap();
+    assert!(matches!(control(&mut conn).await, HubMsg::Welcome { .. }));
+    conn.send(Frame::control(&ClientMsg::Focus {
+        session: Some(exai_proto::SessionId(7)),
+    }))
+    .await
+    .unwrap();
+    assert!(matches!(control(&mut conn).await, HubMsg::Focused));
+    let focused = guard(async {
+        loop {
+            if let Some(HubEvent::FocusRequested { session }) = events.next().await {
+                return session;
+            }
+        }
+    })
+    .await;
+    assert_eq!(focused, Some(exai_proto::SessionId(7)));
+    hub.shutdown();
+}
