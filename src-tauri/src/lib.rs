@@ -15,26 +15,21 @@ mod forward;
 pub mod logs;
 mod notify;
 pub mod settings;
+mod start;
 pub mod status;
 pub mod tray;
 
 pub use commands::UiError;
 pub use forward::ShellTx;
+pub use start::ExitCode;
 
-use crate::logs::{LogConfig, LogGuard};
 use crate::settings::{AutostartSwitch, SettingsStore};
 use crate::status::LookedAt;
-use anyhow::Context as _;
-use exai_hub::api::HostKind;
-use exai_hub::config::{self, HubConfig};
-use exai_hub::control::FocusOutcome;
-use exai_hub::logring::LogRing;
-use exai_hub::{Hub, HubHandle};
+use exai_hub::HubHandle;
 use exai_proto::SessionId;
-use std::ffi::OsString;
 use std::sync::Mutex;
 use tauri::async_runtime::JoinHandle;
-use tauri::{AppHandle, Emitter as _, Manager as _, RunEvent, Runtime, WindowEvent};
+use tauri::{AppHandle, Emitter as _, Manager as _, Runtime, WindowEvent};
 use tauri_plugin_autostart::ManagerExt as _;
 use tauri_plugin_opener::OpenerExt as _;
 
@@ -46,23 +41,6 @@ pub const HUB_EVENT: &str = "hub-event";
 pub const NAVIGATE: &str = "navigate";
 /// Passed by the login item: start in the tray without showing the window.
 pub const HIDDEN_FLAG: &str = "--hidden";
-
-/// How `exai-tray` ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitCode {
-    /// Quit from the menu, or another tray was focused.
-    Ok = 0,
-    /// It could not start, or a headless hub already owns the endpoint.
-    Failed = 1,
-    /// No display to draw on (Linux without DISPLAY or WAYLAND_DISPLAY).
-    NoDisplay = 2,
-}
-
-impl From<ExitCode> for std::process::ExitCode {
-    fn from(code: ExitCode) -> std::process::ExitCode {
-        std::process::ExitCode::from(code as u8)
-    }
-}
 
 /// How "start at login" is switched.
 pub enum Autostart {
@@ -126,190 +104,15 @@ impl Navigate {
 
 /// The binary: checks the display, starts the runtime, logging and the hub, then runs the app.
 pub fn run() -> std::process::ExitCode {
-    let code = match start() {
+    let code = match start::start() {
         Ok(code) => code,
         Err(err) => {
             tracing::error!(error = %format!("{err:#}"), "EXAI tray failed");
-            say(&format!("exai-tray: {err:#}"));
+            start::say(&format!("exai-tray: {err:#}"));
             ExitCode::Failed
         }
     };
     code.into()
-}
-
-/// Prints the one line a user sees when the tray cannot run.
-#[allow(
-    clippy::print_stderr,
-    reason = "the one place the tray talks to a terminal: why it exits, before or instead of a window"
-)]
-fn say(line: &str) {
-    eprintln!("{line}");
-}
-
-fn start() -> anyhow::Result<ExitCode> {
-    if missing_display(std::env::consts::OS, |key| std::env::var_os(key)) {
-        say("exai-tray: no display: run `exai hub --dashboard` instead, or set DISPLAY");
-        return Ok(ExitCode::NoDisplay);
-    }
-    // One runtime for Tauri and the hub (STYLE.md section 1): Tauri spawns its async commands
-    // and our tasks on it.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("exai-tray")
-        .build()
-        .context("cannot start the async runtime")?;
-    tauri::async_runtime::set(runtime.handle().clone());
-
-    let dirs = directories::ProjectDirs::from("", "", "exai")
-        .context("cannot find the home directory for settings and logs")?;
-    let log_dir = dirs.data_local_dir().join("logs");
-    let ring = LogRing::new(exai_hub::logring::DEFAULT_CAPACITY);
-    let log_guard =
-        LogConfig::from_env(log_dir.clone(), cfg!(debug_assertions), Some(ring.clone())).init()?;
-    logs::install_panic_hook();
-
-    let (config, daemon_configured) = load_config();
-    for warning in config.warnings() {
-        tracing::warn!("{warning}");
-    }
-    let endpoint_override = config.endpoint.clone();
-    let (hub, hub_task) = match runtime.block_on(Hub::new(config.clone(), Some(ring))) {
-        Ok(started) => started,
-        Err(err) => {
-            if let Some(exai_ipc::ListenError::AlreadyRunning { endpoint }) = err
-                .chain()
-                .find_map(|cause| cause.downcast_ref::<exai_ipc::ListenError>())
-            {
-                let code =
-                    runtime.block_on(already_running(endpoint_override.as_deref(), endpoint));
-                log_guard.flush();
-                return Ok(code);
-            }
-            return Err(err.context("cannot start the hub"));
-        }
-    };
-    tracing::info!(
-        endpoint = hub.endpoint(),
-        upstream = %config.exai.url,
-        pool = config.exai.pool_size,
-        log_dir = %log_dir.display(),
-        "EXAI tray started"
-    );
-    let hub_task = tauri::async_runtime::spawn(hub_task.run());
-
-    let (settings, warning) =
-        SettingsStore::load(dirs.config_dir().join(settings::FILE_NAME), Some(log_dir));
-    if let Some(warning) = warning {
-        tracing::warn!("{warning}");
-    }
-    let shell = Shell {
-        hub,
-        hub_task: Some(hub_task),
-        settings,
-        endpoint_override,
-        daemon_configured,
-        autostart: Autostart::Plugin,
-        tray: true,
-        show_window: !std::env::args().any(|arg| arg == HIDDEN_FLAG),
-    };
-    let app = run_app(tauri::Builder::default(), shell).context("cannot start the app")?;
-    app.manage(log_guard);
-
-    let stopper = app.handle().clone();
-    tauri::async_runtime::spawn(async move {
-        exai_ipc::shutdown_signal().await;
-        tracing::info!("stop requested by signal");
-        quit(&stopper);
-    });
-
-    app.run(|app, event| match event {
-        // Closing the window only hides it (see run_app); the tray stays until Quit.
-        RunEvent::ExitRequested {
-            code: None, api, ..
-        } => api.prevent_exit(),
-        RunEvent::Exit => {
-            tauri::async_runtime::block_on(stop_hub(app));
-            tracing::info!("EXAI tray stopped");
-            app.state::<LogGuard>().flush();
-        }
-        _ => {}
-    });
-    Ok(ExitCode::Ok)
-}
-
-/// A hub already owns the endpoint: focus it if it is a tray, else explain.
-async fn already_running(endpoint_override: Option<&str>, endpoint: &str) -> ExitCode {
-    match exai_hub::control::request_focus(endpoint_override, None).await {
-        Ok(FocusOutcome::Focused { pid }) => {
-            tracing::info!(
-                pid,
-                endpoint,
-                "EXAI tray already running; showed its dashboard"
-            );
-            say(&format!(
-                "exai-tray: EXAI Tray is already running (pid {pid}); showed its dashboard"
-            ));
-            ExitCode::Ok
-        }
-        Ok(FocusOutcome::Headless { pid, dashboard_url }) => {
-            let dashboard = dashboard_url
-                .map(|url| format!(", or use its dashboard at {url}"))
-                .unwrap_or_else(|| ", or use `exai status`".to_owned());
-            tracing::warn!(pid, endpoint, "a headless EXAI hub already runs");
-            say(&format!(
-                "exai-tray: an EXAI hub (`exai hub`, pid {pid}) already runs on {endpoint}: \
-                 stop it to use the tray{dashboard}"
-            ));
-            ExitCode::Failed
-        }
-        Err(err) => {
-            tracing::warn!(endpoint, error = %err, "a hub already runs but did not answer");
-            say(&format!(
-                "exai-tray: an EXAI hub already runs on {endpoint} but did not answer ({err}); \
-                 stop it or try again"
-            ));
-            ExitCode::Failed
-        }
-    }
-}
-
-/// The hub config as `exai hub` loads it (defaults, file, environment), run by the tray.
-///
-/// Also says whether a daemon URL was configured at all. A broken config file is logged (the
-/// dashboard's log panel shows it) and the defaults are used: nobody reads a tray's stderr.
-fn load_config() -> (HubConfig, bool) {
-    let mut config = HubConfig {
-        host: HostKind::Tray,
-        ..HubConfig::default()
-    };
-    let mut configured = false;
-    if let Some(path) = config::default_config_path() {
-        match config::load_file(&path, false) {
-            Ok(file) => {
-                configured |= file.upstream.url.is_some();
-                config.apply_file(file);
-            }
-            Err(err) => tracing::error!(error = %format!("{err:#}"), "config file ignored"),
-        }
-    }
-    let env = |key: &str| std::env::var(key).ok();
-    configured |= ["EXAI_WS_URL", "EXAI_WS_HOST", "EXAI_WS_PORT"]
-        .iter()
-        .any(|key| env(key).is_some_and(|value| !value.trim().is_empty()));
-    config.apply_env(env);
-    (config, configured)
-}
-
-/// Whether this is a desktop without a display server to talk to (GTK would abort).
-///
-/// A runtime check on the target's name rather than a `cfg`: platform `cfg`s live in exai-ipc.
-fn missing_display(os: &str, var: impl Fn(&str) -> Option<OsString>) -> bool {
-    let uses_x11_or_wayland =
-        matches!(os, "linux" | "freebsd" | "dragonfly" | "netbsd" | "openbsd");
-    uses_x11_or_wayland
-        && ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .all(|key| var(key).is_none_or(|value| value.is_empty()))
 }
 
 /// Wires plugins, state, commands, window behaviour and the event forwarder on `builder`.
@@ -484,38 +287,6 @@ pub async fn stop_hub<R: Runtime>(app: &AppHandle<R>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn vars(set: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-        let set: Vec<(String, String)> = set
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-            .collect();
-        move |key| {
-            set.iter()
-                .find(|(name, _)| name == key)
-                .map(|(_, value)| OsString::from(value))
-        }
-    }
-
-    #[test]
-    fn linux_needs_an_x11_or_wayland_display() {
-        assert!(missing_display("linux", vars(&[])));
-        assert!(missing_display("linux", vars(&[("DISPLAY", "")])));
-        assert!(!missing_display("linux", vars(&[("DISPLAY", ":99")])));
-        assert!(!missing_display(
-            "linux",
-            vars(&[("WAYLAND_DISPLAY", "wayland-0")])
-        ));
-        assert!(!missing_display("windows", vars(&[])));
-        assert!(!missing_display("macos", vars(&[])));
-    }
-
-    #[test]
-    fn exit_codes_are_stable() {
-        assert_eq!(ExitCode::Ok as u8, 0);
-        assert_eq!(ExitCode::Failed as u8, 1);
-        assert_eq!(ExitCode::NoDisplay as u8, 2);
-    }
 
     #[test]
     fn navigate_payloads_follow_the_dashboard_contract() {
