@@ -4,7 +4,8 @@
 #   - rustup: the x86_64-pc-windows-gnu target;
 #   - a fresh Wine prefix in $CARGO_TARGET_DIR/wine-prefix (default target/wine-prefix) with
 #     our bcryptprimitives.dll stub in system32 (see bcryptprimitives.c for why);
-#   - target/wine-stub/exai-test-parent.exe, a test helper (see parent.c).
+#   - target/wine-stub/exai-test-parent.exe and exai-test-terminate.exe, test helpers (see
+#     parent.c and terminate.c).
 # Set EXAI_WINE_KEEP_PREFIX=1 to reuse an existing prefix instead of recreating it.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,6 +38,9 @@ x86_64-w64-mingw32-gcc -Wall -Wextra -Werror -shared -O2 -s \
 # The stand-in editor process for the parent-death test (see parent.c).
 x86_64-w64-mingw32-gcc -Wall -Wextra -Werror -municode -O2 -s \
     -o "$dll_dir/exai-test-parent.exe" "$here/parent.c"
+# Ends the hub a shim autostarted, by its Windows pid (see terminate.c).
+x86_64-w64-mingw32-gcc -Wall -Wextra -Werror -municode -O2 -s \
+    -o "$dll_dir/exai-test-terminate.exe" "$here/terminate.c"
 
 if [ "${EXAI_WINE_KEEP_PREFIX:-0}" != 1 ] || [ ! -d "$WINEPREFIX/drive_c/windows/system32" ]; then
     if [ -d "$WINEPREFIX" ]; then
