@@ -138,7 +138,15 @@ impl<R: Runtime> Painter<R> {
             return;
         }
         match tray.paint(&view) {
-            Ok(()) => self.painted = Some(view),
+            Ok(()) => {
+                // One line per change of what the icon says (never per event): tests and bug
+                // reports can tell what the user saw, and when.
+                let said = |view: &TrayView| (view.colour, view.tooltip.clone());
+                if self.painted.as_ref().map(said) != Some(said(&view)) {
+                    tracing::info!(colour = ?view.colour, tooltip = %view.tooltip, "tray updated");
+                }
+                self.painted = Some(view);
+            }
             Err(err) => tracing::warn!(error = %err, "cannot update the tray"),
         }
     }
