@@ -58,7 +58,9 @@ pub(crate) fn start() -> anyhow::Result<ExitCode> {
 
     let dirs = directories::ProjectDirs::from("", "", "exai")
         .context("cannot find the home directory for settings and logs")?;
-    let log_dir = dirs.data_local_dir().join("logs");
+    // The same folder as the autostarted hub's log (exai_ipc::log_dir), so "Open logs folder"
+    // shows every EXAI log.
+    let log_dir = exai_ipc::log_dir().unwrap_or_else(|| dirs.data_local_dir().join("logs"));
     let ring = LogRing::new(exai_hub::logring::DEFAULT_CAPACITY);
     let log_guard =
         LogConfig::from_env(log_dir.clone(), cfg!(debug_assertions), Some(ring.clone())).init()?;
