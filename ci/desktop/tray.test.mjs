@@ -1,0 +1,369 @@
+// The real tray app on a Linux desktop, headless: `exai-tray` under Xvfb in its own D-Bus
+// session (ci/desktop/test.sh starts both), with a StatusNotifier watcher, a fake notification
+// server, the testkit's fake daemon and real `exai-shim` processes driven by the MCP SDK.
+//
+// It proves, without looking at pixels: the app starts and logs it; its tray icon registers
+// with the watcher and carries the menu; its window is mapped and renders the dashboard (read
+// through the accessibility tree WebKitGTK exposes over AT-SPI); two editor windows work and
+// show in `exai status`, the menu and the page; a killed window becomes a desktop notification
+// that names it; a second `exai-tray` hands over to the first; SIGTERM quits cleanly, telling
+// the remaining shim. Screenshots go to target/screenshots/tray-*.png.
+//
+// Run: `bash ci/desktop/test.sh` (which also builds nothing: see its header for what it needs).
+
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  binary,
+  NOTIFYD,
+  probe,
+  PYTHON,
+  repoRoot,
+  run,
+  settledCapture,
+  Shim,
+  Started,
+  targetDir,
+  tempDir,
+  textOf,
+  nodes,
+  waitUntil,
+  x11Windows,
+} from "./support.mjs";
+
+const TITLE = "EXAI Tray";
+const VSCODE = { name: "Visual Studio Code", version: "1.96.0" };
+const CURSOR = { name: "Cursor", version: "0.45.11" };
+/** Bound for what should happen promptly (a row appearing, a menu repainting). */
+const PROMPT_MS = 10_000;
+/** Bound for the app's start (GTK, WebKit's processes, the first page load). */
+const START_MS = 30_000;
+const SCREENSHOTS = path.join(targetDir, "screenshots");
+/** Each process's output, written after every run (CI keeps it when something fails). */
+const LOGS = path.join(targetDir, "desktop-logs");
+
+let checks = 0;
+/** One named assertion; the final line counts them. */
+function check(what, condition, detail) {
+  assert.ok(condition, `${what}${detail === undefined ? "" : `: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`}`);
+  checks += 1;
+}
+/** A wait that is itself a check (it fails with what did not happen); counted when it passes. */
+async function counted(wait) {
+  const value = await wait;
+  checks += 1;
+  return value;
+}
+
+/** Whether `pid` runs (a zombie waiting for its parent to reap it has ended). */
+function alive(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** The pids whose parent is `pid` (from /proc/<pid>/stat). */
+function childrenOf(pid) {
+  const children = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // it ended while we looked
+    }
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const [, parent] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(parent) === pid) children.push(Number(entry));
+  }
+  return children;
+}
+
+describe("exai-tray on a headless Linux desktop", { timeout: 110_000 }, () => {
+  for (const name of ["DISPLAY", "DBUS_SESSION_BUS_ADDRESS"]) {
+    if (!process.env[name]) throw new Error(`${name} is not set: run this through ci/desktop/test.sh (Xvfb and a private D-Bus session)`);
+  }
+  const endpoint = `desk-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
+  // The endpoint (and the D-Bus session) are this run's own, so window labels need not be
+  // unique; they read like projects because the screenshots go into the README. Each shim runs
+  // in a folder of that name, which the dashboard shows as the window's folder.
+  const windows = [
+    { label: "payments-api", editor: VSCODE, calls: 3 },
+    { label: "web-frontend", editor: VSCODE, calls: 1 },
+    { label: "docs-site", editor: CURSOR, calls: 2 },
+  ];
+  const [alpha, beta, gamma] = windows.map((window) => window.label);
+  const dirs = [];
+  /** Every process started here, stopped in `after` by pid. */
+  const started = [];
+  const shims = [];
+  let env, trayEnv, notifyd, monitor, watcher, daemon, daemonUrl, tray, windowId, icons, projects, base, logDir;
+
+  const start = (name, command, args, options) => {
+    const process_ = new Started(name, command, args, { env, ...options });
+    started.push(process_);
+    return process_;
+  };
+  const trayItem = () => probe(env, "tray", tray.pid);
+  const page = () => probe(env, "page", tray.pid);
+  const menuLabels = (item) => item.menu.map((entry) => entry.label).filter(Boolean);
+  const status = async () => JSON.parse(await run(binary("exai"), ["status", "--json", "--endpoint", endpoint], { env: trayEnv }));
+  /** Which of icons/tray-*.png the tray icon's current file shows, pixel for pixel. */
+  const iconColour = async (file) => {
+    for (const [colour, png] of Object.entries(icons)) {
+      const same = await run("compare", ["-metric", "AE", file, png, "null:"], { env }).then(() => true, () => false);
+      if (same) return colour;
+    }
+    return `none of ${Object.keys(icons)} (${file})`;
+  };
+  /** Waits until the page, read over AT-SPI, satisfies `holds(text, tree)`. */
+  const waitForPage = (what, holds, timeoutMs = PROMPT_MS) => {
+    let last;
+    return waitUntil(`the dashboard shows ${what}`, async () => {
+      last = await page();
+      return holds(textOf(last), last) && last;
+    }, { timeoutMs, show: () => (last ? textOf(last).slice(0, 3000) : "no accessible page") });
+  };
+  /** The table row (AT-SPI role "table row") that names `label`, as text. */
+  const rowText = (tree, label) =>
+    [...nodes(tree)].filter((node) => node.role === "table row").map(textOf).find((text) => text.includes(label));
+  const screenshot = async (name) => {
+    const root = await settledCapture(env, "root");
+    await writeFile(path.join(SCREENSHOTS, `tray-${name}.png`), root);
+    const window = await settledCapture(env, windowId);
+    await writeFile(path.join(SCREENSHOTS, `tray-${name}-window.png`), window);
+    check(`screenshot ${name} is a PNG`, root.subarray(1, 4).toString() === "PNG" && window.length > 1000);
+  };
+
+  before(async () => {
+    await mkdir(SCREENSHOTS, { recursive: true });
+    base = await tempDir("exai-desktop-");
+    dirs.push(base);
+    const home = path.join(base, "home");
+    const runtime = path.join(base, "runtime");
+    for (const dir of [home, runtime, ...["config", "data", "cache", "state"].map((name) => path.join(base, name))]) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+    }
+    env = { ...process.env };
+    for (const key of Object.keys(env)) if (key.startsWith("EXAI_")) delete env[key];
+    Object.assign(env, {
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(base, "config"),
+      XDG_DATA_HOME: path.join(base, "data"),
+      XDG_CACHE_HOME: path.join(base, "cache"),
+      XDG_STATE_HOME: path.join(base, "state"),
+      XDG_RUNTIME_DIR: runtime,
+      EXAI_LOG: "info",
+      // python3-gi's deprecation notes are not failures.
+      PYTHONWARNINGS: "ignore::DeprecationWarning",
+    });
+    projects = path.join(base, "projects");
+    for (const { label } of windows) await mkdir(path.join(projects, label), { recursive: true });
+    icons = Object.fromEntries(["grey", "green", "amber", "red"].map((colour) => [colour, path.join(repoRoot, "icons", `tray-${colour}.png`)]));
+
+    // Everything the desktop offers, each ready before the app starts.
+    notifyd = start("notifyd", PYTHON, [NOTIFYD]);
+    await notifyd.waitFor(/"ready": true/, { what: "ownership of org.freedesktop.Notifications" });
+    // The watcher's signals, recorded from before the app starts.
+    monitor = start("dbus-monitor", "dbus-monitor", ["--session", "type='signal',interface='org.kde.StatusNotifierWatcher'"]);
+    await monitor.waitFor(/member=NameLost/, { what: "dbus-monitor becoming a monitor" });
+    watcher = start("status-notifier-watcher", "status-notifier-watcher", []);
+    await run("gdbus", ["wait", "--session", "--timeout", "10", "org.kde.StatusNotifierWatcher"], { env });
+    daemon = start("exai-fake-daemon", binary("exai-fake-daemon"), []);
+    [daemonUrl] = await daemon.waitFor(/ws:\/\/127\.0\.0\.1:\d+/, { what: "the daemon's URL" });
+    trayEnv = { ...env, EXAI_ENDPOINT: endpoint, EXAI_WS_URL: daemonUrl };
+  });
+
+  after(async () => {
+    // Only what this test started, by pid; then make sure each is gone.
+    await Promise.all(shims.map((shim) => shim.close().catch(() => {})));
+    for (const process_ of [...started].reverse()) await process_.stop("SIGTERM");
+    await rm(LOGS, { recursive: true, force: true });
+    await mkdir(LOGS, { recursive: true });
+    for (const process_ of started) await writeFile(path.join(LOGS, `${process_.name.replaceAll(" ", "-")}.log`), process_.fullOutput);
+    for (const shim of shims) await writeFile(path.join(LOGS, `shim-${shim.label}.log`), shim.stderr);
+    for (const process_ of started) assert.equal(process_.running, false, `${process_.name} (pid ${process_.pid}) still runs`);
+    for (const shim of shims) assert.equal(shim.running, false, `the shim ${shim.label} (pid ${shim.pid}) still runs`);
+    await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+    if (process.env.EXAI_DESKTOP_CHECKS) await writeFile(process.env.EXAI_DESKTOP_CHECKS, `${checks}\n`);
+  });
+
+  it("starts and says so on stderr", async () => {
+    tray = start("exai-tray", binary("exai-tray"), [], { env: trayEnv });
+    const [line] = await tray.waitFor(/EXAI tray started.*/, { stream: "stderr", timeoutMs: START_MS });
+    check("the start line names our endpoint", line.includes(`${endpoint}.sock`), line);
+    check("the start line names the daemon", line.includes(daemonUrl), line);
+    logDir = line.match(/log_dir=(\S+)/)?.[1];
+    check("the log directory is this run's own", logDir?.startsWith(`${base}/`), line);
+  });
+
+  it("registers its tray icon with the StatusNotifier watcher, with its menu", async () => {
+    const [, name] = await monitor.waitFor(/member=StatusNotifierItemRegistered\s+string "([^"]+)"/, {
+      timeoutMs: START_MS,
+      what: "a StatusNotifierItemRegistered signal from the watcher",
+    });
+    const property = await run("gdbus", [
+      "call", "--session", "--dest", "org.kde.StatusNotifierWatcher", "--object-path", "/StatusNotifierWatcher",
+      "--method", "org.freedesktop.DBus.Properties.Get", "org.kde.StatusNotifierWatcher", "RegisteredStatusNotifierItems",
+    ], { env });
+    check("RegisteredStatusNotifierItems lists the registered item", property.includes(`'${name.split("/")[0]}`), property);
+    const item = await trayItem();
+    check("the registered item belongs to the tray's process", item.pid === tray.pid, item);
+    check("the item is active", item.props.Status === "Active", item.props);
+    check("the icon files live in the run's own runtime dir", item.props.IconThemePath.startsWith(trayEnv.XDG_RUNTIME_DIR), item.props);
+    check("the item has a menu", item.props.Menu && item.menu.length > 0, item);
+    const ready = await waitUntil("the tray menu says the daemon is connected and no editor is", async () => {
+      const now = await trayItem();
+      const labels = menuLabels(now);
+      return labels.includes(`Daemon: connected to ${daemonUrl}`) && labels.includes("No editor connected") && now;
+    }, { show: (now) => now && menuLabels(now) });
+    for (const label of ["Open dashboard", "Connect an editor…", "Quit EXAI Tray"]) {
+      check(`the menu offers "${label}"`, menuLabels(ready).includes(label), menuLabels(ready));
+    }
+    check("the icon is grey with no editor", (await iconColour(ready.props.IconName)) === "grey", ready.props.IconName);
+  });
+
+  it("shows its window, which renders the dashboard", async () => {
+    const [window] = await waitUntil(`a mapped X11 window titled "${TITLE}"`, async () => {
+      const windows = await x11Windows(env, TITLE);
+      return windows.some((w) => w.mapState === "IsViewable") && windows.filter((w) => w.mapState === "IsViewable");
+    }, { timeoutMs: START_MS });
+    windowId = window.id;
+    check("the window has the configured size", window.width === 960 && window.height === 640, window);
+    const tree = await waitForPage("the daemon connected and the empty state", (text) =>
+      text.includes("Daemon") && text.includes(daemonUrl) && text.includes("No editor connected yet"), START_MS);
+    check("the page is the dashboard document", [...nodes(tree)].some((node) => node.role === "document web" && node.name === TITLE));
+  });
+
+  it("serves three editor windows through real shims, visible in status, menu and page", async () => {
+    for (const { label, editor, calls } of windows) {
+      const shim = await Shim.connect({ endpoint, label, editor, env, cwd: path.join(projects, label) });
+      shims.push(shim);
+      for (let call = 1; call <= calls; call += 1) {
+        const text = `hello ${call} from ${label}`;
+        const result = await shim.client.callTool({ name: "echo", arguments: { text } }, undefined, { timeout: PROMPT_MS });
+        check(`echo ${call} through ${label}`, !result.isError && result.content?.[0]?.text === text, result);
+      }
+    }
+    const snapshot = await status();
+    check("exai status: the host is the tray", snapshot.host.kind === "tray" && snapshot.host.pid === tray.pid, snapshot.host);
+    check("exai status: three sessions", snapshot.sessions.length === windows.length, snapshot.sessions);
+    for (const { label, editor } of windows) {
+      const session = snapshot.sessions.find((s) => s.name === label);
+      check(`exai status: ${label} is ready`, session?.state === "ready", snapshot.sessions);
+      check(`exai status: ${label} is ${editor.name}`, session?.client?.name === editor.name, session);
+    }
+    const item = await waitUntil("the tray menu lists every window as ready", async () => {
+      const now = await trayItem();
+      const labels = menuLabels(now);
+      return windows.every(({ label, editor }) => labels.includes(`${label} (${editor.name}): ready`)) && now;
+    }, { show: (now) => now && menuLabels(now) });
+    check("the icon is green with every window ready", (await iconColour(item.props.IconName)) === "green", item.props.IconName);
+    await counted(waitForPage("every window as a ready row", (text, tree) =>
+      windows.every(({ label }) => /ready/i.test(rowText(tree, label) ?? ""))));
+  });
+
+  it("turns a killed window into a notification that names it", async (t) => {
+    const [, second] = shims;
+    second.kill();
+    // notifyd prints one JSON line per Notify call; the label is plain ASCII, the same in JSON.
+    const [json] = await notifyd.waitFor(new RegExp(`^\\{"app_name".*${beta}.*$`, "m"), {
+      timeoutMs: PROMPT_MS,
+      what: `a Notify call naming ${beta}`,
+    });
+    const notice = JSON.parse(json);
+    t.diagnostic(`Notify: ${notice.summary} / ${notice.body}`);
+    check("the notification names the lost window", `${notice.summary} ${notice.body}`.includes(beta), notice);
+    check("the notification comes from EXAI Tray", notice.app_name === TITLE, notice);
+    const snapshot = await status();
+    check("exai status: the killed window is lost", snapshot.sessions.find((s) => s.name === beta)?.state === "lost", snapshot.sessions);
+    for (const label of [alpha, gamma]) {
+      check(`exai status: ${label} is still ready`, snapshot.sessions.find((s) => s.name === label)?.state === "ready", snapshot.sessions);
+    }
+    await counted(waitUntil("the tray menu shows the killed window as lost", async () => {
+      const labels = menuLabels(await trayItem());
+      return labels.includes(`${beta} (${VSCODE.name}): lost`) && labels.includes(`${alpha} (${VSCODE.name}): ready`) && labels;
+    }));
+    await counted(waitForPage("the killed window's row as lost and the others as ready", (text, tree) =>
+      /lost/i.test(rowText(tree, beta) ?? "") && [alpha, gamma].every((label) => /ready/i.test(rowText(tree, label) ?? ""))));
+  });
+
+  it("takes screenshots of the sessions, session, connect and logs views", async () => {
+    await screenshot("sessions");
+    // A window's line in the tray menu opens that window's page, clicked as a panel clicks it.
+    await probe(env, "tray-click", tray.pid, `${beta} (${VSCODE.name}): lost`);
+    await counted(waitForPage(`the page of ${beta}`, (text, tree) =>
+      [...nodes(tree)].some((node) => node.role === "heading" && node.text.includes(beta)) && rowText(tree, alpha) === undefined));
+    await screenshot("session");
+    // The tray menu's "Connect an editor…".
+    await probe(env, "tray-click", tray.pid, "Connect an editor…");
+    await counted(waitForPage("the connect page", (text) => text.includes("Connect an editor") && text.includes("exai-shim")));
+    await screenshot("connect");
+    // The page's own navigation, followed as a screen reader follows a link. WebKitGTK exposes
+    // a log line's time but not its message over AT-SPI, so the lines are counted and the
+    // session filter is read instead.
+    await probe(env, "page-action", tray.pid, "link", "Logs");
+    await counted(waitForPage("the log view with lines, filterable by every window", (text, tree) => {
+      const log = [...nodes(tree)].find((node) => node.role === "log" && node.name === "Hub log");
+      const lines = log ? log.children.filter((node) => node.role === "static").length : 0;
+      const sessionFilter = [...nodes(tree)].find((node) => node.role === "combo box" && node.name.startsWith("Session"));
+      const options = sessionFilter ? [...nodes(sessionFilter)].filter((node) => node.role === "menu item").map((node) => node.name) : [];
+      return lines > 3 && windows.every(({ label }) => options.some((option) => option.startsWith(label)));
+    }));
+    await screenshot("logs");
+    await probe(env, "page-action", tray.pid, "link", "Sessions*");
+    await counted(waitForPage("the sessions view again", (text, tree) => windows.every(({ label }) => rowText(tree, label) !== undefined)));
+  });
+
+  it("hands over to the running tray when started a second time", async (t) => {
+    const second = start("second exai-tray", binary("exai-tray"), [], { env: trayEnv });
+    const { code } = await second.waitExit(PROMPT_MS);
+    t.diagnostic(`second exai-tray: ${second.stderr.split("\n").filter((line) => line.startsWith("exai-tray:")).join(" ")}`);
+    check("the second tray exits 0", code === 0, second.output);
+    check("the second tray says the first runs and was shown",
+      second.stderr.includes(`EXAI Tray is already running (pid ${tray.pid}); showed its dashboard`), second.output);
+    await counted(tray.waitFor(/another EXAI tray asked to show the dashboard/, { stream: "stderr", timeoutMs: PROMPT_MS }));
+    const windows = await x11Windows(env, TITLE);
+    check("still one window", windows.filter((w) => w.mapState === "IsViewable").length === 1, windows);
+  });
+
+  it("quits on SIGTERM, telling the remaining shim, and leaves nothing behind", async (t) => {
+    const [first, , third] = shims;
+    const children = childrenOf(tray.pid);
+    check("the tray runs WebKit's helper processes", children.length > 0, children);
+
+    tray.child.kill("SIGTERM");
+    const { code, signal } = await tray.waitExit(PROMPT_MS, "exit after SIGTERM");
+    check("the tray exits 0 on SIGTERM", code === 0, { code, signal, output: tray.output });
+    check("the tray logged its stop", /stop requested by signal[\s\S]*hub stopped[\s\S]*EXAI tray stopped/.test(tray.stderr), tray.output);
+    for (const shim of [first, third]) {
+      await counted(waitUntil(`the shim ${shim.label} saying the hub stopped`, () => /EXAI hub stopped/.test(shim.stderr), {
+        timeoutMs: PROMPT_MS, show: () => shim.stderr,
+      }));
+    }
+    const askedAt = performance.now();
+    const failed = await first.client.callTool({ name: "echo", arguments: { text: "anyone?" } }, undefined, { timeout: PROMPT_MS }).then(
+      (result) => `answered: ${JSON.stringify(result)}`,
+      (error) => error.message,
+    );
+    const answeredMs = performance.now() - askedAt;
+    t.diagnostic(`a call after the quit: ${failed} (after ${answeredMs.toFixed(0)} ms)`);
+    check("a call through the remaining shim fails at once, saying why",
+      /EXAI hub/.test(failed) && !failed.startsWith("answered") && answeredMs < 2000, `${failed} (after ${answeredMs.toFixed(0)} ms)`);
+    await counted(monitor.waitFor(/member=StatusNotifierItemUnregistered/, { timeoutMs: PROMPT_MS, what: "the tray icon unregistering" }));
+    await counted(waitUntil("WebKit's helper processes of the tray ending", () => !children.some(alive), {
+      timeoutMs: PROMPT_MS, show: () => children.filter(alive),
+    }));
+    const windows = await x11Windows(env, TITLE);
+    check("no window is left", windows.length === 0, windows);
+    const logs = readdirSync(logDir).filter((file) => file.startsWith("exai-tray."));
+    check("the daily log file has the session", logs.length === 1 && readFileSync(path.join(logDir, logs[0]), "utf8").includes("EXAI tray started"), logs);
+  });
+});
