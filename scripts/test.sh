@@ -38,9 +38,12 @@ fi
 step "dashboard in Debian's Chromium against exai hub --dashboard (ui/e2e)"
 npm --prefix ui run e2e
 
+step "the real tray app under Xvfb in a private D-Bus session (ci/desktop)"
+bash ci/desktop/test.sh
+
 step "Windows: build for x86_64-pc-windows-gnu and prove it under Wine (ci/wine)"
 bash ci/wine/setup.sh
 cargo clippy --locked --target x86_64-pc-windows-gnu -p exai-ipc -p exai-shim -p exai-cli -- -D warnings
 bash ci/wine/test.sh
 
-step "all passed: $passed native tests, and the Windows builds under Wine"
+step "all passed: $passed native tests, the UI, the browser and desktop tests, and the Windows builds under Wine"
