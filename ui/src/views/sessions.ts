@@ -4,7 +4,7 @@
 
 import type { SessionInfo } from "../api";
 import { h, KeyedList, setAttr, setData, setText } from "../dom";
-import { baseName, formatCount, formatDuration, formatElapsed } from "../format";
+import { formatCount, formatDuration, formatElapsed } from "../format";
 import { navigate } from "../router";
 import { sessionLabel, type HubState } from "../state/hub";
 import { actionButton, displayLabel, editorText, SESSION_STATE_TEXT, stateDot, updateDot } from "./common";
@@ -12,13 +12,15 @@ import { ConnectPanel } from "./connect";
 import type { Context, View } from "./context";
 import { UpstreamPanel } from "./upstream";
 
-/** Column headers; the class decides when a narrow window hides the column (styles.css). */
+/**
+ * Column headers; the class decides when a narrow window hides the column (styles.css). The
+ * workspace is the second line of the session cell and the pid the second line of the editor
+ * cell, so every column fits the tray window's default 960 px.
+ */
 const COLUMNS: ReadonlyArray<[label: string, className: string, srOnly?: boolean]> = [
   ["State", "col-state", true],
   ["Session", "col-label"],
   ["Editor", "col-editor"],
-  ["Workspace", "col-cwd"],
-  ["PID", "col-pid num"],
   ["Connected", "col-age"],
   ["Requests", "col-requests num"],
   ["Errors", "col-errors num"],
@@ -33,17 +35,20 @@ class SessionRow {
   private readonly dot = stateDot("unknown");
   private readonly stateText = h("span", { class: "sr-only" });
   private readonly link = h("a", { class: "session-link" });
-  private readonly subEditor = h("span", { class: "sub-editor" });
-  private readonly subCwd = h("span", { class: "sub-cwd" });
-  private readonly editor = h("td", { class: "col-editor" });
-  private readonly cwd = h("td", { class: "col-cwd" });
-  private readonly pid = h("td", { class: "col-pid num" });
-  private readonly age = h("td", { class: "col-age" });
+  /** The workspace, cut from the left when it does not fit (styles.css), in full as a tooltip. */
+  private readonly cwd = h("span", { class: "cell-sub cwd" });
+  private readonly editorName = h("span", { class: "cell-main" });
+  private readonly pid = h("span", { class: "cell-sub" });
+  private readonly editor = h("td", { class: "col-editor" }, this.editorName, this.pid);
+  private readonly ageMain = h("span", { class: "cell-main" });
+  private readonly ageSub = h("span", { class: "cell-sub" });
+  private readonly age = h("td", { class: "col-age" }, this.ageMain, this.ageSub);
   private readonly requests = h("td", { class: "col-requests num" });
   private readonly errors = h("td", { class: "col-errors num" });
   private readonly inFlight = h("td", { class: "col-inflight num" });
   private readonly latency = h("td", { class: "col-latency num" });
-  private readonly lastError = h("td", { class: "col-error" });
+  private readonly lastErrorText = h("span", { class: "error-clamp" });
+  private readonly lastError = h("td", { class: "col-error" }, this.lastErrorText);
   private readonly actions = h("td", { class: "col-actions" });
   private readonly dismiss: HTMLButtonElement;
   private info: SessionInfo | null = null;
@@ -60,10 +65,8 @@ class SessionRow {
       "tr",
       { class: "session-row", data: { session: id } },
       h("td", { class: "col-state" }, this.dot, this.stateText),
-      h("td", { class: "col-label" }, this.link, h("span", { class: "row-sub" }, this.subEditor, this.subCwd)),
+      h("td", { class: "col-label" }, this.link, h("span", { class: "sr-only" }, "workspace "), this.cwd),
       this.editor,
-      this.cwd,
-      this.pid,
       this.age,
       this.requests,
       this.errors,
@@ -95,21 +98,20 @@ class SessionRow {
     setAttr(this.link, "title", displayLabel(session));
     this.link.classList.toggle("unnamed", !sessionLabel(session));
     const editor = editorText(session);
-    setText(this.editor, editor || "–");
-    setAttr(this.editor, "title", editor || "The editor has not said who it is yet");
-    setText(this.cwd, session.cwd ? baseName(session.cwd) : "–");
-    setAttr(this.cwd, "title", session.cwd);
-    // Shown under the label when the window is too narrow for the editor and workspace columns.
-    setText(this.subEditor, editor);
-    setText(this.subCwd, session.cwd ? baseName(session.cwd) : "");
-    setText(this.pid, String(session.pid));
+    setText(this.editorName, editor || "–");
+    setAttr(this.editorName, "title", editor || "The editor has not said who it is yet");
+    setText(this.pid, `pid ${session.pid}`);
+    setAttr(this.pid, "title", session.parent_pid === null ? "The shim's process id" : `The shim's process id; the editor's is ${session.parent_pid}`);
+    // The mark keeps a leading "/" on the left in the right-to-left box that cuts the start.
+    setText(this.cwd, session.cwd ? `\u200e${session.cwd}` : "–");
+    setAttr(this.cwd, "title", session.cwd || null);
     setText(this.requests, formatCount(session.requests));
     setText(this.errors, formatCount(session.errors));
     this.errors.classList.toggle("has-errors", session.errors > 0);
     setText(this.inFlight, formatCount(session.in_flight));
     this.inFlight.classList.toggle("busy", session.in_flight > 0);
     setText(this.latency, session.recent_latency_ms === null ? "–" : formatDuration(session.recent_latency_ms));
-    setText(this.lastError, session.last_error ?? "");
+    setText(this.lastErrorText, session.last_error ?? "");
     setAttr(this.lastError, "title", session.last_error);
     this.dismiss.hidden = session.state !== "lost";
     setAttr(this.dismiss, "aria-label", `Dismiss ${displayLabel(session)}`);
@@ -120,10 +122,13 @@ class SessionRow {
     const session = this.info;
     if (!session) return;
     if (session.state === "lost" || session.state === "closed") {
-      const verb = session.state === "lost" ? "lost" : "closed";
-      setText(this.age, `${verb} ${formatElapsed(now - session.last_activity)} ago`);
+      // Two short lines rather than one long one: the column stays narrow.
+      const since = now - session.last_activity;
+      setText(this.ageMain, session.state === "lost" ? "Lost" : "Closed");
+      setText(this.ageSub, since < 1000 ? "just now" : `${formatElapsed(since)} ago`);
     } else {
-      setText(this.age, formatElapsed(now - session.connected_at));
+      setText(this.ageMain, formatElapsed(now - session.connected_at));
+      setText(this.ageSub, "");
     }
   }
 }
