@@ -65,11 +65,15 @@ export class LogsView implements View {
     this.pauseButton = h("button", { type: "button", class: "btn", id: "log-pause", "aria-pressed": "false" }, "Pause");
     this.pauseButton.addEventListener("click", () => this.setPaused(!this.paused));
 
-    this.panel = h("div", { id: "logs", class: "log-panel", role: "log", "aria-live": "off", "aria-label": "Hub log", tabindex: "0" });
+    // Each line is a list item (in a list inside the log region): WebKitGTK leaves a line
+    // without a role out of its accessibility tree and, with it, all its text but the time;
+    // a list item keeps the whole line (time, level, session, target, message) readable.
+    const lines = h("div", { class: "log-lines", role: "list" });
+    this.panel = h("div", { id: "logs", class: "log-panel", role: "log", "aria-live": "off", "aria-label": "Hub log", tabindex: "0" }, lines);
     this.panel.addEventListener("scroll", () => {
       this.atBottom = this.panel.scrollHeight - this.panel.scrollTop - this.panel.clientHeight <= STICKY_PX;
     }, { passive: true });
-    this.list = new KeyedList<LogRecord>(this.panel, (record) => String(record.seq), (record) => this.line(record), () => {});
+    this.list = new KeyedList<LogRecord>(lines, (record) => String(record.seq), (record) => this.line(record), () => {});
 
     const field = (label: string, control: HTMLElement) =>
       h("label", { class: "field", for: control.id }, h("span", null, label), control);
@@ -127,11 +131,11 @@ export class LogsView implements View {
     const session = record.session;
     return h(
       "div",
-      { class: "log-line", data: { seq: String(record.seq), level: record.level.toUpperCase(), session: session ?? "" } },
+      { class: "log-line", role: "listitem", data: { seq: String(record.seq), level: record.level.toUpperCase(), session: session ?? "" } },
       h("time", { class: "log-time", title: formatDateTime(record.at) }, formatClock(record.at)),
       h("span", { class: "log-level" }, record.level.toUpperCase()),
       h("span", { class: "log-session", title: session ?? "the hub itself" }, session ? this.sessionName(session) : ""),
-      h("span", { class: "log-target" }, record.target),
+      h("span", { class: "log-target", title: record.target }, record.target),
       h("span", { class: "log-message" }, record.message),
       copyButton(this.ctx, () => lineText(record, this.sessionName(session)), "Copy", "log line"),
     );
