@@ -43,6 +43,15 @@ export function editorText(session: SessionInfo): string {
   return session.client.version ? `${session.client.name} ${session.client.version}` : session.client.name;
 }
 
+/**
+ * A path as code that wraps after a separator (`<wbr>`, no added text) rather than in the
+ * middle of a name when it is too long for its line.
+ */
+export function pathCode(path: string): HTMLElement {
+  const parts = path.split(/(?<=[\\/])/);
+  return h("code", { class: "path" }, ...parts.flatMap((part, index) => (index === 0 ? [part] : [h("wbr"), part])));
+}
+
 /** A button that copies `text()` and says so. */
 export function copyButton(ctx: Context, text: () => string, label = "Copy", what = "text"): HTMLButtonElement {
   const button = h("button", { type: "button", class: "btn btn-small copy", "aria-label": `Copy ${what}` }, label);

@@ -6,7 +6,7 @@ import { h, KeyedList, replaceChildren, setAttr, setText } from "../dom";
 import { formatClock, formatCount, formatDateTime, formatDuration, formatElapsed } from "../format";
 import { navigate, routeHash } from "../router";
 import type { HubState } from "../state/hub";
-import { actionButton, displayLabel, editorText, SESSION_STATE_TEXT, stateDot, updateDot } from "./common";
+import { actionButton, displayLabel, editorText, pathCode, SESSION_STATE_TEXT, stateDot, updateDot } from "./common";
 import type { Context, View } from "./context";
 import { errorText } from "./context";
 
@@ -157,7 +157,7 @@ export class SessionDetailView implements View {
       this.facts,
       fact("Editor", editorText(session) || "not identified yet"),
       fact("Label", session.name ?? "none (no --name)"),
-      fact("Workspace", session.cwd ? h("dd", null, h("code", { class: "path" }, session.cwd)) : null),
+      fact("Workspace", session.cwd ? h("dd", null, pathCode(session.cwd)) : null),
       fact("Protocol", session.protocol_version),
       fact("Shim PID", String(session.pid)),
       fact("Editor PID", session.parent_pid === null ? null : String(session.parent_pid)),
