@@ -306,16 +306,17 @@ describe("exai-tray on a headless Linux desktop", { timeout: 110_000 }, () => {
     await probe(env, "tray-click", tray.pid, "Connect an editor…");
     await counted(waitForPage("the connect page", (text) => text.includes("Connect an editor") && text.includes("exai-shim")));
     await screenshot("connect");
-    // The page's own navigation, followed as a screen reader follows a link. WebKitGTK exposes
-    // a log line's time but not its message over AT-SPI, so the lines are counted and the
-    // session filter is read instead.
+    // The page's own navigation, followed as a screen reader follows a link; the log lines are
+    // read as a screen reader reads them (each a list item with its whole text).
     await probe(env, "page-action", tray.pid, "link", "Logs");
-    await counted(waitForPage("the log view with lines, filterable by every window", (text, tree) => {
+    await counted(waitForPage("the log view with lines (the lost window's warning among them), filterable by every window", (text, tree) => {
       const log = [...nodes(tree)].find((node) => node.role === "log" && node.name === "Hub log");
-      const lines = log ? log.children.filter((node) => node.role === "static").length : 0;
+      const items = log ? [...nodes(log)].filter((node) => node.role === "list item") : [];
+      const lines = items.filter((node) => /\b(INFO|WARN|ERROR|DEBUG|TRACE)\b/.test(node.text)).length;
+      const lostLine = items.some((node) => node.text.includes("WARN") && node.text.includes(beta) && /lost/.test(node.text));
       const sessionFilter = [...nodes(tree)].find((node) => node.role === "combo box" && node.name.startsWith("Session"));
       const options = sessionFilter ? [...nodes(sessionFilter)].filter((node) => node.role === "menu item").map((node) => node.name) : [];
-      return lines > 3 && windows.every(({ label }) => options.some((option) => option.startsWith(label)));
+      return lines > 3 && lostLine && windows.every(({ label }) => options.some((option) => option.startsWith(label)));
     }));
     await screenshot("logs");
     await probe(env, "page-action", tray.pid, "link", "Sessions*");
