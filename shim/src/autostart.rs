@@ -192,6 +192,8 @@ fn start(plan: &Plan) -> Result<Started, String> {
             }
         }
         Mode::Tray => {
+            // Started by an editor, the tray stays in the tray: no window pops up over it.
+            command.arg("--hidden");
             if let Some(endpoint) = &plan.endpoint_flag {
                 command.env(exai_ipc::ENDPOINT_ENV, endpoint);
             }
