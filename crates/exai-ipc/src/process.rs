@@ -14,9 +14,13 @@
 //! goes through here, so that no console window flashes up and nothing outlives the hub by
 //! accident.
 //!
-//! Only handles the child needs cross over: everything this workspace, std and tokio open is
-//! close-on-exec (Unix) or not inheritable (Windows), so a child inherits exactly its three
-//! standard handles.
+//! Only the three standard handles cross over. Everything this workspace, std and tokio open is
+//! close-on-exec (Unix) or not inheritable (Windows). What whoever started us left inheritable
+//! is kept back too: on Linux every descriptor above 2 is made close-on-exec in the child
+//! (`close_range`), and on Windows our own standard handles (an editor's pipes, for the shim)
+//! are made non-inheritable before `CreateProcess`, so a hub never holds an editor's pipe open.
+//! Other handles someone else left inheritable on Windows would still pass; choosing the list
+//! (`PROC_THREAD_ATTRIBUTE_HANDLE_LIST`) needs an API that `std` has only on nightly.
 
 use std::io;
 use std::process::{Child, Command, ExitStatus, Stdio};

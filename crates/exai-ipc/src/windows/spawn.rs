@@ -20,7 +20,12 @@ use std::os::windows::process::CommandExt;
 use std::process::{Child, Command};
 use std::ptr;
 
-use windows_sys::Win32::Foundation::{ERROR_ACCESS_DENIED, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::Foundation::{
+    ERROR_ACCESS_DENIED, HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE, SetHandleInformation,
+};
+use windows_sys::Win32::System::Console::{
+    GetStdHandle, STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
+};
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, TH32CS_SNAPTHREAD, THREADENTRY32, Thread32First, Thread32Next,
 };
@@ -38,6 +43,7 @@ use windows_sys::Win32::System::Threading::{
 const KILLED_EXIT_CODE: u32 = 1;
 
 pub(crate) fn spawn_detached(command: &mut Command) -> io::Result<Child> {
+    keep_std_handles_to_ourselves();
     let flags = CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW;
     command.creation_flags(flags | CREATE_BREAKAWAY_FROM_JOB);
     match command.spawn() {
@@ -55,6 +61,7 @@ pub(crate) fn spawn_detached(command: &mut Command) -> io::Result<Child> {
 }
 
 pub(crate) fn spawn_tied(command: &mut Command) -> io::Result<(Child, Tie)> {
+    keep_std_handles_to_ourselves();
     let job = kill_on_close_job()?;
     command.creation_flags(CREATE_NO_WINDOW | CREATE_SUSPENDED);
     let mut child = command.spawn()?;
@@ -66,6 +73,27 @@ pub(crate) fn spawn_tied(command: &mut Command) -> io::Result<(Child, Tie)> {
         return Err(err);
     }
     Ok((child, Tie { job }))
+}
+
+/// Makes this process's own standard handles non-inheritable.
+///
+/// `std` starts children with handle inheritance on, so every inheritable handle in this process
+/// goes along, and the standard handles we were started with are inheritable (that is how we
+/// got them). A shim's stdout is the editor's pipe: a hub holding a copy would keep the editor
+/// from ever seeing it close. The child still gets exactly the standard handles its `Command`
+/// names, because `std` passes those as fresh inheritable duplicates. (Choosing the handles
+/// with `PROC_THREAD_ATTRIBUTE_HANDLE_LIST` would also cover handles someone else left
+/// inheritable, but `std` offers that only on nightly.)
+fn keep_std_handles_to_ourselves() {
+    for which in [STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE] {
+        // SAFETY: no pointers are passed; the handle is not closed, only its flag changed.
+        unsafe {
+            let handle = GetStdHandle(which);
+            if !handle.is_null() && handle != INVALID_HANDLE_VALUE {
+                SetHandleInformation(handle, HANDLE_FLAG_INHERIT, 0);
+            }
+        }
+    }
 }
 
 /// A new, unnamed job object that kills its processes when its last handle closes.

@@ -193,4 +193,17 @@ impl Helper {
         let status = self.child.wait().expect("wait for the helper");
         assert!(status.success(), "the helper failed: {status}");
     }
+
+    /// Closes the helper's stdin, waits for it to exit, then reads its stdout to the end: the
+    /// end comes only once no process holds the pipe's write side any more.
+    pub fn finish_and_read_to_end(mut self) -> String {
+        drop(self.stdin.take());
+        let status = self.child.wait().expect("wait for the helper");
+        assert!(status.success(), "the helper failed: {status}");
+        let mut rest = String::new();
+        self.stdout
+            .read_to_string(&mut rest)
+            .expect("read the helper's stdout");
+        rest
+    }
 }

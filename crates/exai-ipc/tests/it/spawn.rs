@@ -272,3 +272,64 @@ async fn a_detached_child_starts_inside_a_job_that_forbids_breakaway() {
     helper.child.wait().expect("the helper dies with its job");
     within("the child to end with the job", wait_for_exit(pid)).await;
 }
+
+/// The editor reads the shim's stdout until it closes; a hub that kept a copy of that pipe
+/// would keep it open for as long as the hub runs. So the detached child must hold none of
+/// its parent's standard handles (Windows would pass every inheritable one along).
+#[tokio::test]
+async fn a_detached_child_holds_none_of_its_parents_stdio() {
+    let mut helper = Helper::start(Mode::Detached, None, |_| {});
+    helper.go();
+    let pid = helper.read_pid();
+    // Read on a thread: if the pipe stayed open this would block until the child ended.
+    let reader = std::thread::spawn(move || helper.finish_and_read_to_end());
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || done.send(reader.join()));
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), finished).await;
+    kill_detached(pid);
+    within("the detached child to end", wait_for_exit(pid)).await;
+    let rest = outcome
+        .expect("the parent's stdout stayed open: the detached child holds it")
+        .expect("the reader thread");
+    rest.expect("the helper");
+}
+
+fn kill_detached(pid: u32) {
+    #[cfg(unix)]
+    os::kill(i64::from(pid));
+    #[cfg(windows)]
+    os::terminate(pid);
+}
+
+/// A descriptor someone left inheritable (not close-on-exec) stays with us: a hub that
+/// outlives us must not keep it open.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_detached_child_gets_no_inheritable_descriptor_beyond_the_standard_three() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let file = tempfile::tempfile().expect("tempfile");
+    // SAFETY: F_DUPFD takes an int and returns a new descriptor without close-on-exec.
+    let leaked = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_DUPFD, 100) };
+    assert!(leaked >= 100, "{}", std::io::Error::last_os_error());
+    let mut ls = std::process::Command::new("sh");
+    ls.args(["-c", "exec ls /proc/self/fd >&2"]);
+    let spawned = exai_ipc::process::spawn_detached(&mut ls, std::process::Stdio::piped());
+    // SAFETY: closing the descriptor we just made.
+    unsafe { libc::close(leaked) };
+    let mut child = spawned.expect("spawn_detached");
+    let mut listing = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut listing)
+        .expect("read the listing");
+    child.wait().expect("reap ls");
+    let fds: Vec<&str> = listing.split_whitespace().collect();
+    assert!(
+        !fds.contains(&leaked.to_string().as_str()),
+        "fd {leaked} reached the child: {fds:?}"
+    );
+    assert!(fds.contains(&"2"), "{fds:?}");
+}
