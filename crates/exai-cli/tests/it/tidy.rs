@@ -215,7 +215,12 @@ fn processes_are_launched_only_through_exai_ipc() {
     // exai_ipc::process ties what the hub launches to it (a Job Object on Windows, no console
     // window) or detaches it on purpose (the shim's autostart); a bare `spawn()` does neither.
     let root = root();
-    for dir in ["crates/exai-hub/src", "crates/exai-cli/src", "src-tauri/src", "shim/src"] {
+    for dir in [
+        "crates/exai-hub/src",
+        "crates/exai-cli/src",
+        "src-tauri/src",
+        "shim/src",
+    ] {
         for file in files(&root.join(dir), ".rs") {
             let text = read(&file);
             assert!(
