@@ -2,12 +2,10 @@
 //! never inherited by a program started while holding it.
 
 use std::io;
-use std::process::Stdio;
 
 use exai_ipc::AutostartLock;
-use exai_ipc::process::spawn_detached;
 
-use crate::helper::{Helper, Mode, sleeper};
+use crate::helper::{Helper, Mode};
 use crate::support::{TestEndpoint, within};
 
 #[track_caller]
@@ -21,10 +19,9 @@ fn assert_held(result: io::Result<AutostartLock>) {
 #[test]
 fn a_second_locker_in_the_same_process_would_block_until_the_first_lets_go() {
     let test = TestEndpoint::new();
-    let first = AutostartLock::try_acquire(&test.endpoint).expect("first");
-    assert_held(AutostartLock::try_acquire(&test.endpoint));
-    drop(first);
-    let _again = AutostartLock::try_acquire(&test.endpoint).expect("after the first let go");
+    let mut helper = Helper::start(Mode::LockCycle, Some(&test.endpoint.to_string()), |_| {});
+    assert_eq!(helper.read("cycle"), "held,free");
+    helper.finish();
 }
 
 #[test]
@@ -59,14 +56,20 @@ fn a_lock_held_by_a_killed_process_is_free_again() {
 #[tokio::test]
 async fn a_program_started_while_holding_the_lock_does_not_inherit_it() {
     let test = TestEndpoint::new();
-    let lock = AutostartLock::try_acquire(&test.endpoint).expect("lock");
-    let mut child = spawn_detached(&mut sleeper(), Stdio::null()).expect("spawn_detached");
-    drop(lock);
-    let again = AutostartLock::try_acquire(&test.endpoint);
-    child.kill().expect("kill the sleeper");
-    child.wait().expect("reap the sleeper");
-    within("the sleeper to end", exai_ipc::wait_for_exit(child.id())).await;
-    again.expect("the lock is free while the started program runs");
+    let mut helper = Helper::start(
+        Mode::LockThenDetach,
+        Some(&test.endpoint.to_string()),
+        |_| {},
+    );
+    let pid = helper.read_pid();
+    let free = helper.read("free");
+    crate::spawn::kill_detached(pid);
+    within("the started program to end", exai_ipc::wait_for_exit(pid)).await;
+    helper.finish();
+    assert_eq!(
+        free, "yes",
+        "the lock must be free while the started program runs"
+    );
 }
 
 /// Beside the socket, in the private directory that listening would create.

@@ -27,6 +27,12 @@ pub enum Mode {
     Detached,
     /// Takes the autostart lock of the endpoint in [`ENDPOINT_ENV`]; reports `locked`.
     HoldLock,
+    /// Takes the lock, tries a second time, lets go, takes it again; reports `cycle` as
+    /// `held,free` when the second try would block and the third succeeds.
+    LockCycle,
+    /// Takes the lock, starts a long-running program with [`spawn_detached`], lets go, and
+    /// takes it again; reports `pid` and `free` (`yes`, or the error).
+    LockThenDetach,
 }
 
 impl Mode {
@@ -36,6 +42,8 @@ impl Mode {
             Mode::Tied => "tied",
             Mode::Detached => "detached",
             Mode::HoldLock => "hold-lock",
+            Mode::LockCycle => "lock-cycle",
+            Mode::LockThenDetach => "lock-then-detach",
         }
     }
 }
@@ -89,11 +97,41 @@ fn helper_process_entry() {
             _keep.push(Box::new(child));
         }
         "hold-lock" => {
-            let name = std::env::var(ENDPOINT_ENV).expect("the endpoint");
-            let endpoint = exai_ipc::Endpoint::named(&name).expect("endpoint");
+            let endpoint = helper_endpoint();
             let lock = exai_ipc::AutostartLock::try_acquire(&endpoint).expect("take the lock");
             report("locked", "yes");
             _keep.push(Box::new(lock));
+        }
+        // These run here, in a process of their own, because a lock released in the test process
+        // can look held for a moment: another test's freshly forked child holds copies of all
+        // our descriptors until it execs or exits.
+        "lock-cycle" => {
+            let endpoint = helper_endpoint();
+            let first = exai_ipc::AutostartLock::try_acquire(&endpoint).expect("first");
+            let second = match exai_ipc::AutostartLock::try_acquire(&endpoint) {
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => "held",
+                Err(_) => "error",
+                Ok(_) => "taken-twice",
+            };
+            drop(first);
+            let third = match exai_ipc::AutostartLock::try_acquire(&endpoint) {
+                Ok(_) => "free",
+                Err(_) => "still-held",
+            };
+            report("cycle", &format!("{second},{third}"));
+        }
+        "lock-then-detach" => {
+            let endpoint = helper_endpoint();
+            let lock = exai_ipc::AutostartLock::try_acquire(&endpoint).expect("lock");
+            let child = spawn_detached(&mut sleeper(), Stdio::null()).expect("spawn_detached");
+            drop(lock);
+            let free = match exai_ipc::AutostartLock::try_acquire(&endpoint) {
+                Ok(_) => "yes".to_owned(),
+                Err(err) => format!("no ({err})"),
+            };
+            report("pid", &child.id().to_string());
+            report("free", &free);
+            _keep.push(Box::new(child));
         }
         other => panic!("unknown helper mode {other:?}"),
     }
@@ -140,6 +178,12 @@ pub fn read(stdout: &mut BufReader<ChildStdout>, key: &str) -> String {
 #[track_caller]
 pub fn read_pid(stdout: &mut BufReader<ChildStdout>) -> u32 {
     read(stdout, "pid").parse().expect("a pid")
+}
+
+/// The endpoint named in [`ENDPOINT_ENV`].
+fn helper_endpoint() -> exai_ipc::Endpoint {
+    let name = std::env::var(ENDPOINT_ENV).expect("the endpoint");
+    exai_ipc::Endpoint::named(&name).expect("endpoint")
 }
 
 /// The parent's side of a running helper.

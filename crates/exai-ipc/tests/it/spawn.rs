@@ -294,7 +294,8 @@ async fn a_detached_child_holds_none_of_its_parents_stdio() {
     rest.expect("the helper");
 }
 
-fn kill_detached(pid: u32) {
+/// Ends a detached child that a test caused to start, by its pid.
+pub fn kill_detached(pid: u32) {
     #[cfg(unix)]
     os::kill(i64::from(pid));
     #[cfg(windows)]
