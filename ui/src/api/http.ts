@@ -1,5 +1,5 @@
 // The HTTP backend, for the page `exai hub --dashboard` serves. Same-origin relative URLs with
-// the `exai_dashboard` cookie the page load set (docs/dashboard-api.md, "HTTP backend rules");
+// the `exai_dashboard_<port>` cookie the page load set (docs/dashboard-api.md, "HTTP backend rules");
 // live events over one EventSource.
 
 import type { Api, EventHandlers, Unsubscribe } from "./index";
