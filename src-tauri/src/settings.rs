@@ -116,6 +116,7 @@ impl SettingsStore {
         if let Some(notifications) = wanted.notifications {
             next.notifications = notifications;
         }
+        let mut switched = None;
         if let Some(autostart) = wanted.autostart
             && autostart != prefs.autostart
         {
@@ -123,16 +124,29 @@ impl SettingsStore {
                 .autostart
                 .get()
                 .context("start at login is not available here")?;
-            switch.set(autostart).with_context(|| {
-                format!(
-                    "cannot {} start at login",
-                    if autostart { "turn on" } else { "turn off" }
-                )
-            })?;
+            switch
+                .set(autostart)
+                .with_context(|| format!("cannot {} start at login", turn(autostart)))?;
             next.autostart = autostart;
+            switched = Some(switch);
         }
         if next != *prefs {
-            write(&self.file, next)?;
+            if let Err(err) = write(&self.file, next) {
+                // The login item and the file must agree: a login item left switched while the
+                // file (and so `prefs`) says otherwise makes the next change skip the switch.
+                if let Some(switch) = switched
+                    && let Err(undo) = switch.set(prefs.autostart)
+                {
+                    // Nothing agrees now; `prefs` follows the login item, so the next change
+                    // switches it again (and saves).
+                    prefs.autostart = next.autostart;
+                    return Err(err.context(format!(
+                        "start at login is {} but not saved, and cannot be turned back: {undo:#}",
+                        on_off(next.autostart)
+                    )));
+                }
+                return Err(err);
+            }
             *prefs = next;
             tracing::info!(
                 autostart = next.autostart,
@@ -162,6 +176,15 @@ impl SettingsStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// "turn on" or "turn off", for messages.
+fn turn(on: bool) -> &'static str {
+    if on { "turn on" } else { "turn off" }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }
 
 fn read(file: &Path) -> anyhow::Result<Prefs> {
@@ -200,6 +223,31 @@ mod tests {
             self.0.store(enabled, Ordering::SeqCst);
             Ok(())
         }
+    }
+
+    /// Records every call; the `fail_from`th (counting from 0) and later ones fail.
+    struct RecordingSwitch {
+        calls: Arc<Mutex<Vec<bool>>>,
+        fail_from: usize,
+    }
+
+    impl AutostartSwitch for RecordingSwitch {
+        fn set(&self, enabled: bool) -> anyhow::Result<()> {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push(enabled);
+            if calls.len() > self.fail_from {
+                anyhow::bail!("the login item is locked");
+            }
+            Ok(())
+        }
+    }
+
+    /// A settings file whose directory cannot exist: its parent is a regular file (a read-only
+    /// directory would not stop root).
+    fn unwritable(dir: &Path) -> PathBuf {
+        let parent = dir.join("not-a-dir");
+        std::fs::write(&parent, "").unwrap();
+        parent.join(FILE_NAME)
     }
 
     struct BrokenSwitch;
@@ -287,6 +335,59 @@ mod tests {
         assert_eq!(store.get().autostart, Some(false));
         assert_eq!(store.get().notifications, Some(true), "all or nothing");
         assert!(!file.exists());
+    }
+
+    #[test]
+    fn a_failed_save_turns_the_login_item_back_and_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = SettingsStore::load(unwritable(dir.path()), None);
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        store.attach_autostart(Box::new(RecordingSwitch {
+            calls: calls.clone(),
+            fail_from: usize::MAX,
+        }));
+
+        let err = store.set(&wanted(Some(true), None)).unwrap_err();
+        assert!(format!("{err:#}").contains("cannot create"), "{err:#}");
+        assert_eq!(*calls.lock().unwrap(), [true, false], "switched, then back");
+        assert_eq!(store.get().autostart, Some(false));
+
+        // Nothing was left behind to make the next change skip the switch.
+        let err = store.set(&wanted(Some(true), None)).unwrap_err();
+        assert!(format!("{err:#}").contains("cannot create"), "{err:#}");
+        assert_eq!(*calls.lock().unwrap(), [true, false, true, false]);
+
+        // A failed save of another setting touches no login item.
+        store.set(&wanted(None, Some(false))).unwrap_err();
+        assert_eq!(calls.lock().unwrap().len(), 4);
+        assert_eq!(store.get().notifications, Some(true));
+    }
+
+    #[test]
+    fn a_failed_save_that_cannot_be_undone_follows_the_login_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = SettingsStore::load(unwritable(dir.path()), None);
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        store.attach_autostart(Box::new(RecordingSwitch {
+            calls: calls.clone(),
+            fail_from: 1,
+        }));
+
+        let err = store.set(&wanted(Some(true), None)).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.starts_with("start at login is on but not saved, and cannot be turned back: the login item is locked: cannot create"),
+            "{text}"
+        );
+        assert_eq!(*calls.lock().unwrap(), [true, false]);
+        // The login item is on, so the store says so: turning it off switches it again.
+        assert_eq!(store.get().autostart, Some(true));
+        let err = store.set(&wanted(Some(false), None)).unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "cannot turn off start at login: the login item is locked"
+        );
+        assert_eq!(*calls.lock().unwrap(), [true, false, false]);
     }
 
     #[test]
