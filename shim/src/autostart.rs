@@ -119,49 +119,101 @@ pub fn attempt(
             answered => return answered,
         }
         let started_at = Instant::now();
-        let mut hub = start(&plan).map_err(Unavailable::Autostart)?;
-        let mut backoff = Backoff::new(MAX_WAIT_STEP);
-        loop {
-            let delay = backoff.next_delay();
-            let attempt = conn::attempt(delay, endpoint.clone(), hello.clone(), handshake_timeout);
-            tokio::select! {
-                result = attempt => match result {
-                    Ok(connected) => {
-                        tracing::info!(
-                            pid = hub.pid,
-                            "autostart: {} answered after {} ms",
-                            plan.mode,
-                            started_at.elapsed().as_millis()
-                        );
-                        return Ok(connected);
-                    }
-                    Err(Unavailable::NotRunning) => {}
-                    Err(other) => return Err(other),
-                },
-                status = &mut hub.exited => {
-                    let how = match status {
-                        Ok(status) => describe_exit(status),
-                        Err(error) => format!("could not be waited for ({error})"),
-                    };
-                    return Err(Unavailable::Autostart(format!(
-                        "autostart: {} (pid {}) {how} before it answered; its log: {}",
-                        plan.mode, hub.pid, hub.log
-                    )));
-                }
-                () = tokio::time::sleep_until(deadline) => {
-                    let waited = deadline.saturating_duration_since(started_at);
-                    return Err(Unavailable::Autostart(format!(
-                        "autostart: started {} (pid {}) but it did not answer within {:.1} s; \
-                         its log: {}",
-                        plan.mode,
-                        hub.pid,
-                        waited.as_secs_f64(),
-                        hub.log
-                    )));
-                }
+        let hub = start(&plan).map_err(Unavailable::Autostart)?;
+        let connect =
+            |delay| conn::attempt(delay, endpoint.clone(), hello.clone(), handshake_timeout);
+        match wait_for_answer(connect, hub.exited, deadline).await {
+            Ok(Answered::Started(connected)) => {
+                tracing::info!(
+                    pid = hub.pid,
+                    "autostart: {} answered after {} ms",
+                    plan.mode,
+                    started_at.elapsed().as_millis()
+                );
+                Ok(connected)
+            }
+            Ok(Answered::Another { connected, exit }) => {
+                tracing::info!(
+                    pid = hub.pid,
+                    "autostart: {} {}, but another hub answers (it took the endpoint first)",
+                    plan.mode,
+                    describe_wait(exit)
+                );
+                Ok(connected)
+            }
+            Err(NoAnswer::Failed(other)) => Err(other),
+            Err(NoAnswer::Exited(status)) => {
+                let how = describe_wait(status);
+                Err(Unavailable::Autostart(format!(
+                    "autostart: {} (pid {}) {how} before it answered; its log: {}",
+                    plan.mode, hub.pid, hub.log
+                )))
+            }
+            Err(NoAnswer::TimedOut) => {
+                let waited = deadline.saturating_duration_since(started_at);
+                Err(Unavailable::Autostart(format!(
+                    "autostart: started {} (pid {}) but it did not answer within {:.1} s; \
+                     its log: {}",
+                    plan.mode,
+                    hub.pid,
+                    waited.as_secs_f64(),
+                    hub.log
+                )))
             }
         }
     })
+}
+
+/// Who answered.
+#[derive(Debug, PartialEq)]
+enum Answered<T, E> {
+    /// Most likely the program we started (the endpoint was free when we started it).
+    Started(T),
+    /// Another hub: ours had exited (`exit`), as it does when it finds the endpoint taken.
+    Another { connected: T, exit: E },
+}
+
+/// How waiting for a started hub ended without a connection.
+#[derive(Debug, PartialEq)]
+enum NoAnswer<E> {
+    /// Something answered, but not with a welcome (a rejection, a broken handshake).
+    Failed(Unavailable),
+    /// The program exited, and no hub answered afterwards either.
+    Exited(E),
+    /// Nothing answered before the deadline.
+    TimedOut,
+}
+
+/// Tries `connect` with growing pauses until a hub answers, the program we started exits
+/// (`exited`), or `deadline` passes.
+///
+/// The program exiting is not the end by itself: a hub started by other means (by hand, at
+/// login) may have taken the endpoint between our last check and our start, and then ours exits
+/// because one already runs. So one more attempt, without a pause, decides.
+async fn wait_for_answer<T, E>(
+    mut connect: impl FnMut(Duration) -> Pin<Box<dyn Future<Output = Result<T, Unavailable>>>>,
+    exited: impl Future<Output = E>,
+    deadline: Instant,
+) -> Result<Answered<T, E>, NoAnswer<E>> {
+    let mut exited = std::pin::pin!(exited);
+    let mut backoff = Backoff::new(MAX_WAIT_STEP);
+    loop {
+        tokio::select! {
+            result = connect(backoff.next_delay()) => match result {
+                Ok(connected) => return Ok(Answered::Started(connected)),
+                Err(Unavailable::NotRunning) => {}
+                Err(other) => return Err(NoAnswer::Failed(other)),
+            },
+            status = &mut exited => {
+                return match connect(Duration::ZERO).await {
+                    Ok(connected) => Ok(Answered::Another { connected, exit: status }),
+                    Err(Unavailable::NotRunning) => Err(NoAnswer::Exited(status)),
+                    Err(other) => Err(NoAnswer::Failed(other)),
+                };
+            }
+            () = tokio::time::sleep_until(deadline) => return Err(NoAnswer::TimedOut),
+        }
+    }
 }
 
 /// A hub this shim started.
@@ -246,6 +298,14 @@ fn watch_exit(
             Err(_) => std::future::pending().await,
         }
     })
+}
+
+/// How the started program ended, or why that is unknown.
+fn describe_wait(status: std::io::Result<ExitStatus>) -> String {
+    match status {
+        Ok(status) => describe_exit(status),
+        Err(error) => format!("could not be waited for ({error})"),
+    }
 }
 
 fn describe_exit(status: ExitStatus) -> String {
@@ -349,6 +409,7 @@ fn append_log(dir: &Path, path: &Path) -> std::io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::{Cell, RefCell};
 
     #[test]
     fn modes_parse_in_any_case_and_off_means_none() {
@@ -358,6 +419,109 @@ mod tests {
             assert_eq!(Mode::parse(off), Ok(None), "{off:?}");
         }
         assert!(Mode::parse("yes").is_err());
+    }
+
+    type Answer = Result<&'static str, Unavailable>;
+    type Connect = Box<dyn FnMut(Duration) -> Pin<Box<dyn Future<Output = Answer>>>>;
+
+    /// A fake endpoint: each attempt answers, after its pause, with what `hub` holds then, and
+    /// calls `on_attempt` with the number of attempts so far.
+    fn fake_endpoint(hub: &Rc<RefCell<Answer>>, on_attempt: impl Fn(u32) + 'static) -> Connect {
+        let hub = hub.clone();
+        let on_attempt = Rc::new(on_attempt);
+        let attempts = Rc::new(Cell::new(0));
+        Box::new(move |delay| {
+            let (hub, on_attempt, attempts) = (hub.clone(), on_attempt.clone(), attempts.clone());
+            Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                attempts.set(attempts.get() + 1);
+                on_attempt(attempts.get());
+                hub.borrow().clone()
+            })
+        })
+    }
+
+    fn nothing_runs() -> Rc<RefCell<Answer>> {
+        Rc::new(RefCell::new(Err(Unavailable::NotRunning)))
+    }
+
+    fn far_away() -> Instant {
+        Instant::now() + Duration::from_secs(60)
+    }
+
+    #[tokio::test]
+    async fn a_hub_that_took_the_endpoint_before_ours_is_used_when_ours_exits() {
+        let hub = nothing_runs();
+        // Ours exits because the other hub holds the endpoint, and that one answers.
+        let exited = {
+            let hub = hub.clone();
+            async move {
+                *hub.borrow_mut() = Ok("the other hub");
+                "already running"
+            }
+        };
+        let outcome = wait_for_answer(fake_endpoint(&hub, |_| {}), exited, far_away()).await;
+        assert_eq!(
+            outcome,
+            Ok(Answered::Another {
+                connected: "the other hub",
+                exit: "already running"
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_exit_with_nothing_answering_is_a_failure_after_one_more_attempt() {
+        let hub = nothing_runs();
+        let seen = Rc::new(Cell::new(0));
+        let (exit, exited) = tokio::sync::oneshot::channel();
+        let exit = RefCell::new(Some(exit));
+        let connect = fake_endpoint(&hub, {
+            let seen = seen.clone();
+            move |attempts| {
+                seen.set(attempts);
+                // Ours exits while the second attempt finds nothing.
+                if attempts == 2
+                    && let Some(exit) = exit.borrow_mut().take()
+                {
+                    exit.send("code 1").unwrap();
+                }
+            }
+        });
+        let outcome = wait_for_answer(connect, async { exited.await.unwrap() }, far_away()).await;
+        assert_eq!(outcome, Err(NoAnswer::Exited("code 1")));
+        assert_eq!(seen.get(), 3, "one attempt after the exit");
+    }
+
+    #[tokio::test]
+    async fn after_an_exit_what_a_hub_said_is_reported() {
+        let hub = nothing_runs();
+        let exited = {
+            let hub = hub.clone();
+            async move {
+                *hub.borrow_mut() = Err(Unavailable::Rejected("protocol 9".to_owned()));
+            }
+        };
+        let outcome = wait_for_answer(fake_endpoint(&hub, |_| {}), exited, far_away()).await;
+        assert_eq!(
+            outcome,
+            Err(NoAnswer::Failed(Unavailable::Rejected(
+                "protocol 9".to_owned()
+            )))
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_answering_by_the_deadline_is_a_timeout() {
+        let hub = nothing_runs();
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let outcome = wait_for_answer(
+            fake_endpoint(&hub, |_| {}),
+            std::future::pending::<()>(),
+            deadline,
+        )
+        .await;
+        assert_eq!(outcome, Err(NoAnswer::TimedOut));
     }
 
     #[test]
