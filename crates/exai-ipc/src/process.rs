@@ -17,7 +17,7 @@
 //! Only the three standard handles cross over. Everything this workspace, std and tokio open is
 //! close-on-exec (Unix) or not inheritable (Windows). What whoever started us left inheritable
 //! is kept back too: on Linux every descriptor above 2 is made close-on-exec in the child
-//! (`close_range`), and on Windows our own standard handles (an editor's pipes, for the shim)
+//! (`close_range`, or one by one from `/proc/self/fd` on kernels before 5.11), and on Windows our own standard handles (an editor's pipes, for the shim)
 //! are made non-inheritable before `CreateProcess`, so a hub never holds an editor's pipe open.
 //! Other handles someone else left inheritable on Windows would still pass; choosing the list
 //! (`PROC_THREAD_ATTRIBUTE_HANDLE_LIST`) needs an API that `std` has only on nightly.

@@ -5,8 +5,8 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
 pub(crate) fn spawn_detached(command: &mut Command) -> io::Result<Child> {
-    // SAFETY: the hook calls only setsid(2) and close_range(2), which are async-signal-safe,
-    // and allocates nothing.
+    // SAFETY: the hook calls only setsid(2) and what `close_inherited_fds_on_exec` calls, all
+    // async-signal-safe, and allocates nothing.
     unsafe {
         command.pre_exec(|| {
             if libc::setsid() == -1 {
@@ -22,18 +22,115 @@ pub(crate) fn spawn_detached(command: &mut Command) -> io::Result<Child> {
 /// Marks every descriptor above the standard three close-on-exec, in the child between fork
 /// and exec: one that whoever started us left inheritable (an editor's pipe, say) then does not
 /// reach a program that outlives us. Everything std, tokio and this crate open is close-on-exec
-/// already; std's own exec-error pipe stays usable. Linux 5.11 and later; elsewhere, and on
-/// older kernels, descriptors are left as they are.
+/// already; std's own exec-error pipe stays usable. On Linux 5.11 and later one `close_range`
+/// does it; on older kernels (`ENOSYS` before 5.9, `EINVAL` for the flag before 5.11) or under a
+/// seccomp filter that refuses it, [`mark_each_cloexec`] does it one descriptor at a time.
+/// Elsewhere descriptors are left as they are.
 fn close_inherited_fds_on_exec() {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    // SAFETY: close_range(2) takes no pointers; a failure (ENOSYS, EINVAL) changes nothing.
+    {
+        // SAFETY: close_range(2) takes no pointers; a failure changes nothing.
+        let marked = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        } == 0;
+        if !marked {
+            mark_each_cloexec();
+        }
+    }
+}
+
+/// The fallback for [`close_inherited_fds_on_exec`]: marks each descriptor above 2 that
+/// `/proc/self/fd` lists (or, without `/proc`, each number below the descriptor limit).
+///
+/// Runs between fork and exec, so it is async-signal-safe: raw system calls, a buffer on the
+/// stack, no allocation and no panicking index.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn mark_each_cloexec() {
+    // SAFETY: a NUL-terminated path; the descriptor is close-on-exec itself.
+    let dir = unsafe {
+        libc::open(
+            c"/proc/self/fd".as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if dir < 0 {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: the pointer is to a live rlimit.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return;
+        }
+        let end = libc::c_int::try_from(limit.rlim_cur).unwrap_or(libc::c_int::MAX);
+        for fd in 3..end {
+            set_cloexec(fd);
+        }
+        return;
+    }
+    // linux_dirent64: d_ino (8 bytes), d_off (8), d_reclen (2), d_type (1), then the name,
+    // NUL-terminated; records are d_reclen bytes long.
+    const NAME: usize = 19;
+    let mut buffer = [0u8; 4096];
+    loop {
+        // SAFETY: the buffer is ours and as long as we say.
+        let read =
+            unsafe { libc::syscall(libc::SYS_getdents64, dir, buffer.as_mut_ptr(), buffer.len()) };
+        let Ok(read) = usize::try_from(read) else {
+            break;
+        };
+        if read == 0 {
+            break;
+        }
+        let mut records = buffer.get(..read).unwrap_or_default();
+        while let Some(&[low, high]) = records.get(16..18) {
+            let length = usize::from(u16::from_ne_bytes([low, high]));
+            let (Some(record), Some(rest)) = (records.get(..length), records.get(length..)) else {
+                break;
+            };
+            if let Some(fd) = record.get(NAME..).and_then(parse_fd)
+                && fd > 2
+                && fd != dir
+            {
+                set_cloexec(fd);
+            }
+            if length == 0 {
+                break;
+            }
+            records = rest;
+        }
+    }
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(dir) };
+}
+
+/// A descriptor number from a NUL-terminated directory entry name; `None` for `.` and `..`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn parse_fd(name: &[u8]) -> Option<libc::c_int> {
+    let mut fd: libc::c_int = 0;
+    let mut digits = 0;
+    for &byte in name.iter().take_while(|&&byte| byte != 0) {
+        let digit = libc::c_int::from(byte.checked_sub(b'0').filter(|&digit| digit <= 9)?);
+        fd = fd.checked_mul(10)?.checked_add(digit)?;
+        digits += 1;
+    }
+    (digits > 0).then_some(fd)
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn set_cloexec(fd: libc::c_int) {
+    // SAFETY: fcntl(2) with F_GETFD / F_SETFD takes and returns ints; a closed descriptor
+    // fails with EBADF and changes nothing.
     unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3 as libc::c_uint,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        );
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+            libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+        }
     }
 }
 
@@ -43,8 +140,8 @@ pub(crate) fn spawn_tied(command: &mut Command) -> io::Result<(Child, Tie)> {
     {
         // SAFETY: getpid has no preconditions.
         let parent = unsafe { libc::getpid() };
-        // SAFETY: the hook calls only prctl(2), getppid(2), kill(2) and close_range(2),
-        // which are async-signal-safe, and allocates nothing.
+        // SAFETY: the hook calls only prctl(2), getppid(2), kill(2) and what
+        // `close_inherited_fds_on_exec` calls, all async-signal-safe, and allocates nothing.
         unsafe {
             command.pre_exec(move || {
                 if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) == -1 {

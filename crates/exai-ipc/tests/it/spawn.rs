@@ -305,16 +305,60 @@ pub fn kill_detached(pid: u32) {
 /// A descriptor someone left inheritable (not close-on-exec) stays with us: a hub that
 /// outlives us must not keep it open.
 #[cfg(target_os = "linux")]
-#[tokio::test]
-async fn a_detached_child_gets_no_inheritable_descriptor_beyond_the_standard_three() {
+#[test]
+fn a_detached_child_gets_no_inheritable_descriptor_beyond_the_standard_three() {
+    assert_no_descriptor_leaks_into_a_detached_child(None);
+}
+
+/// The same on kernels without `close_range` (before 5.9: `ENOSYS`) or without its
+/// `CLOSE_RANGE_CLOEXEC` flag (5.9 and 5.10: `EINVAL`), played on any kernel by a seccomp filter
+/// in the child that refuses the call with that error.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_detached_child_gets_no_inheritable_descriptor_where_close_range_is_refused() {
+    for errno in [libc::ENOSYS, libc::EINVAL] {
+        assert_no_descriptor_leaks_into_a_detached_child(Some(errno));
+    }
+}
+
+/// Leaves a descriptor inheritable, starts `ls /proc/self/fd` detached (with `close_range`
+/// failing with `refuse_close_range`, if set) and checks the listing.
+#[cfg(target_os = "linux")]
+#[track_caller]
+fn assert_no_descriptor_leaks_into_a_detached_child(refuse_close_range: Option<libc::c_int>) {
     use std::io::Read;
     use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
     let file = tempfile::tempfile().expect("tempfile");
     // SAFETY: F_DUPFD takes an int and returns a new descriptor without close-on-exec.
     let leaked = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_DUPFD, 100) };
     assert!(leaked >= 100, "{}", std::io::Error::last_os_error());
     let mut ls = std::process::Command::new("sh");
     ls.args(["-c", "exec ls /proc/self/fd >&2"]);
+    if let Some(errno) = refuse_close_range {
+        let filter = refuse_syscall(libc::SYS_close_range, errno);
+        // SAFETY: the hook calls only prctl(2) on a program on its own stack; it runs before
+        // spawn_detached's own hook, which it added later.
+        unsafe {
+            ls.pre_exec(move || {
+                let mut program = filter;
+                let fprog = libc::sock_fprog {
+                    len: program.len() as libc::c_ushort,
+                    filter: program.as_mut_ptr(),
+                };
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                    || libc::prctl(
+                        libc::PR_SET_SECCOMP,
+                        libc::SECCOMP_MODE_FILTER,
+                        &fprog as *const libc::sock_fprog,
+                    ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
     let spawned = exai_ipc::process::spawn_detached(&mut ls, std::process::Stdio::piped());
     // SAFETY: closing the descriptor we just made.
     unsafe { libc::close(leaked) };
@@ -330,7 +374,35 @@ async fn a_detached_child_gets_no_inheritable_descriptor_beyond_the_standard_thr
     let fds: Vec<&str> = listing.split_whitespace().collect();
     assert!(
         !fds.contains(&leaked.to_string().as_str()),
-        "fd {leaked} reached the child: {fds:?}"
+        "fd {leaked} reached the child (close_range refused with {refuse_close_range:?}): {fds:?}"
     );
     assert!(fds.contains(&"2"), "{fds:?}");
+}
+
+/// A seccomp program that fails system call `number` with `errno` and allows everything else.
+/// It checks no architecture: it lives only in a test's short-lived child.
+#[cfg(target_os = "linux")]
+fn refuse_syscall(number: libc::c_long, errno: libc::c_int) -> [libc::sock_filter; 4] {
+    let statement = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    [
+        // Load seccomp_data.nr, at offset 0.
+        statement(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
+        // Equal: the next statement; otherwise skip it.
+        libc::sock_filter {
+            code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+            jt: 0,
+            jf: 1,
+            k: number as u32,
+        },
+        statement(
+            libc::BPF_RET | libc::BPF_K,
+            libc::SECCOMP_RET_ERRNO | errno as u32,
+        ),
+        statement(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+    ]
 }
