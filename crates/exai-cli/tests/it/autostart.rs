@@ -2,8 +2,8 @@
 //! real `exai hub` (found next to `exai-shim`), which serves them all and outlives them.
 //!
 //! Each test has its own bare endpoint name under its own `XDG_RUNTIME_DIR`, and its own state,
-//! config and home directories, so the hub it starts finds nothing of the user's. The hub is
-//! ended by its pid (SIGTERM), also when the test fails.
+//! config and home directories, so the hub it starts finds nothing of the user's. Every hub a
+//! test started is ended by its pid (SIGTERM, then SIGKILL), also when the test fails.
 
 use crate::support::*;
 use rmcp::ServiceExt;
@@ -125,11 +125,24 @@ async fn window(name: &str, command: Command) -> Window {
     }
 }
 
-/// The pid in the `STARTED` line of a log, if there is one.
-fn started_pid(log: &str) -> Option<u32> {
-    let rest = &log[log.find(STARTED)? + STARTED.len()..];
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
+/// The pids in every `STARTED` line of a log, in order.
+fn started_pids(log: &str) -> Vec<u32> {
+    log.match_indices(STARTED)
+        .filter_map(|(at, _)| {
+            let digits: String = log[at + STARTED.len()..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// The pid of the hub that answered `exai status`.
+fn status_pid(status: &Value) -> Option<u32> {
+    status["host"]["pid"]
+        .as_u64()
+        .and_then(|pid| u32::try_from(pid).ok())
 }
 
 fn read(path: &Path) -> String {
@@ -141,22 +154,97 @@ fn signal(pid: u32, signal: libc::c_int) -> bool {
     unsafe { libc::kill(pid as libc::pid_t, signal) == 0 }
 }
 
-/// A hub the test caused to start, ended by pid with SIGTERM when dropped (so also when the test
-/// fails); [`StartedHub::stop`] does the same and waits for it.
-struct StartedHub(u32);
+/// Every hub the test caused to start, by pid, ended when dropped: so also when an assertion
+/// fails or a window times out before the test reaches [`StartedHubs::stop`].
+///
+/// Made before the first shim starts. It knows the pids the test hands it (as soon as the test
+/// learns them, before it asserts anything about them) and, when dropped, also every pid in a
+/// `STARTED` line of the world's shim logs, since a panic may come before the test read them.
+/// Each is sent SIGTERM, waited for, and sent SIGKILL if it has not gone by then.
+struct StartedHubs {
+    /// The world's directory, where the shim logs are.
+    logs: PathBuf,
+    pids: Vec<u32>,
+}
 
-impl StartedHub {
-    async fn stop(self) {
-        let pid = self.0;
-        assert!(signal(pid, libc::SIGTERM), "SIGTERM the hub {pid}");
-        guard("the hub to stop", exai_ipc::wait_for_exit(pid)).await;
-        std::mem::forget(self);
+impl StartedHubs {
+    fn new(world: &World) -> StartedHubs {
+        StartedHubs {
+            logs: world.dir.path().to_path_buf(),
+            pids: Vec::new(),
+        }
+    }
+
+    /// Records `pids` as started by the test.
+    fn adopt(&mut self, pids: impl IntoIterator<Item = u32>) {
+        for pid in pids {
+            if !self.pids.contains(&pid) {
+                self.pids.push(pid);
+            }
+        }
+    }
+
+    /// Ends every hub recorded and waits for each; nothing is left for the drop.
+    async fn stop(mut self) {
+        for pid in std::mem::take(&mut self.pids) {
+            // Gone already (ESRCH) is fine: the test asserts about the hubs it expects.
+            signal(pid, libc::SIGTERM);
+            guard("a hub to stop", exai_ipc::wait_for_exit(pid)).await;
+        }
+        self.logs = PathBuf::new();
+    }
+
+    /// The pids in the shim logs now (no panicking: this runs in `drop`).
+    fn in_logs(&self) -> Vec<u32> {
+        let Ok(entries) = std::fs::read_dir(&self.logs) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "log"))
+            .filter_map(|path| std::fs::read_to_string(path).ok())
+            .flat_map(|log| started_pids(&log))
+            .collect()
     }
 }
 
-impl Drop for StartedHub {
+impl Drop for StartedHubs {
     fn drop(&mut self) {
-        signal(self.0, libc::SIGTERM);
+        let found = self.in_logs();
+        self.adopt(found);
+        if self.pids.is_empty() {
+            return;
+        }
+        let pids = std::mem::take(&mut self.pids);
+        for &pid in &pids {
+            signal(pid, libc::SIGTERM);
+        }
+        // Waiting needs a runtime of its own: this may run on one of the test's runtime threads
+        // (which cannot block on another runtime) or while it unwinds.
+        let waited = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                for pid in pids {
+                    let exited = exai_ipc::wait_for_exit(pid);
+                    if tokio::time::timeout(GUARD, exited).await.is_err() {
+                        signal(pid, libc::SIGKILL);
+                        let _ = tokio::time::timeout(GUARD, exai_ipc::wait_for_exit(pid)).await;
+                    }
+                }
+            });
+            Some(())
+        })
+        .join();
+        if !matches!(waited, Ok(Some(()))) {
+            #[allow(clippy::print_stderr, reason = "a drop cannot fail the test; say why")]
+            {
+                eprintln!("autostart: could not wait for the started hubs to end");
+            }
+        }
     }
 }
 
@@ -166,6 +254,7 @@ async fn two_shims_at_once_start_one_hub_that_serves_both_and_outlives_them() {
     let world = World::new(env.daemon.url());
     assert!(world.status().await.is_none(), "no hub yet");
 
+    let mut hubs = StartedHubs::new(&world);
     let started = Instant::now();
     let (left, right) = tokio::join!(
         window("left", world.shim("left", Some("hub"))),
@@ -177,26 +266,24 @@ async fn two_shims_at_once_start_one_hub_that_serves_both_and_outlives_them() {
         read(&world.shim_log("left")),
         read(&world.shim_log("right")),
     ];
-    let starters: Vec<u32> = logs.iter().filter_map(|log| started_pid(log)).collect();
+    let starters: Vec<u32> = logs.iter().flat_map(|log| started_pids(log)).collect();
+    hubs.adopt(starters.iter().copied());
     assert_eq!(
         starters.len(),
         1,
-        "exactly one shim started a hub:\n{}",
+        "exactly one hub was started, once:\n{}",
         logs.join("\n---\n")
     );
-    let hub = StartedHub(starters[0]);
-    assert!(
-        logs.iter().all(|log| log.matches(STARTED).count() <= 1),
-        "{logs:?}"
-    );
+    let hub = starters[0];
 
     for (window, name) in [(&left, "left"), (&right, "right")] {
         let text = format!("{name} through the autostarted hub ✓");
         assert_eq!(window.call_text("echo", json!({"text": text})).await, text);
     }
     let status = world.status().await.expect("the autostarted hub answers");
+    hubs.adopt(status_pid(&status));
     assert_eq!(status["host"]["kind"], "headless", "{status}");
-    assert_eq!(status["host"]["pid"], hub.0, "{status}");
+    assert_eq!(status["host"]["pid"], hub, "{status}");
     assert_eq!(status["upstream"]["url"], env.daemon.url(), "{status}");
     let mut names: Vec<&str> = status["sessions"]
         .as_array()
@@ -224,20 +311,23 @@ async fn two_shims_at_once_start_one_hub_that_serves_both_and_outlives_them() {
         guard("the shim to die", exai_ipc::wait_for_exit(pid)).await;
     }
     let status = world.status().await.expect("the hub outlived its shims");
-    assert_eq!(status["host"]["pid"], hub.0, "{status}");
+    hubs.adopt(status_pid(&status));
+    assert_eq!(status["host"]["pid"], hub, "{status}");
 
     // A later window finds it running and starts nothing.
     let later = window("later", world.shim("later", Some("hub"))).await;
+    let later_log = read(&world.shim_log("later"));
+    hubs.adopt(started_pids(&later_log));
     assert_eq!(
         later.call_text("echo", json!({"text": "again"})).await,
         "again"
     );
     assert!(
-        !read(&world.shim_log("later")).contains(STARTED),
+        !later_log.contains(STARTED),
         "a running hub is used, not started again"
     );
 
-    hub.stop().await;
+    hubs.stop().await;
     #[allow(clippy::print_stderr, reason = "the measurement the report quotes")]
     {
         eprintln!("autostart: two windows initialized through a new hub in {opened:?}");
@@ -248,6 +338,7 @@ async fn two_shims_at_once_start_one_hub_that_serves_both_and_outlives_them() {
 async fn without_autostart_the_shim_says_the_hub_is_not_running_and_starts_nothing() {
     let env = Env::new(daemon()).await;
     let world = World::new(env.daemon.url());
+    let mut hubs = StartedHubs::new(&world);
     let mut command = world.shim("plain", None);
     command
         .args(["--connect-timeout", "0.2"])
@@ -274,6 +365,9 @@ async fn without_autostart_the_shim_says_the_hub_is_not_running_and_starts_nothi
     drop(stdin);
     let status = guard("the shim to leave", shim.wait()).await.expect("wait");
     assert!(status.success(), "{status:?}");
-    assert!(world.status().await.is_none(), "no hub was started");
+    let status = world.status().await;
+    hubs.adopt(status.as_ref().and_then(status_pid));
+    assert!(status.is_none(), "no hub was started: {status:?}");
     assert!(!world.autostart_log().exists(), "nothing was started");
+    hubs.stop().await;
 }
