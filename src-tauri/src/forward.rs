@@ -7,10 +7,15 @@
 //!
 //! It logs nothing per event: every log record is itself an event here, and a log line per
 //! event would feed itself.
+//!
+//! It never waits on the main (UI) thread: it runs on the runtime the hub shares, so a busy main
+//! thread would stall hub work too. What to paint is decided here (pure); the repaint itself is
+//! one task handed to the main thread, not waited for. Whether the dashboard is in view is read
+//! from [`DashboardView`], kept from window events, not asked of the window.
 
 use crate::status::{self, Context, LookedAt, Model, TrayView};
 use crate::tray::Tray;
-use crate::{HUB_EVENT, MAIN_WINDOW, Navigate, settings::SettingsStore, show_dashboard};
+use crate::{DashboardView, HUB_EVENT, Navigate, settings::SettingsStore, show_dashboard};
 use exai_hub::api::HubEvent;
 use exai_hub::{HubHandle, Subscription};
 use tauri::{AppHandle, Emitter as _, Manager as _, Runtime};
@@ -23,6 +28,8 @@ pub(crate) enum ShellMsg {
     LookedAt(LookedAt),
     /// A setting the tray shows changed.
     SettingsChanged,
+    /// A repaint failed on the main thread: what the tray shows is unknown.
+    PaintFailed,
 }
 
 /// The forwarder's inbox, kept in the app's managed state.
@@ -44,6 +51,10 @@ impl ShellTx {
     /// A setting the tray shows (notifications) changed.
     pub fn settings_changed(&self) {
         let _ = self.0.send(ShellMsg::SettingsChanged);
+    }
+
+    fn paint_failed(&self) {
+        let _ = self.0.send(ShellMsg::PaintFailed);
     }
 }
 
@@ -96,7 +107,7 @@ pub(crate) async fn run<R: Runtime>(
                     _ => {}
                 }
                 if changed {
-                    if dashboard_in_view(&app) {
+                    if app.state::<DashboardView>().in_view() {
                         // The user is looking at the dashboard as it happens.
                         model.look_at(LookedAt::Everything);
                     }
@@ -113,6 +124,11 @@ pub(crate) async fn run<R: Runtime>(
                     painter.painted = None;
                     painter.paint(&app, &model);
                 }
+                Some(ShellMsg::PaintFailed) => {
+                    // The next change repaints whatever it is (not at once: a failure that
+                    // persists would loop).
+                    painter.painted = None;
+                }
                 None => break,
             },
         }
@@ -122,6 +138,7 @@ pub(crate) async fn run<R: Runtime>(
 /// Repaints the tray only when the view changed (request and log events change nothing).
 struct Painter<R: Runtime> {
     tray: Option<Tray<R>>,
+    /// The view last handed to the main thread (`None`: unknown, paint the next one).
     painted: Option<TrayView>,
     daemon_configured: bool,
 }
@@ -134,26 +151,74 @@ impl<R: Runtime> Painter<R> {
             notifications: app.state::<SettingsStore>().notifications(),
         };
         let view = status::view(model, context);
-        if self.painted.as_ref() == Some(&view) {
+        let Some(announce) = repaint(self.painted.as_ref(), &view) else {
             return;
-        }
-        match tray.paint(&view) {
+        };
+        self.painted = Some(view.clone());
+        let tray = tray.clone();
+        let shell = app.state::<ShellTx>().inner().clone();
+        // The whole repaint is one task on the main thread, where Tauri's tray and menu calls
+        // run directly; from here each of them would wait for a round trip. Tasks run in the
+        // order they were queued, so repaints do not overtake each other.
+        let queued = app.run_on_main_thread(move || match tray.paint(&view) {
             Ok(()) => {
-                // One line per change of what the icon says (never per event): tests and bug
-                // reports can tell what the user saw, and when.
-                let said = |view: &TrayView| (view.colour, view.tooltip.clone());
-                if self.painted.as_ref().map(said) != Some(said(&view)) {
+                if announce {
                     tracing::info!(colour = ?view.colour, tooltip = %view.tooltip, "tray updated");
                 }
-                self.painted = Some(view);
             }
-            Err(err) => tracing::warn!(error = %err, "cannot update the tray"),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot update the tray");
+                shell.paint_failed();
+            }
+        });
+        if let Err(err) = queued {
+            tracing::warn!(error = %err, "cannot update the tray");
+            self.painted = None;
         }
     }
 }
 
-fn dashboard_in_view<R: Runtime>(app: &AppHandle<R>) -> bool {
-    app.get_webview_window(MAIN_WINDOW).is_some_and(|window| {
-        window.is_visible().unwrap_or(false) && window.is_focused().unwrap_or(false)
-    })
+/// Whether `view` needs painting after `painted`: `None` when it is the same, else whether the
+/// repaint is announced in the log. One line per change of what the icon says (never per event):
+/// tests and bug reports can tell what the user saw, and when.
+fn repaint(painted: Option<&TrayView>, view: &TrayView) -> Option<bool> {
+    if painted == Some(view) {
+        return None;
+    }
+    let said = |view: &TrayView| (view.colour, view.tooltip.clone());
+    Some(painted.map(said) != Some(said(view)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::Colour;
+
+    fn view(colour: Colour, tooltip: &str, header: &str) -> TrayView {
+        TrayView {
+            colour,
+            tooltip: tooltip.to_owned(),
+            header: header.to_owned(),
+            sessions: Vec::new(),
+            notifications: true,
+        }
+    }
+
+    #[test]
+    fn only_changed_views_are_painted_and_only_what_the_icon_says_is_announced() {
+        let grey = view(Colour::Grey, "EXAI: starting", "EXAI: starting");
+        assert_eq!(repaint(None, &grey), Some(true), "the first paint");
+        assert_eq!(repaint(Some(&grey), &grey), None, "nothing changed");
+        let quiet = TrayView {
+            notifications: false,
+            ..grey.clone()
+        };
+        assert_eq!(repaint(Some(&grey), &quiet), Some(false), "only the menu");
+        let header = view(Colour::Grey, "EXAI: starting", "Daemon: connecting");
+        assert_eq!(repaint(Some(&grey), &header), Some(false), "only the menu");
+        let green = view(Colour::Green, "EXAI: no windows", "Daemon: connected");
+        assert_eq!(repaint(Some(&grey), &green), Some(true));
+        let tooltip = view(Colour::Green, "EXAI: 1 window", "Daemon: connected");
+        assert_eq!(repaint(Some(&green), &tooltip), Some(true));
+    }
 }

@@ -28,6 +28,7 @@ use crate::status::LookedAt;
 use exai_hub::HubHandle;
 use exai_proto::SessionId;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Emitter as _, Manager as _, Runtime, WindowEvent};
 use tauri_plugin_autostart::ManagerExt as _;
@@ -78,6 +79,33 @@ pub struct ShellInfo {
 
 /// The hub task, taken once on quit.
 struct HubRun(Mutex<Option<JoinHandle<anyhow::Result<()>>>>);
+
+/// Whether the dashboard window is shown and has the focus, kept from its `Focused` events and
+/// our own show and hide calls.
+///
+/// The event forwarder reads this on every change rather than asking the window: a window's
+/// getters are blocking round trips to the main thread, which would stall the runtime the hub
+/// shares whenever the main thread is busy.
+#[derive(Default)]
+pub(crate) struct DashboardView {
+    shown: AtomicBool,
+    focused: AtomicBool,
+}
+
+impl DashboardView {
+    /// The user is looking at the dashboard.
+    pub(crate) fn in_view(&self) -> bool {
+        self.shown.load(Ordering::Relaxed) && self.focused.load(Ordering::Relaxed)
+    }
+
+    fn set_shown(&self, shown: bool) {
+        self.shown.store(shown, Ordering::Relaxed);
+    }
+
+    fn set_focused(&self, focused: bool) {
+        self.focused.store(focused, Ordering::Relaxed);
+    }
+}
 
 /// Where the tray menu sends the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +180,7 @@ pub fn run_app<R: Runtime>(
         .manage(shell_tx)
         .manage(ShellInfo { endpoint_override })
         .manage(HubRun(Mutex::new(hub_task)))
+        .manage(DashboardView::default())
         .invoke_handler(tauri::generate_handler![
             commands::snapshot,
             commands::logs,
@@ -166,12 +195,16 @@ pub fn run_app<R: Runtime>(
             WindowEvent::CloseRequested { api, .. } if window.label() == MAIN_WINDOW => {
                 // The app lives in the tray: closing the window hides it.
                 api.prevent_close();
-                if let Err(err) = window.hide() {
-                    tracing::warn!(error = %err, "cannot hide the dashboard");
+                match window.hide() {
+                    Ok(()) => window.state::<DashboardView>().set_shown(false),
+                    Err(err) => tracing::warn!(error = %err, "cannot hide the dashboard"),
                 }
             }
-            WindowEvent::Focused(true) if window.label() == MAIN_WINDOW => {
-                window.state::<ShellTx>().looked_at(LookedAt::Everything);
+            WindowEvent::Focused(focused) if window.label() == MAIN_WINDOW => {
+                window.state::<DashboardView>().set_focused(*focused);
+                if *focused {
+                    window.state::<ShellTx>().looked_at(LookedAt::Everything);
+                }
             }
             _ => {}
         })
@@ -224,11 +257,12 @@ impl<R: Runtime> AutostartSwitch for PluginAutostart<R> {
 pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>, target: Navigate) {
     match app.get_webview_window(MAIN_WINDOW) {
         Some(window) => {
-            let shown = window
-                .unminimize()
-                .and_then(|()| window.show())
-                .and_then(|()| window.set_focus());
-            if let Err(err) = shown {
+            let shown = window.unminimize().and_then(|()| window.show());
+            if shown.is_ok() {
+                app.state::<DashboardView>().set_shown(true);
+            }
+            // The focus itself is reported by the window's `Focused` event.
+            if let Err(err) = shown.and_then(|()| window.set_focus()) {
                 tracing::warn!(error = %err, "cannot show the dashboard");
             }
         }
@@ -287,6 +321,21 @@ pub async fn stop_hub<R: Runtime>(app: &AppHandle<R>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dashboard_is_in_view_while_shown_and_focused() {
+        let view = DashboardView::default();
+        assert!(!view.in_view(), "hidden at start");
+        view.set_focused(true);
+        assert!(!view.in_view(), "focused but never shown");
+        view.set_shown(true);
+        assert!(view.in_view());
+        view.set_focused(false);
+        assert!(!view.in_view(), "another window has the focus");
+        view.set_focused(true);
+        view.set_shown(false);
+        assert!(!view.in_view(), "hidden");
+    }
 
     #[test]
     fn navigate_payloads_follow_the_dashboard_contract() {

@@ -3,7 +3,9 @@
 //! Built only in the real app (`run_app` with `tray: true`); the mock-runtime tests leave it
 //! out. The menu is one [`Menu`] whose items are replaced in place on each repaint, because on
 //! Linux a tray's menu, once set, cannot be swapped for another. Paint calls come from the event
-//! forwarder (on hub events, never on a timer); Tauri runs them on the main thread.
+//! forwarder (on hub events, never on a timer), each as one task on the main thread: there
+//! Tauri's tray and menu calls run directly, where from another thread each would wait for a
+//! round trip to it.
 
 use crate::status::{LookedAt, TrayView};
 use crate::{Navigate, ShellTx, show_dashboard};
@@ -95,10 +97,20 @@ impl FromStr for MenuId {
     }
 }
 
-/// The tray icon and its menu.
+/// The tray icon and its menu; a clone is a handle to the same ones.
 pub struct Tray<R: Runtime> {
     icon: TrayIcon<R>,
     menu: Menu<R>,
+}
+
+// Not derived: that would ask for `R: Clone`.
+impl<R: Runtime> Clone for Tray<R> {
+    fn clone(&self) -> Tray<R> {
+        Tray {
+            icon: self.icon.clone(),
+            menu: self.menu.clone(),
+        }
+    }
 }
 
 /// Creates the tray icon (grey, "starting") with its menu.
@@ -124,7 +136,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Tray<R>> {
 }
 
 impl<R: Runtime> Tray<R> {
-    /// Shows `view`: icon, tooltip and the menu's items.
+    /// Shows `view`: icon, tooltip and the menu's items. Call it on the main thread: elsewhere
+    /// each of its twenty-odd Tauri calls blocks until the main thread has run it.
     pub fn paint(&self, view: &TrayView) -> tauri::Result<()> {
         self.icon
             .set_icon(Some(Image::from_bytes(view.colour.icon_png())?))?;
