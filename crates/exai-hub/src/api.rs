@@ -301,7 +301,7 @@ pub struct Notice {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Snippet {
-    /// A stable key: `vscode-workspace`, `vscode-user`, `cursor`, `claude-desktop`, `augment`.
+    /// A stable key: `vscode`, `vscode-user`, `cursor`, `claude-desktop`, `augment`.
     pub editor: String,
     /// What the user sees, e.g. `VS Code (this workspace)`.
     pub title: String,

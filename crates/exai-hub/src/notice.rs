@@ -83,8 +83,8 @@ pub(crate) struct Notices {
     down_due: Option<Instant>,
     /// When the last "daemon down" notice went out.
     last_down_notice: Option<Instant>,
-    /// A down or token notice went out and the daemon has not been back since.
-    announced: bool,
+    /// The last outage notice (down or token) since the daemon was last connected.
+    announced: Option<NoticeKind>,
 }
 
 impl Notices {
@@ -96,8 +96,10 @@ impl Notices {
                 Vec::new()
             }
             HubEvent::SessionGone { id } => {
+                // Dismissed (or expired) before its notice went out: nothing to say any more.
                 self.lost.remove(id);
                 self.live.remove(id);
+                self.pending_lost.retain(|pending| pending.id != *id);
                 Vec::new()
             }
             HubEvent::UpstreamChanged { upstream } => self.upstream(upstream, now),
@@ -130,7 +132,7 @@ impl Notices {
             {
                 out.push(down_notice(upstream));
                 self.last_down_notice = Some(now);
-                self.announced = true;
+                self.announced = Some(NoticeKind::DaemonDown);
             }
         }
         out
@@ -166,7 +168,7 @@ impl Notices {
         match upstream.state {
             UpstreamState::Connected => {
                 self.down_due = None;
-                if std::mem::take(&mut self.announced) {
+                if self.announced.take().is_some() {
                     let ready = self
                         .live
                         .values()
@@ -179,7 +181,7 @@ impl Notices {
                 Vec::new()
             }
             UpstreamState::Down => {
-                if self.down_due.is_none() && !self.announced {
+                if self.down_due.is_none() && self.announced.is_none() {
                     let graced = now + DOWN_GRACE;
                     let cooled = self
                         .last_down_notice
@@ -190,10 +192,12 @@ impl Notices {
             }
             UpstreamState::Unauthorized => {
                 self.down_due = None;
-                if before == Some(UpstreamState::Unauthorized) || self.announced {
+                // Said once per outage; but a daemon first unreachable, then back with another
+                // token, must still say the token is wrong.
+                if self.announced == Some(NoticeKind::TokenRejected) {
                     return Vec::new();
                 }
-                self.announced = true;
+                self.announced = Some(NoticeKind::TokenRejected);
                 vec![token_notice(upstream)]
             }
             UpstreamState::Connecting => Vec::new(),
@@ -493,6 +497,39 @@ mod tests {
         }
         assert_eq!(downs, 2, "one per {DOWN_COOLDOWN:?} over two minutes");
         assert_eq!(backs, 2);
+    }
+
+    #[test]
+    fn a_rejected_token_after_a_down_notice_is_still_said() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        n.observe(&upstream(UpstreamState::Down), t0);
+        assert_eq!(
+            advance(&mut n, t0 + DOWN_GRACE)[0].kind,
+            NoticeKind::DaemonDown
+        );
+        // The daemon comes back with a rotated token: the pool goes straight to unauthorized.
+        let fired = n.observe(
+            &upstream(UpstreamState::Unauthorized),
+            t0 + Duration::from_secs(20),
+        );
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].kind, NoticeKind::TokenRejected);
+    }
+
+    #[test]
+    fn a_window_dismissed_before_its_notice_is_not_announced() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        n.observe(&changed(session(1, SessionState::Lost)), t0);
+        n.observe(&changed(session(2, SessionState::Lost)), t0);
+        n.observe(
+            &HubEvent::SessionGone { id: SessionId(1) },
+            t0 + Duration::from_millis(100),
+        );
+        let fired = advance(&mut n, t0 + Duration::from_secs(1));
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].sessions, vec![SessionId(2)]);
     }
 
     #[test]

@@ -285,7 +285,7 @@ missed: number, };
 
 export type Snippet = { 
 /**
- * A stable key: `vscode-workspace`, `vscode-user`, `cursor`, `claude-desktop`, `augment`.
+ * A stable key: `vscode`, `vscode-user`, `cursor`, `claude-desktop`, `augment`.
  */
 editor: string, 
 /**

@@ -34,23 +34,28 @@ impl Policy {
         format!("exai_dashboard_{}", self.bound.port())
     }
 
-    /// Whether `Host` names this dashboard. Bound to loopback (the default), only its own
-    /// address, `localhost` and the other loopback spelling pass: a rebinding DNS name does not.
-    /// Bound elsewhere on purpose, any host passes (the token still guards it).
+    /// Whether `Host` names this dashboard. Bound to loopback (the default), only loopback names
+    /// pass (`localhost`, `127.0.0.1`, `[::1]`, on any port, so an SSH tunnel may use another
+    /// local port): a rebinding DNS name does not. Bound elsewhere on purpose, any host passes
+    /// (the token still guards it).
     pub(crate) fn host_allowed(&self, host: Option<&str>) -> bool {
-        let Some(host) = host else { return false };
+        let Some(host) = host.filter(|host| !host.is_empty()) else {
+            return false;
+        };
         if !self.bound.ip().is_loopback() {
-            return !host.is_empty();
+            return true;
         }
-        let port = self.bound.port();
         let host = host.to_ascii_lowercase();
-        [
-            self.bound.to_string(),
-            format!("localhost:{port}"),
-            format!("127.0.0.1:{port}"),
-            format!("[::1]:{port}"),
-        ]
-        .contains(&host)
+        let name = match host.rsplit_once(':') {
+            // `[::1]:8080` and `localhost:8080`; a bare `[::1]` has its colons inside brackets.
+            Some((name, port))
+                if !port.contains(']') && port.chars().all(|c| c.is_ascii_digit()) =>
+            {
+                name
+            }
+            _ => host.as_str(),
+        };
+        ["localhost", "127.0.0.1", "[::1]"].contains(&name) || name == self.bound.ip().to_string()
     }
 
     /// Whether an `Origin` header is this dashboard's own page.
@@ -123,14 +128,19 @@ mod tests {
             "localhost:4567",
             "LOCALHOST:4567",
             "[::1]:4567",
+            "[::1]",
+            "localhost",
+            // An SSH tunnel to another local port.
+            "127.0.0.1:9000",
         ] {
             assert!(policy.host_allowed(Some(host)), "{host}");
         }
         for host in [
             "evil.example:4567",
-            "127.0.0.1:80",
-            "127.0.0.1",
-            "localhost",
+            "evil.example",
+            "127.0.0.1.evil.example:4567",
+            "localhost.evil.example",
+            "127.0.0.2:4567",
             "",
         ] {
             assert!(!policy.host_allowed(Some(host)), "{host}");

@@ -54,9 +54,15 @@ impl Bound {
 /// Binds the dashboard's address. The token is `EXAI_DASHBOARD_TOKEN` or a fresh random one.
 pub(crate) async fn bind(addr: SocketAddr, env_token: Option<String>) -> anyhow::Result<Bound> {
     let token = match env_token {
-        Some(token) if token.len() < 16 || !token.chars().all(|c| c.is_ascii_graphic()) => {
+        // Only characters that need no escaping in a URL query or a cookie.
+        Some(token)
+            if token.len() < 16
+                || !token
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._~-".contains(c)) =>
+        {
             anyhow::bail!(
-                "EXAI_DASHBOARD_TOKEN must be at least 16 printable ASCII characters without spaces; unset it to get a random one"
+                "EXAI_DASHBOARD_TOKEN must be at least 16 characters of A-Z, a-z, 0-9, '.', '_', '~' or '-'; unset it to get a random one"
             )
         }
         Some(token) => token,
@@ -156,16 +162,18 @@ async fn guard(State(dash): State<Arc<Dash>>, request: Request, next: Next) -> R
         Proof::Query
             if request.method() == Method::GET && !request.uri().path().starts_with("/api/") =>
         {
+            // Lax, not Strict: a link clicked in another site (a browser IDE, a chat) must
+            // still carry it on the redirect; the Origin check guards the POST routes.
             let cookie = format!(
-                "{}={}; HttpOnly; SameSite=Strict; Path=/",
+                "{}={}; HttpOnly; SameSite=Lax; Path=/",
                 dash.policy.cookie_name(),
                 query_token(request.uri().query())
             );
-            let mut response = (
-                StatusCode::SEE_OTHER,
-                [(header::LOCATION, request.uri().path().to_owned())],
-            )
-                .into_response();
+            // Never redirect off this origin (`//host/...` is a scheme-relative URL).
+            let path = request.uri().path();
+            let location = if path.starts_with("//") { "/" } else { path }.to_owned();
+            let mut response =
+                (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }

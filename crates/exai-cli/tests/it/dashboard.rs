@@ -145,7 +145,7 @@ async fn the_dashboard_refuses_strangers_and_serves_its_owner() {
     assert_eq!(header(&headers, "location"), Some("/"));
     let cookie = header(&headers, "set-cookie").expect("a cookie").to_owned();
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
     assert_eq!(header(&headers, "referrer-policy"), Some("no-referrer"));
@@ -158,6 +158,16 @@ async fn the_dashboard_refuses_strangers_and_serves_its_owner() {
             .starts_with("text/html")
     );
     assert!(body.contains("EXAI"), "the built dashboard page: {body}");
+    // A scheme-relative path never sends the browser elsewhere.
+    let (status, headers, _) = request(
+        &addr,
+        "GET",
+        &format!("//evil.example/?token={}", dash.token),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(header(&headers, "location"), Some("/"));
     let (status, _, _) = request(&addr, "GET", "/no-such-file.js", &[("Cookie", &cookie)]).await;
     assert_eq!(status, 404);
 
@@ -303,7 +313,9 @@ async fn the_dashboard_refuses_strangers_and_serves_its_owner() {
     let status = guard("exai hub exits", dash.hub.wait()).await.unwrap();
     assert!(status.success(), "{status}");
     let mut logs = String::new();
-    dash.stderr.read_to_string(&mut logs).await.unwrap();
+    guard("the hub's log", dash.stderr.read_to_string(&mut logs))
+        .await
+        .unwrap();
     assert!(logs.contains("dashboard serving"), "{logs}");
     assert!(
         !logs.contains(&dash.token),
@@ -326,15 +338,17 @@ async fn the_token_can_be_chosen_and_a_weak_one_is_refused() {
     .await;
     assert_eq!(status, 200);
     dash.hub.start_kill().unwrap();
-    dash.hub.wait().await.unwrap();
+    guard("exai hub exits", dash.hub.wait()).await.unwrap();
 
-    let output = env
-        .hub_command(&HubOptions::default())
-        .arg("--dashboard")
-        .env("EXAI_DASHBOARD_TOKEN", "short")
-        .output()
-        .await
-        .unwrap();
+    let output = guard(
+        "exai hub refusing a short token",
+        env.hub_command(&HubOptions::default())
+            .arg("--dashboard")
+            .env("EXAI_DASHBOARD_TOKEN", "short")
+            .output(),
+    )
+    .await
+    .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -345,17 +359,31 @@ async fn the_token_can_be_chosen_and_a_weak_one_is_refused() {
         !stderr.contains("short"),
         "the refused token is not echoed: {stderr}"
     );
+
+    // Characters that would break a URL query or a cookie are refused up front.
+    let output = guard(
+        "exai hub refusing a token with separators",
+        env.hub_command(&HubOptions::default())
+            .arg("--dashboard")
+            .env("EXAI_DASHBOARD_TOKEN", "long-enough-but;has=separators")
+            .output(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("A-Z, a-z, 0-9"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_hub_says_who_runs_the_first() {
     let env = Env::new(daemon()).await;
     let mut dash = start(&env, &[]).await;
-    let output = env
-        .hub_command(&HubOptions::default())
-        .output()
-        .await
-        .unwrap();
+    let output = guard(
+        "a second exai hub refusing",
+        env.hub_command(&HubOptions::default()).output(),
+    )
+    .await
+    .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     let pid = dash.hub.id().unwrap();
@@ -369,7 +397,7 @@ async fn a_second_hub_says_who_runs_the_first() {
     );
     assert!(!stderr.contains(&dash.token));
     dash.hub.start_kill().unwrap();
-    dash.hub.wait().await.unwrap();
+    guard("exai hub exits", dash.hub.wait()).await.unwrap();
 }
 
 #[tokio::test]

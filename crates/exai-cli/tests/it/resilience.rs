@@ -258,8 +258,17 @@ async fn another_users_connection_is_refused() {
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))
         .expect("chmod socket");
     // Run a copy from our own directory: the checkout may sit where nobody cannot read.
+    // `cp` writes it in its own process: a copy written by this (multi-threaded) process could
+    // leave its write descriptor in a child another test forks meanwhile, and exec would then
+    // fail with "Text file busy".
     let shim_copy = env.dir.path().join("exai-shim");
-    std::fs::copy(bin("exai-shim"), &shim_copy).expect("copy the shim");
+    let copied = tokio::process::Command::new("cp")
+        .arg(bin("exai-shim"))
+        .arg(&shim_copy)
+        .status()
+        .await
+        .expect("run cp");
+    assert!(copied.success(), "copy the shim: {copied}");
     let mut shim = tokio::process::Command::new(&shim_copy)
         .args([
             "--endpoint",
