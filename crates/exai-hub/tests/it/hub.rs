@@ -67,15 +67,11 @@ async fn start(logs: Option<LogRing>) -> (TestDaemon, tempfile::TempDir, exai_hu
     (daemon, dir, handle)
 }
 
-/// One thread, so the thread-local log subscriber sees every task of the hub.
 #[tokio::test(flavor = "current_thread")]
-async fn memory_session_speaks_mcp_and_logs_with_its_session() {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    let logs = LogRing::new(100);
-    let subscriber =
-        tracing_subscriber::registry().with(logs.layer::<tracing_subscriber::Registry>());
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let (_daemon, _dir, hub) = start(Some(logs.clone())).await;
+async fn memory_session_speaks_mcp() {
+    // The log ring's session tagging is tested in its own binary (tests/logring.rs): a
+    // thread-local subscriber races with other tests' threads over tracing's callsite cache.
+    let (_daemon, _dir, hub) = start(None).await;
     let mut events = hub.subscribe();
     let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
     conn.send(hello(PROTOCOL_VERSION, "memory"))
@@ -121,7 +117,7 @@ async fn memory_session_speaks_mcp_and_logs_with_its_session() {
             .contains("unsupported protocol version")
     );
 
-    // The session appeared with its details, and the log ring tagged a record with it.
+    // The session appeared with its details.
     let mut appeared = false;
     while !appeared {
         if let Some(HubEvent::SessionAppeared { session }) = guard(events.next()).await {
@@ -131,15 +127,6 @@ async fn memory_session_speaks_mcp_and_logs_with_its_session() {
             appeared = true;
         }
     }
-    let tagged = logs
-        .records()
-        .into_iter()
-        .find(|record| record.session == Some(session_id));
-    assert!(
-        tagged.is_some_and(|record| record.message.contains("session connected")),
-        "{:?}",
-        logs.records()
-    );
     conn.send(Frame::control(&ClientMsg::Goodbye { reason: None }))
         .await
         .expect("goodbye");
