@@ -34,6 +34,17 @@ impl Policy {
         format!("exai_dashboard_{}", self.bound.port())
     }
 
+    /// The `Set-Cookie` value that hands the token from the printed link to the page. Lax, not
+    /// Strict: a link clicked in another site (a browser IDE, a chat) must still carry it on
+    /// the redirect; the Origin check guards the POST routes.
+    pub(crate) fn set_cookie(&self) -> String {
+        format!(
+            "{}={}; HttpOnly; SameSite=Lax; Path=/",
+            self.cookie_name(),
+            self.token
+        )
+    }
+
     /// Whether `Host` names this dashboard. Bound to loopback (the default), only loopback names
     /// pass (`localhost`, `127.0.0.1`, `[::1]`, on any port, so an SSH tunnel may use another
     /// local port): a rebinding DNS name does not. Bound elsewhere on purpose, any host passes

@@ -162,19 +162,12 @@ async fn guard(State(dash): State<Arc<Dash>>, request: Request, next: Next) -> R
         Proof::Query
             if request.method() == Method::GET && !request.uri().path().starts_with("/api/") =>
         {
-            // Lax, not Strict: a link clicked in another site (a browser IDE, a chat) must
-            // still carry it on the redirect; the Origin check guards the POST routes.
-            let cookie = format!(
-                "{}={}; HttpOnly; SameSite=Lax; Path=/",
-                dash.policy.cookie_name(),
-                query_token(request.uri().query())
-            );
             // Never redirect off this origin (`//host/...` is a scheme-relative URL).
             let path = request.uri().path();
             let location = if path.starts_with("//") { "/" } else { path }.to_owned();
             let mut response =
                 (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
-            if let Ok(value) = HeaderValue::from_str(&cookie) {
+            if let Ok(value) = HeaderValue::from_str(&dash.policy.set_cookie()) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
             response
@@ -183,14 +176,6 @@ async fn guard(State(dash): State<Arc<Dash>>, request: Request, next: Next) -> R
     };
     secure(response.headers_mut());
     response
-}
-
-fn query_token(query: Option<&str>) -> &str {
-    query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .find_map(|pair| pair.strip_prefix("token="))
-        .unwrap_or_default()
 }
 
 fn secure(headers: &mut HeaderMap) {
