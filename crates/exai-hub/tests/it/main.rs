@@ -1,2 +1,4 @@
 mod hub;
+#[path = "../support/mod.rs"]
+mod support;
 mod upstream;
