@@ -1,9 +1,24 @@
 //! Endpoint names: which name wins (flag, environment, default), what a valid bare name is, and
-//! the environment facts that turn a name into a socket path or pipe name.
+//! the facts that turn a name into the places a socket may be, or a pipe name.
+//!
+//! A bare name lands where the user's own facts put it, never where an environment variable
+//! does: editors and launchers (the MCP SDKs pass only `HOME`, `LOGNAME`, `PATH`, `SHELL`,
+//! `TERM` and `USER`; `env -i`, sudo, systemd units, SSH) differ in what they pass, and a hub
+//! and a shim that read `XDG_RUNTIME_DIR` or `TMPDIR` could look in different places.
+//! - Linux and other Unixes: `/run/user/<euid>/exai/<name>.sock` when `/run/user/<euid>` is a
+//!   directory of ours closed to others (what logind makes and calls `XDG_RUNTIME_DIR`), then
+//!   `/tmp/exai-<euid>/<name>.sock` (the literal `/tmp`).
+//! - macOS: `confstr(_CS_DARWIN_USER_TEMP_DIR)/exai/<name>.sock`, then
+//!   `/tmp/exai-<euid>/<name>.sock`.
+//! - Windows: `\\.\pipe\<name>-<user>`, the user from `GetUserNameW`.
+//!
+//! The hub listens at the first place (after making sure no hub answers at another), and a
+//! client connects at the first place where one answers. `EXAI_ENDPOINT` and `--endpoint`
+//! override the name; one containing `/` is an explicit socket path, used alone.
 //!
 //! Resolution is a pure function of [`EndpointEnv`], so tests never mutate the process
 //! environment. This module does no I/O beyond [`EndpointEnv::from_process`]; creating and
-//! checking directories happens in the backend at listen time.
+//! checking directories happens in the backend at listen and connect time.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -56,6 +71,12 @@ impl Endpoint {
         Ok(Endpoint { addr })
     }
 
+    /// Every place [`connect`](crate::connect) looks, in order, as displayed. The first is
+    /// where [`listen`](crate::listen) binds and what `Display` shows.
+    pub fn candidates(&self) -> Vec<String> {
+        self.addr.candidates()
+    }
+
     pub(crate) fn addr(&self) -> &backend::EndpointAddr {
         &self.addr
     }
@@ -67,33 +88,40 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// The facts about the environment that endpoint resolution depends on.
+/// The facts endpoint resolution depends on.
 ///
+/// Apart from `EXAI_ENDPOINT` none of them comes from an environment variable, so every
+/// process of the user computes the same places whoever launched it.
 /// [`EndpointEnv::from_process`] reads them from the running process; tests and embedders can
 /// fill the fields in themselves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EndpointEnv {
     /// The value of `EXAI_ENDPOINT`, if set. An empty value counts as unset.
     pub exai_endpoint: Option<String>,
-    /// A usable `XDG_RUNTIME_DIR` (Unix only): set, absolute and an existing directory.
-    /// Bare names then live in `<runtime_dir>/exai/<name>.sock`.
-    pub runtime_dir: Option<PathBuf>,
-    /// The temporary directory. On Unix, without a runtime dir, bare names live in
-    /// `<temp_dir>/exai-<user>/<name>.sock`.
-    pub temp_dir: PathBuf,
-    /// Who the endpoint belongs to: the effective uid in decimal on Unix, the user name on
-    /// Windows (sanitised before it goes into a pipe name).
+    /// The user's private runtime directory as the system provides it, probed rather than read
+    /// from the environment: on Linux `/run/user/<euid>` when it is a directory owned by us and
+    /// not writable by group or others; on macOS the per-user temp dir from
+    /// `confstr(_CS_DARWIN_USER_TEMP_DIR)`; `None` otherwise (and always on Windows). Bare names
+    /// first look in `<run_user_dir>/exai/<name>.sock`.
+    pub run_user_dir: Option<PathBuf>,
+    /// Where the fallback directory `exai-<user>` lives (Unix only): always `/tmp` from
+    /// [`EndpointEnv::from_process`], never `TMPDIR`, which launchers set differently. A field so
+    /// that tests can point it at a directory of their own.
+    pub shared_tmp: PathBuf,
+    /// Who the endpoint belongs to: the effective uid in decimal on Unix, the user name from
+    /// `GetUserNameW` on Windows (sanitised before it goes into a pipe name).
     pub user: String,
 }
 
 impl EndpointEnv {
-    /// Reads the environment of the running process.
+    /// Reads the facts of the running process: `EXAI_ENDPOINT`, the probed runtime directory
+    /// and the user. `XDG_RUNTIME_DIR`, `TMPDIR` and `USERNAME` are deliberately not read.
     pub fn from_process() -> Result<EndpointEnv, EndpointError> {
         let exai_endpoint = std::env::var(ENDPOINT_ENV).ok().filter(|v| !v.is_empty());
         Ok(EndpointEnv {
             exai_endpoint,
-            runtime_dir: backend::runtime_dir_from_process(),
-            temp_dir: std::env::temp_dir(),
+            run_user_dir: backend::run_user_dir(),
+            shared_tmp: PathBuf::from(backend::SHARED_TMP),
             user: backend::current_user()?,
         })
     }
@@ -122,10 +150,8 @@ pub enum EndpointError {
         /// The longest path the platform accepts.
         max: usize,
     },
-    /// Neither a runtime directory nor an absolute temporary directory is available.
-    #[error(
-        "no usable directory for the endpoint: the temp dir {temp_dir} is not absolute; set TMPDIR or XDG_RUNTIME_DIR to an absolute path"
-    )]
+    /// The shared temporary directory of an [`EndpointEnv`] is not absolute.
+    #[error("no usable directory for the endpoint: the shared temp dir {temp_dir} is not absolute")]
     NoUsableDir {
         /// The temporary directory that was rejected.
         temp_dir: String,

@@ -44,12 +44,13 @@ pub use stream::Stream;
 #[cfg(windows)]
 pub use windows::pipe_sddl;
 
-/// Claims `endpoint` for this process and starts listening on it.
+/// Claims `endpoint` for this process and starts listening on it, at the first of its places.
 ///
-/// Fails with [`ListenError::AlreadyRunning`] when another hub already owns the endpoint; that
-/// hub's socket or pipe is left untouched.
+/// Fails with [`ListenError::AlreadyRunning`] when another hub already owns the endpoint, there
+/// or at any other place a client looks (so a hub started before login in `/tmp` and one started
+/// after it in `/run/user` never both run); that hub's socket or pipe is left untouched.
 pub async fn listen(endpoint: &Endpoint) -> Result<Listener, ListenError> {
-    let inner = backend::Listener::bind(endpoint.addr())?;
+    let inner = backend::Listener::bind(endpoint.addr()).await?;
     tracing::debug!(%endpoint, "listening on the local endpoint");
     Ok(Listener {
         inner,
@@ -57,12 +58,14 @@ pub async fn listen(endpoint: &Endpoint) -> Result<Listener, ListenError> {
     })
 }
 
-/// Connects to the hub listening on `endpoint`.
+/// Connects to the hub listening on `endpoint`: at the first of its places where one answers.
+///
+/// Before anything is sent, the place must be provably this user's (on Unix: the directory and
+/// the socket file ours and not writable by others, and the peer's uid ours), else
+/// [`ConnectError::Untrusted`]. When no place answers, [`ConnectError::NotRunning`] lists them
+/// all.
 pub async fn connect(endpoint: &Endpoint) -> Result<Stream, ConnectError> {
-    match backend::connect(endpoint.addr()).await {
-        Ok(stream) => Ok(Stream::new(stream)),
-        Err(source) => Err(ConnectError::classify(endpoint, source)),
-    }
+    backend::connect(endpoint.addr()).await.map(Stream::new)
 }
 
 /// A claimed endpoint that accepts connections.

@@ -5,21 +5,31 @@
 //! It must not decide policy: peers from other users are reported, not dropped.
 //!
 //! Layout and checks, in the order `listen` performs them:
-//! - A bare name becomes `<dir>/<name>.sock`, where `<dir>` is `$XDG_RUNTIME_DIR/exai` or
-//!   `<temp dir>/exai-<uid>`. We create `<dir>` with mode 0700. If it already exists it must be a
+//! - A bare name may live in two places, `<dir>/<name>.sock`, tried in this order: `<dir>` is
+//!   `/run/user/<euid>/exai` when `/run/user/<euid>` is a directory of ours closed to others
+//!   (the per-user temp dir from `confstr` plus `exai` on macOS), then `/tmp/exai-<euid>`. No
+//!   environment variable is read (see `endpoint.rs` for why). `listen` uses the first place.
+//!   We create `<dir>` with mode 0700. If it already exists it must be a
 //!   real directory (not a symlink), owned by us and closed to group and others. We do not chmod
 //!   an existing directory that is too open, even our own: while it was open another user could
 //!   have planted entries in it, so the user is told to fix or remove it instead.
-//! - A name containing `/` is an explicit socket path. Its parent must exist, be owned by us and
-//!   not be group- or world-writable.
+//! - A name containing `/` is an explicit socket path, the only place. Its parent must exist, be
+//!   owned by us and not be group- or world-writable.
 //! - An exclusive `flock` on `<socket>.lock`, held for the listener's lifetime, decides who owns
-//!   the endpoint. Holding it, a leftover socket file is stale and is removed before binding.
+//!   the endpoint. Holding it, we look at the other place: if a hub of ours holds its lock or
+//!   answers there, this one is refused as already running. Then a leftover socket file is stale
+//!   and is removed before binding.
 //! - A shim that starts a hub first takes an exclusive `flock` on `<socket>.autostart.lock`
 //!   (after the same directory checks), so two shims never start two hubs.
 //! - The socket is chmod-ed to 0600 right after `bind`, before anything is accepted. In the
 //!   window between the two the socket has the umask's mode, but in the default layout the 0700
 //!   directory already keeps other users out, and any connection that slips in is reported with
 //!   its uid by `accept` so the hub rejects it.
+//!
+//! `connect` tries the places in order. Before it sends anything, a place must be provably ours:
+//! its directory ours and not writable by group or others, the socket file ours, and the uid of
+//! the process that accepted us (`SO_PEERCRED` and its kin) ours. A place that fails is reported
+//! as untrusted at once, never skipped, so a squatter cannot impersonate the hub nor hide it.
 
 #![cfg(unix)]
 
@@ -36,7 +46,7 @@ use std::path::{Path, PathBuf};
 use tokio::net::UnixListener;
 
 use crate::endpoint::check_bare_name;
-use crate::{EndpointEnv, EndpointError, ListenError, PeerInfo};
+use crate::{ConnectError, EndpointEnv, EndpointError, ListenError, PeerInfo};
 
 pub(crate) use process::{parent_pid, stop_requested, wait_for_exit};
 
@@ -50,15 +60,50 @@ const SUN_PATH_LEN: usize = if cfg!(any(target_os = "linux", target_os = "androi
     104
 };
 
-/// Where a Unix endpoint lives.
+/// The shared temporary directory the fallback place lives in; never `TMPDIR`.
+pub(crate) const SHARED_TMP: &str = "/tmp";
+
+/// Where a Unix endpoint may be: `listen` binds at `first`, `connect` uses the first place where
+/// a hub answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct EndpointAddr {
+    first: Place,
+    /// The places looked at after `first` (for a bare name, the `/tmp` fallback).
+    more: Vec<Place>,
+}
+
+/// One place a socket may be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Place {
     socket_path: PathBuf,
     /// The per-user directory that `listen` creates and checks, for bare names only.
     private_dir: Option<PathBuf>,
 }
 
+impl Place {
+    /// The directory the trust checks apply to: the private one, or an explicit path's parent.
+    fn dir(&self) -> &Path {
+        match &self.private_dir {
+            Some(dir) => dir,
+            None => self.socket_path.parent().unwrap_or(Path::new("/")),
+        }
+    }
+
+    fn shown(&self) -> String {
+        self.socket_path.display().to_string()
+    }
+}
+
 impl EndpointAddr {
+    fn places(&self) -> impl Iterator<Item = &Place> {
+        std::iter::once(&self.first).chain(&self.more)
+    }
+
+    /// Every socket path, in the order `connect` tries them.
+    pub(crate) fn candidates(&self) -> Vec<String> {
+        self.places().map(Place::shown).collect()
+    }
+
     /// Turns a name or path into a socket path. Pure: no file system access.
     pub(crate) fn resolve(name: &str, env: &EndpointEnv) -> Result<EndpointAddr, EndpointError> {
         let invalid = |reason: &str| EndpointError::InvalidName {
@@ -77,36 +122,43 @@ impl EndpointAddr {
                 return Err(invalid("a socket path must end in a file name"));
             }
             EndpointAddr {
-                socket_path,
-                private_dir: None,
+                first: Place {
+                    socket_path,
+                    private_dir: None,
+                },
+                more: Vec::new(),
             }
         } else {
             check_bare_name(name)?;
-            let dir = private_dir_for(env)?;
-            EndpointAddr {
+            let place = |dir: PathBuf| Place {
                 socket_path: dir.join(format!("{name}.sock")),
                 private_dir: Some(dir),
+            };
+            let (first, more) = private_dirs_for(env)?;
+            EndpointAddr {
+                first: place(first),
+                more: more.into_iter().map(place).collect(),
             }
         };
-        check_path_len(&addr.socket_path)?;
+        for place in addr.places() {
+            check_path_len(&place.socket_path)?;
+        }
         Ok(addr)
     }
 }
 
 impl fmt::Display for EndpointAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.socket_path.display(), f)
+        fmt::Display::fmt(&self.first.socket_path.display(), f)
     }
 }
 
-/// Picks the per-user directory: `$XDG_RUNTIME_DIR/exai`, else `<temp dir>/exai-<uid>`.
-fn private_dir_for(env: &EndpointEnv) -> Result<PathBuf, EndpointError> {
-    if let Some(runtime_dir) = env.runtime_dir.as_ref().filter(|dir| dir.is_absolute()) {
-        return Ok(runtime_dir.join("exai"));
-    }
-    if !env.temp_dir.is_absolute() {
+/// The per-user directories, in order: `<run_user_dir>/exai` when there is one, then
+/// `<shared tmp>/exai-<uid>`.
+fn private_dirs_for(env: &EndpointEnv) -> Result<(PathBuf, Vec<PathBuf>), EndpointError> {
+    if !env.shared_tmp.is_absolute() {
         return Err(EndpointError::NoUsableDir {
-            temp_dir: env.temp_dir.display().to_string(),
+            temp_dir: env.shared_tmp.display().to_string(),
         });
     }
     if check_bare_name(&env.user).is_err() {
@@ -114,7 +166,13 @@ fn private_dir_for(env: &EndpointEnv) -> Result<PathBuf, EndpointError> {
             reason: format!("{:?} cannot be part of a directory name", env.user),
         });
     }
-    Ok(env.temp_dir.join(format!("exai-{}", env.user)))
+    let fallback = env.shared_tmp.join(format!("exai-{}", env.user));
+    match env.run_user_dir.as_ref().filter(|dir| dir.is_absolute()) {
+        Some(run_user_dir) if run_user_dir.join("exai") != fallback => {
+            Ok((run_user_dir.join("exai"), vec![fallback]))
+        }
+        _ => Ok((fallback, Vec::new())),
+    }
 }
 
 fn check_path_len(path: &Path) -> Result<(), EndpointError> {
@@ -130,10 +188,44 @@ fn check_path_len(path: &Path) -> Result<(), EndpointError> {
     Ok(())
 }
 
-/// Returns `XDG_RUNTIME_DIR` when it is set, absolute and an existing directory.
-pub(crate) fn runtime_dir_from_process() -> Option<PathBuf> {
-    let dir = PathBuf::from(std::env::var_os("XDG_RUNTIME_DIR")?);
-    (dir.is_absolute() && dir.is_dir()).then_some(dir)
+/// The user's private runtime directory as the system provides it, whatever the environment
+/// says: it must be a real directory owned by our euid and not writable by group or others.
+pub(crate) fn run_user_dir() -> Option<PathBuf> {
+    let uid = effective_uid();
+    let dir = system_run_user_dir(uid)?;
+    let meta = fs::symlink_metadata(&dir).ok()?;
+    let private = meta.file_type().is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0;
+    private.then_some(dir)
+}
+
+/// `/run/user/<uid>`: where logind (and elogind) make the directory they call
+/// `XDG_RUNTIME_DIR`, for every login of the user, whether or not a launcher passes the variable.
+#[cfg(not(target_os = "macos"))]
+fn system_run_user_dir(uid: u32) -> Option<PathBuf> {
+    Some(PathBuf::from(format!("/run/user/{uid}")))
+}
+
+/// The per-user temp dir (`/var/folders/../T/`), which the system derives from the uid and
+/// creates 0700 on first use; `TMPDIR` usually names it, but not in every launcher's env.
+#[cfg(target_os = "macos")]
+fn system_run_user_dir(_uid: u32) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut buffer = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: the buffer is valid for writes of its length; confstr writes at most that much.
+    let len = unsafe {
+        libc::confstr(
+            libc::_CS_DARWIN_USER_TEMP_DIR,
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+        )
+    };
+    // `len` counts the terminating NUL; 0 is an error, more than the buffer a truncation.
+    if len == 0 || len > buffer.len() {
+        return None;
+    }
+    buffer.truncate(len - 1);
+    let dir = PathBuf::from(std::ffi::OsString::from_vec(buffer));
+    dir.is_absolute().then_some(dir)
 }
 
 /// The current effective uid, in decimal.
@@ -159,43 +251,52 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    pub(crate) fn bind(addr: &EndpointAddr) -> Result<Listener, ListenError> {
+    pub(crate) async fn bind(addr: &EndpointAddr) -> Result<Listener, ListenError> {
         let our_uid = effective_uid();
-        match &addr.private_dir {
+        let place = &addr.first;
+        match &place.private_dir {
             Some(dir) => ensure_private_dir(dir, our_uid)?,
-            None => check_socket_parent(&addr.socket_path, our_uid)?,
+            None => check_socket_parent(&place.socket_path, our_uid)?,
         }
 
-        let mut lock_path = addr.socket_path.clone().into_os_string();
-        lock_path.push(".lock");
-        let lock_path = PathBuf::from(lock_path);
+        let lock_path = with_suffix(&place.socket_path, ".lock");
         let lock = open_lock_file(&lock_path)?;
         let locked = try_lock_exclusive(&lock)
             .map_err(|err| ListenError::io(format!("cannot lock {}", lock_path.display()), err))?;
         if !locked {
             return Err(ListenError::AlreadyRunning {
-                endpoint: addr.to_string(),
+                endpoint: place.shown(),
             });
         }
+        // A hub at a later place (started while it came first, say in /tmp before a login made
+        // /run/user) owns the endpoint too: clients would find either one.
+        for other in &addr.more {
+            if hub_answers_at(other, our_uid).await {
+                return Err(ListenError::AlreadyRunning {
+                    endpoint: other.shown(),
+                });
+            }
+        }
 
-        remove_stale_socket(&addr.socket_path)?;
-        let listener = UnixListener::bind(&addr.socket_path).map_err(|err| {
-            ListenError::io(format!("cannot bind {}", addr.socket_path.display()), err)
+        let socket_path = &place.socket_path;
+        remove_stale_socket(socket_path)?;
+        let listener = UnixListener::bind(socket_path).map_err(|err| {
+            ListenError::io(format!("cannot bind {}", socket_path.display()), err)
         })?;
-        let meta = fs::symlink_metadata(&addr.socket_path).map_err(|err| {
-            ListenError::io(format!("cannot stat {}", addr.socket_path.display()), err)
+        let meta = fs::symlink_metadata(socket_path).map_err(|err| {
+            ListenError::io(format!("cannot stat {}", socket_path.display()), err)
         })?;
         // Built before the chmod, so that a failed chmod still removes the socket on drop.
         let bound = Listener {
             listener,
-            socket_path: addr.socket_path.clone(),
+            socket_path: socket_path.clone(),
             socket_id: (meta.dev(), meta.ino()),
             _lock: lock,
             our_uid,
         };
-        fs::set_permissions(&addr.socket_path, fs::Permissions::from_mode(0o600)).map_err(
-            |err| ListenError::io(format!("cannot chmod {}", addr.socket_path.display()), err),
-        )?;
+        fs::set_permissions(socket_path, fs::Permissions::from_mode(0o600)).map_err(|err| {
+            ListenError::io(format!("cannot chmod {}", socket_path.display()), err)
+        })?;
         Ok(bound)
     }
 
@@ -243,14 +344,13 @@ pub(crate) struct AutostartLock {
 impl AutostartLock {
     pub(crate) fn try_acquire(addr: &EndpointAddr) -> io::Result<AutostartLock> {
         let our_uid = effective_uid();
-        match &addr.private_dir {
+        let place = &addr.first;
+        match &place.private_dir {
             Some(dir) => ensure_private_dir(dir, our_uid),
-            None => check_socket_parent(&addr.socket_path, our_uid),
+            None => check_socket_parent(&place.socket_path, our_uid),
         }
         .map_err(into_io)?;
-        let mut lock_path = addr.socket_path.clone().into_os_string();
-        lock_path.push(".autostart.lock");
-        let lock_path = PathBuf::from(lock_path);
+        let lock_path = with_suffix(&place.socket_path, ".autostart.lock");
         let file = open_lock_file(&lock_path).map_err(into_io)?;
         if try_lock_exclusive(&file)? {
             Ok(AutostartLock { _file: file })
@@ -288,8 +388,155 @@ pub(crate) fn log_dir() -> Option<PathBuf> {
         .map(|state| state.join("exai/logs"))
 }
 
-pub(crate) async fn connect(addr: &EndpointAddr) -> io::Result<Stream> {
-    Stream::connect(&addr.socket_path).await
+/// `path` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Connects at the first place where a hub answers, after checking that the place is ours and
+/// before anything is sent, that the process that accepted us runs as us.
+pub(crate) async fn connect(addr: &EndpointAddr) -> Result<Stream, ConnectError> {
+    let our_uid = effective_uid();
+    for place in addr.places() {
+        if !check_place(place, our_uid)? {
+            continue;
+        }
+        let stream = match Stream::connect(&place.socket_path).await {
+            Ok(stream) => stream,
+            Err(err) => match ConnectError::classify(&place.shown(), err) {
+                None => continue,
+                Some(err) => return Err(err),
+            },
+        };
+        check_peer(&stream, place, our_uid)?;
+        return Ok(stream);
+    }
+    Err(ConnectError::NotRunning {
+        endpoint: addr.to_string(),
+        looked_at: addr.candidates(),
+    })
+}
+
+/// Checks that `place` is provably ours, before anything connects to it: its directory ours
+/// and not writable by group or others (so nobody else can put a socket there), and its socket
+/// file ours. `Ok(false)` when the directory or the socket does not exist.
+///
+/// Root passes for root's own places like anyone else; it is not trusted to others' sockets.
+fn check_place(place: &Place, our_uid: u32) -> Result<bool, ConnectError> {
+    let dir = place.dir();
+    let untrusted = |path: &Path, reason: String| ConnectError::Untrusted {
+        path: path.display().to_string(),
+        reason,
+    };
+    // A private directory must itself be a directory, not a link to one (as `listen` demands);
+    // an explicit path's parent may be reached through links.
+    let stat = match place.private_dir {
+        Some(_) => fs::symlink_metadata(dir),
+        None => fs::metadata(dir),
+    };
+    let meta = match stat {
+        Ok(meta) => meta,
+        Err(err) => {
+            return match ConnectError::classify(&dir.display().to_string(), err) {
+                None => Ok(false),
+                Some(err) => Err(err),
+            };
+        }
+    };
+    if !meta.file_type().is_dir() {
+        return Err(untrusted(
+            dir,
+            "it is not a directory (or is a symbolic link)".to_owned(),
+        ));
+    }
+    if meta.uid() != our_uid {
+        return Err(untrusted(
+            dir,
+            format!(
+                "the directory is owned by uid {}, not by us (uid {our_uid})",
+                meta.uid()
+            ),
+        ));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(untrusted(
+            dir,
+            format!(
+                "the directory's mode is {mode:03o}, so other users could put a socket there; run `chmod 700 {}` or remove it",
+                dir.display()
+            ),
+        ));
+    }
+    let socket = match fs::symlink_metadata(&place.socket_path) {
+        Ok(meta) => meta,
+        Err(err) => {
+            return match ConnectError::classify(&place.shown(), err) {
+                None => Ok(false),
+                Some(err) => Err(err),
+            };
+        }
+    };
+    if socket.uid() != our_uid {
+        return Err(untrusted(
+            &place.socket_path,
+            format!(
+                "the socket is owned by uid {}, not by us (uid {our_uid})",
+                socket.uid()
+            ),
+        ));
+    }
+    Ok(true)
+}
+
+/// Checks that the process that accepted our connection runs as us.
+fn check_peer(stream: &Stream, place: &Place, our_uid: u32) -> Result<(), ConnectError> {
+    let reason = match stream.peer_cred() {
+        Ok(cred) if cred.uid() == our_uid => return Ok(()),
+        Ok(cred) => format!(
+            "the process listening there runs as uid {}, not as us (uid {our_uid})",
+            cred.uid()
+        ),
+        Err(err) => format!("cannot tell which user listens there: {err}"),
+    };
+    Err(ConnectError::Untrusted {
+        path: place.shown(),
+        reason,
+    })
+}
+
+/// Whether a hub of ours owns `place`: it holds the place's lock, or answers on its socket.
+///
+/// A place that fails `connect`'s trust checks is not ours and does not count (it is logged);
+/// `connect` reports it by itself if it ever gets that far.
+async fn hub_answers_at(place: &Place, our_uid: u32) -> bool {
+    match check_place(place, our_uid) {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(err) => {
+            tracing::warn!(error = %err, "ignoring a place where another hub could be");
+            return false;
+        }
+    }
+    if lock_is_held(&with_suffix(&place.socket_path, ".lock")) {
+        return true;
+    }
+    match Stream::connect(&place.socket_path).await {
+        Ok(stream) => check_peer(&stream, place, our_uid).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Whether another process holds the `flock` on an existing lock file. Never creates the file.
+fn lock_is_held(lock_path: &Path) -> bool {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(lock_path);
+    // Taking the lock for a moment is how to ask; it is released when `file` closes.
+    file.is_ok_and(|file| matches!(try_lock_exclusive(&file), Ok(false)))
 }
 
 /// Creates the per-user directory with mode 0700, or checks an existing one.
@@ -322,7 +569,7 @@ fn ensure_private_dir(dir: &Path, our_uid: u32) -> Result<(), ListenError> {
     }
     if meta.uid() != our_uid {
         return Err(insecure(format!(
-            "it is owned by uid {}, not by us (uid {our_uid}); remove it, or set XDG_RUNTIME_DIR to a private directory",
+            "it is owned by uid {}, not by us (uid {our_uid}); remove it, or pass --endpoint a socket path in a directory of yours",
             meta.uid()
         )));
     }
@@ -434,49 +681,122 @@ fn remove_stale_socket(socket_path: &Path) -> Result<(), ListenError> {
 mod tests {
     use super::*;
 
-    fn env(runtime_dir: Option<&str>) -> EndpointEnv {
+    /// The facts of uid 1000, with or without a usable `/run/user/1000`.
+    fn env(run_user_dir: Option<&str>) -> EndpointEnv {
         EndpointEnv {
             exai_endpoint: None,
-            runtime_dir: runtime_dir.map(PathBuf::from),
-            temp_dir: PathBuf::from("/tmp"),
+            run_user_dir: run_user_dir.map(PathBuf::from),
+            shared_tmp: PathBuf::from(SHARED_TMP),
             user: "1000".to_owned(),
         }
     }
 
     fn socket_path(name: &str, env: &EndpointEnv) -> Result<PathBuf, EndpointError> {
-        EndpointAddr::resolve(name, env).map(|addr| addr.socket_path)
+        EndpointAddr::resolve(name, env).map(|addr| addr.first.socket_path)
+    }
+
+    fn candidates(name: &str, env: &EndpointEnv) -> Vec<String> {
+        match EndpointAddr::resolve(name, env) {
+            Ok(addr) => addr.candidates(),
+            Err(err) => panic!("resolving {name:?} failed: {err}"),
+        }
     }
 
     #[test]
-    fn bare_names_go_into_the_runtime_dir_when_there_is_one() {
+    fn bare_names_look_in_run_user_first_then_in_tmp() {
         let addr = EndpointAddr::resolve("exai-hub-v1", &env(Some("/run/user/1000"))).unwrap();
         assert_eq!(
-            addr.socket_path,
+            addr.first.socket_path,
             Path::new("/run/user/1000/exai/exai-hub-v1.sock")
         );
         assert_eq!(
-            addr.private_dir.as_deref(),
+            addr.first.private_dir.as_deref(),
             Some(Path::new("/run/user/1000/exai"))
         );
+        assert_eq!(
+            addr.candidates(),
+            [
+                "/run/user/1000/exai/exai-hub-v1.sock",
+                "/tmp/exai-1000/exai-hub-v1.sock"
+            ]
+        );
+        assert_eq!(addr.to_string(), "/run/user/1000/exai/exai-hub-v1.sock");
     }
 
     #[test]
-    fn bare_names_fall_back_to_a_per_uid_temp_dir() {
+    fn without_run_user_bare_names_live_only_in_a_per_uid_dir_in_tmp() {
         assert_eq!(
-            socket_path("exai-hub-v1", &env(None)).unwrap(),
-            Path::new("/tmp/exai-1000/exai-hub-v1.sock")
+            candidates("exai-hub-v1", &env(None)),
+            ["/tmp/exai-1000/exai-hub-v1.sock"]
         );
         assert_eq!(
-            socket_path("exai-hub-v1", &env(Some("relative/run"))).unwrap(),
-            Path::new("/tmp/exai-1000/exai-hub-v1.sock")
+            candidates("exai-hub-v1", &env(Some("relative/run"))),
+            ["/tmp/exai-1000/exai-hub-v1.sock"]
         );
     }
 
+    /// Set in the child that [`the_environment_plays_no_part`] starts.
+    const CHILD: &str = "EXAI_IPC_TEST_ENV_CHILD";
+
     #[test]
-    fn explicit_paths_are_used_as_is_and_must_be_absolute_and_short() {
-        let addr = EndpointAddr::resolve("/srv/me/hub.sock", &env(None)).unwrap();
-        assert_eq!(addr.socket_path, Path::new("/srv/me/hub.sock"));
-        assert_eq!(addr.private_dir, None);
+    fn the_environment_plays_no_part() {
+        // The facts read from this process name the same places as facts written down by
+        // hand; the test then runs itself again with XDG_RUNTIME_DIR and TMPDIR pointing
+        // elsewhere (never mutating this process's environment) and must pass there too.
+        if std::env::var_os(CHILD).is_none() {
+            let elsewhere = tempfile::tempdir().unwrap();
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "unix::tests::the_environment_plays_no_part"])
+                .env(CHILD, "1")
+                .env("XDG_RUNTIME_DIR", elsewhere.path())
+                .env("TMPDIR", elsewhere.path())
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("1 passed"),
+                "the child with another env: {}\n{stdout}",
+                output.status
+            );
+        }
+        let mut from_process = EndpointEnv::from_process().unwrap();
+        from_process.exai_endpoint = None;
+        assert_eq!(from_process.shared_tmp, Path::new("/tmp"));
+        let by_hand = EndpointEnv {
+            exai_endpoint: None,
+            run_user_dir: run_user_dir(),
+            shared_tmp: PathBuf::from("/tmp"),
+            user: effective_uid().to_string(),
+        };
+        assert_eq!(from_process, by_hand);
+        let expected = match &by_hand.run_user_dir {
+            Some(dir) => vec![
+                dir.join("exai/hub.sock").display().to_string(),
+                format!("/tmp/exai-{}/hub.sock", effective_uid()),
+            ],
+            None => vec![format!("/tmp/exai-{}/hub.sock", effective_uid())],
+        };
+        assert_eq!(candidates("hub", &from_process), expected);
+    }
+
+    #[test]
+    fn the_run_user_probe_accepts_only_a_private_directory_of_ours() {
+        // Whatever it found, it is ours, a directory, and closed to writes by others.
+        if let Some(dir) = run_user_dir() {
+            let meta = fs::symlink_metadata(&dir).unwrap();
+            assert!(meta.is_dir() && meta.uid() == effective_uid() && meta.mode() & 0o022 == 0);
+            if cfg!(not(target_os = "macos")) {
+                assert_eq!(dir, PathBuf::from(format!("/run/user/{}", effective_uid())));
+            }
+        }
+    }
+
+    #[test]
+    fn explicit_paths_are_used_as_is_alone_and_must_be_absolute_and_short() {
+        let addr = EndpointAddr::resolve("/srv/me/hub.sock", &env(Some("/run/user/1000"))).unwrap();
+        assert_eq!(addr.first.socket_path, Path::new("/srv/me/hub.sock"));
+        assert_eq!(addr.first.private_dir, None);
+        assert_eq!(addr.candidates(), ["/srv/me/hub.sock"]);
         assert!(matches!(
             socket_path("rel/hub.sock", &env(None)),
             Err(EndpointError::InvalidName { .. })
@@ -489,9 +809,9 @@ mod tests {
     }
 
     #[test]
-    fn an_unusable_temp_dir_or_user_is_an_error() {
+    fn an_unusable_shared_tmp_or_user_is_an_error() {
         let mut bad_temp = env(None);
-        bad_temp.temp_dir = PathBuf::from("tmp");
+        bad_temp.shared_tmp = PathBuf::from("tmp");
         assert!(matches!(
             socket_path("hub", &bad_temp),
             Err(EndpointError::NoUsableDir { .. })

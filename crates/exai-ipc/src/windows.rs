@@ -2,7 +2,9 @@
 //! instances. Process watching and stop requests live in `windows/process.rs`.
 //!
 //! It must not decide policy, and it relies on the operating system for the peer check:
-//! - The pipe name is `\\.\pipe\<name>-<user>`, because the pipe namespace is machine-wide.
+//! - The pipe name is `\\.\pipe\<name>-<user>`, because the pipe namespace is machine-wide. The
+//!   user comes from `GetUserNameW`, never from `USERNAME`, so every launcher's environment gives
+//!   the same name.
 //! - Every instance carries the DACL `D:P(A;;GA;;;<our SID>)(A;;GA;;;SY)`: only this user and
 //!   `SYSTEM` may open it, so [`PeerInfo::same_user`] is always true here. Remote clients are
 //!   rejected.
@@ -48,7 +50,7 @@ use windows_sys::Win32::System::Threading::{CreateMutexW, GetCurrentProcess, Ope
 use windows_sys::Win32::System::WindowsProgramming::GetUserNameW;
 
 use crate::endpoint::check_bare_name;
-use crate::{EndpointEnv, EndpointError, ListenError, PeerInfo};
+use crate::{ConnectError, EndpointEnv, EndpointError, ListenError, PeerInfo};
 
 pub(crate) use process::{parent_pid, stop_requested, wait_for_exit};
 
@@ -101,6 +103,13 @@ impl EndpointAddr {
     }
 }
 
+impl EndpointAddr {
+    /// The one place a pipe can be.
+    pub(crate) fn candidates(&self) -> Vec<String> {
+        vec![self.pipe_name.clone()]
+    }
+}
+
 impl fmt::Display for EndpointAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.pipe_name)
@@ -115,29 +124,23 @@ fn sanitise_user(user: &str) -> String {
         .collect()
 }
 
+/// Unused on Windows: pipes live in their own namespace.
+pub(crate) const SHARED_TMP: &str = "";
+
 /// Windows has no runtime directory; pipes live in their own namespace.
-pub(crate) fn runtime_dir_from_process() -> Option<std::path::PathBuf> {
+pub(crate) fn run_user_dir() -> Option<std::path::PathBuf> {
     None
 }
 
-/// The user name: `USERNAME`, else `GetUserNameW`.
+/// The user name from `GetUserNameW`: the process token's user, whatever the environment says.
 pub(crate) fn current_user() -> Result<String, EndpointError> {
-    if let Some(name) = std::env::var("USERNAME")
-        .ok()
-        .filter(|name| !name.is_empty())
-    {
-        return Ok(name);
-    }
     // UNLEN (256) plus the terminating NUL.
     let mut buffer = [0u16; 257];
     let mut len = buffer.len() as u32;
     // SAFETY: the buffer and its length are valid for the call.
     if unsafe { GetUserNameW(buffer.as_mut_ptr(), &mut len) } == 0 {
         return Err(EndpointError::UnknownUser {
-            reason: format!(
-                "USERNAME is unset and GetUserNameW failed: {}",
-                io::Error::last_os_error()
-            ),
+            reason: format!("GetUserNameW failed: {}", io::Error::last_os_error()),
         });
     }
     Ok(wide_to_string(&buffer))
@@ -344,7 +347,7 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    pub(crate) fn bind(addr: &EndpointAddr) -> Result<Listener, ListenError> {
+    pub(crate) async fn bind(addr: &EndpointAddr) -> Result<Listener, ListenError> {
         let sddl = pipe_sddl()
             .map_err(|err| ListenError::io("cannot read the current user's SID", err))?;
         let security = SecurityDescriptor::from_sddl(&sddl).map_err(|err| {
@@ -430,7 +433,7 @@ pub(crate) fn log_dir() -> Option<std::path::PathBuf> {
 }
 
 /// Opens the pipe, retrying for a bounded time while every instance is busy.
-pub(crate) async fn connect(addr: &EndpointAddr) -> io::Result<Stream> {
+pub(crate) async fn connect(addr: &EndpointAddr) -> Result<Stream, ConnectError> {
     let mut busy_retries = 0;
     loop {
         match ClientOptions::new().open(&addr.pipe_name) {
@@ -442,7 +445,16 @@ pub(crate) async fn connect(addr: &EndpointAddr) -> io::Result<Stream> {
                 busy_retries += 1;
                 tokio::time::sleep(BUSY_RETRY_DELAY).await;
             }
-            Err(err) => return Err(err),
+            Err(err) => {
+                return Err(
+                    ConnectError::classify(&addr.pipe_name, err).unwrap_or_else(|| {
+                        ConnectError::NotRunning {
+                            endpoint: addr.pipe_name.clone(),
+                            looked_at: addr.candidates(),
+                        }
+                    }),
+                );
+            }
         }
     }
 }
@@ -503,8 +515,8 @@ mod tests {
     fn env(user: &str) -> EndpointEnv {
         EndpointEnv {
             exai_endpoint: None,
-            runtime_dir: None,
-            temp_dir: std::path::PathBuf::from(r"C:\Temp"),
+            run_user_dir: None,
+            shared_tmp: std::path::PathBuf::new(),
             user: user.to_owned(),
         }
     }
@@ -647,7 +659,7 @@ mod tests {
             .expect("runtime");
         let _guard = runtime.enter();
         let addr = EndpointAddr { pipe_name: name };
-        let listener = Listener::bind(&addr).expect("bind");
+        let listener = runtime.block_on(Listener::bind(&addr)).expect("bind");
         let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
         // SAFETY: the handle is our live pipe instance; the out pointers are valid or null.
         let status = unsafe {

@@ -81,8 +81,8 @@ fn the_unix_lock_is_a_file_beside_the_socket_in_a_private_directory() {
     std::fs::create_dir(&runtime).expect("mkdir");
     let env = exai_ipc::EndpointEnv {
         exai_endpoint: None,
-        runtime_dir: Some(runtime.clone()),
-        temp_dir: dir.path().to_owned(),
+        run_user_dir: Some(runtime.clone()),
+        shared_tmp: dir.path().to_owned(),
         user: "1000".to_owned(),
     };
     let endpoint = exai_ipc::Endpoint::resolve_with(Some("hub"), &env).expect("endpoint");

@@ -7,12 +7,8 @@ use exai_ipc::{DEFAULT_NAME, Endpoint, EndpointEnv, EndpointError};
 fn env(exai_endpoint: Option<&str>) -> EndpointEnv {
     EndpointEnv {
         exai_endpoint: exai_endpoint.map(str::to_owned),
-        runtime_dir: None,
-        temp_dir: if cfg!(windows) {
-            PathBuf::from(r"C:\Temp")
-        } else {
-            PathBuf::from("/tmp")
-        },
+        run_user_dir: None,
+        shared_tmp: PathBuf::from("/tmp"),
         user: "1000".to_owned(),
     }
 }
@@ -56,10 +52,18 @@ fn unix_names_become_socket_paths() {
         "/tmp/exai-1000/exai-hub-v1.sock"
     );
     let mut with_runtime = env(None);
-    with_runtime.runtime_dir = Some(PathBuf::from("/run/user/1000"));
+    with_runtime.run_user_dir = Some(PathBuf::from("/run/user/1000"));
     assert_eq!(
         resolved(None, &with_runtime),
         "/run/user/1000/exai/exai-hub-v1.sock"
+    );
+    let looked_at = Endpoint::resolve_with(None, &with_runtime).map(|e| e.candidates());
+    assert_eq!(
+        looked_at.ok(),
+        Some(vec![
+            "/run/user/1000/exai/exai-hub-v1.sock".to_owned(),
+            "/tmp/exai-1000/exai-hub-v1.sock".to_owned()
+        ])
     );
     assert_eq!(
         resolved(Some("/srv/x/hub.sock"), &with_runtime),

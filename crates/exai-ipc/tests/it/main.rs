@@ -7,6 +7,8 @@ mod helper;
 mod io;
 #[cfg(unix)]
 mod other_user;
+#[cfg(unix)]
+mod places;
 mod process;
 #[cfg(unix)]
 mod signal;

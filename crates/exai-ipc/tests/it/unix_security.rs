@@ -7,12 +7,12 @@ use exai_ipc::{ConnectError, Endpoint, EndpointEnv, ListenError};
 
 use crate::support::{TestEndpoint, chmod, connected_pair, listen_ok, mode_of, tempdir};
 
-/// An environment whose runtime dir is `runtime_dir`, so bare names land under it.
+/// Facts whose per-user runtime dir is `runtime_dir`, so bare names land under it first.
 fn env_with_runtime_dir(runtime_dir: &Path) -> EndpointEnv {
     EndpointEnv {
         exai_endpoint: None,
-        runtime_dir: Some(runtime_dir.to_owned()),
-        temp_dir: PathBuf::from("/nonexistent-temp"),
+        run_user_dir: Some(runtime_dir.to_owned()),
+        shared_tmp: PathBuf::from("/nonexistent-temp"),
         user: "0".to_owned(),
     }
 }
@@ -43,8 +43,8 @@ async fn the_temp_dir_fallback_is_created_0700_too() {
     let temp = tempdir();
     let env = EndpointEnv {
         exai_endpoint: None,
-        runtime_dir: None,
-        temp_dir: temp.path().to_owned(),
+        run_user_dir: None,
+        shared_tmp: temp.path().to_owned(),
         user: "4242".to_owned(),
     };
     let endpoint = resolve("hub", &env);
