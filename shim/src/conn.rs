@@ -7,7 +7,6 @@
 use exai_ipc::{ConnectError, Endpoint};
 use exai_proto::{ClientMsg, Frame, FrameCodec, Hello, HubMsg, SessionId};
 use futures_util::{SinkExt, StreamExt};
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -33,10 +32,12 @@ pub struct Connected {
 pub enum Unavailable {
     /// The first attempt has not finished yet.
     Pending,
-    /// Nothing listens on the endpoint.
+    /// Nothing listens at any place the endpoint may be.
     NotRunning,
     /// The endpoint exists but this user may not connect to it.
     PermissionDenied,
+    /// Something is there that is not provably this user's hub; the text says what and where.
+    Untrusted(String),
     /// The hub answered the handshake with `Rejected`.
     Rejected(String),
     /// Connecting failed for another reason.
@@ -53,7 +54,7 @@ pub enum Unavailable {
 
 impl Unavailable {
     /// The error message a request gets while the hub is in this state.
-    pub fn message(&self, endpoint: &dyn fmt::Display) -> String {
+    pub fn message(&self, endpoint: &Endpoint) -> String {
         const START: &str = "start it with `exai hub` or the tray app";
         const RETRY: &str = "the shim is reconnecting, retry the request";
         match self {
@@ -61,8 +62,21 @@ impl Unavailable {
                 format!("EXAI hub did not answer yet (endpoint {endpoint}): {RETRY}")
             }
             Unavailable::NotRunning => {
-                format!("EXAI hub is not running (endpoint {endpoint}): {START}")
+                // Every place the shim looked, so a user can see where a hub was expected.
+                let also: Vec<String> = endpoint.candidates().into_iter().skip(1).collect();
+                if also.is_empty() {
+                    format!("EXAI hub is not running (endpoint {endpoint}): {START}")
+                } else {
+                    format!(
+                        "EXAI hub is not running (endpoint {endpoint}; also looked at {}): {START}",
+                        also.join(", ")
+                    )
+                }
             }
+            Unavailable::Untrusted(error) => format!(
+                "EXAI hub endpoint not trusted, nothing was sent: {error}; check who made it, \
+                 or set EXAI_ENDPOINT or --endpoint to a socket path in a directory of yours"
+            ),
             Unavailable::PermissionDenied => format!(
                 "permission denied connecting to the EXAI hub (endpoint {endpoint}): it belongs \
                  to another user or has wrong permissions; set EXAI_ENDPOINT or --endpoint to \
@@ -147,6 +161,7 @@ pub fn attempt(
             .map_err(|error| match error {
                 ConnectError::NotRunning { .. } => Unavailable::NotRunning,
                 ConnectError::PermissionDenied { .. } => Unavailable::PermissionDenied,
+                error @ ConnectError::Untrusted { .. } => Unavailable::Untrusted(error.to_string()),
                 ConnectError::Io { source, .. } => Unavailable::Io(source.to_string()),
             })?;
         let conn = Framed::new(stream, FrameCodec::default());
@@ -208,6 +223,32 @@ async fn handshake(mut conn: HubConn, hello: Hello) -> Result<Connected, Unavail
             Err(error) => {
                 return Err(Unavailable::Handshake(format!("malformed answer: {error}")));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_running_names_every_place_the_shim_looked() {
+        let env = exai_ipc::EndpointEnv {
+            exai_endpoint: None,
+            run_user_dir: Some("/run/user/1000".into()),
+            shared_tmp: "/tmp".into(),
+            user: "1000".to_owned(),
+        };
+        let endpoint = Endpoint::resolve_with(Some("hub"), &env).expect("endpoint");
+        let message = Unavailable::NotRunning.message(&endpoint);
+        assert!(
+            message.starts_with(&format!("EXAI hub is not running (endpoint {endpoint}")),
+            "{message}"
+        );
+        assert!(message.ends_with("start it with `exai hub` or the tray app"));
+        // On Unix two places (/run/user first, then /tmp); on Windows the one pipe.
+        for place in endpoint.candidates() {
+            assert!(message.contains(&place), "{place} missing from {message}");
         }
     }
 }

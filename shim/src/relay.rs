@@ -355,7 +355,7 @@ impl Relay {
         {
             return;
         }
-        tracing::warn!("{}", reason.message(&*self.endpoint));
+        tracing::warn!("{}", reason.message(&self.endpoint));
         self.reported = Some(reason);
     }
 
@@ -407,7 +407,7 @@ impl Relay {
                 delay = Duration::ZERO;
             }
         }
-        let message = reason.message(&*self.endpoint);
+        let message = reason.message(&self.endpoint);
         self.report(reason.clone());
         self.unavailable = reason;
         self.attempt = Some(self.start_attempt(delay));
@@ -444,7 +444,7 @@ impl Relay {
                     self.initialize = Some(line.clone());
                 }
                 if self.link.is_none() {
-                    let message = self.unavailable.message(&*self.endpoint);
+                    let message = self.unavailable.message(&self.endpoint);
                     let error =
                         line::error_line(Some(id.as_bytes()), line::HUB_UNAVAILABLE, &message);
                     return self.emit(error).await;
@@ -463,7 +463,7 @@ impl Relay {
                 if self.link.is_some() {
                     return self.forward(line).await;
                 }
-                let message = self.unavailable.message(&*self.endpoint);
+                let message = self.unavailable.message(&self.endpoint);
                 match editor::batch_errors(&line, &message) {
                     Some(errors) => self.emit(errors).await,
                     None => Step::Continue,

@@ -21,7 +21,7 @@ pub enum ControlError {
         "no EXAI hub is running on {endpoint}: start it with `exai hub` or the tray app (exai-tray)"
     )]
     NotRunning {
-        /// The endpoint, as shown to users.
+        /// Every place looked at, as shown to users.
         endpoint: String,
     },
     /// Anything else, in words.
@@ -92,9 +92,9 @@ async fn open(endpoint: Option<&str>) -> Result<Conn, ControlError> {
     let endpoint = exai_ipc::Endpoint::resolve(endpoint).context("bad endpoint")?;
     let stream = match exai_ipc::connect(&endpoint).await {
         Ok(stream) => stream,
-        Err(exai_ipc::ConnectError::NotRunning { .. }) => {
+        Err(exai_ipc::ConnectError::NotRunning { looked_at, .. }) => {
             return Err(ControlError::NotRunning {
-                endpoint: endpoint.to_string(),
+                endpoint: looked_at.join(" or "),
             });
         }
         Err(err) => return Err(anyhow::Error::from(err).into()),
