@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { baseName, formatDuration, formatElapsed } from "./format";
+import { baseName, formatDuration, formatElapsed, rateLimitText } from "./format";
+import { upstream } from "./test/fixtures";
 
 describe("formatDuration", () => {
   it("picks a unit and precision by size", () => {
@@ -36,5 +37,17 @@ describe("baseName", () => {
     expect(baseName("/home/me/project/")).toBe("project");
     expect(baseName("C:\\work\\api")).toBe("api");
     expect(baseName("/")).toBe("/");
+  });
+});
+
+describe("rateLimitText", () => {
+  it("says nothing until the rate limit did something", () => {
+    expect(rateLimitText(upstream())).toBe("");
+  });
+
+  it("names what waits and what the daemon refused", () => {
+    const text = rateLimitText(upstream({ rate_limited: 12, over_capacity: 3, rate_limit: "10 frames/s, burst 100 per IP" }));
+    expect(text).toContain("12 waiting for the daemon's rate limit (10 frames/s, burst 100 per IP)");
+    expect(text).toContain("refused 3 frame(s)");
   });
 });

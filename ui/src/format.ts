@@ -1,5 +1,7 @@
 // Numbers and times as people read them. Pure functions, so they are unit-tested.
 
+import type { UpstreamStatus } from "./api";
+
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
@@ -55,4 +57,16 @@ export function baseName(path: string): string {
   if (trimmed === "") return path;
   const index = Math.max(trimmed.lastIndexOf("/"), trimmed.lastIndexOf("\\"));
   return trimmed.slice(index + 1);
+}
+
+/** What the daemon's rate limit is doing, in words ("" when it has done nothing yet). */
+export function rateLimitText(upstream: UpstreamStatus): string {
+  const parts: string[] = [];
+  if (upstream.rate_limited > 0) {
+    parts.push(`${formatCount(upstream.rate_limited)} waiting for the daemon's rate limit (${upstream.rate_limit ?? "paced"})`);
+  }
+  if (upstream.over_capacity > 0) {
+    parts.push(`the daemon refused ${formatCount(upstream.over_capacity)} frame(s) as over capacity; each was retried`);
+  }
+  return parts.join(" · ");
 }

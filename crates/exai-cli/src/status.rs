@@ -49,12 +49,13 @@ fn print_table(snapshot: &Snapshot) {
         println!("dashboard {url} (the token is where the hub printed it)");
     }
     println!(
-        "daemon {}: {} ({}/{} connections, {} busy, {} tools){}",
+        "daemon {}: {} ({}/{} connections, {} busy, {} queued, {} tools){}",
         upstream.url,
         format!("{:?}", upstream.state).to_lowercase(),
         upstream.connections,
         upstream.pool_size,
         upstream.busy,
+        upstream.queued,
         upstream.tools,
         upstream
             .last_error
@@ -62,6 +63,14 @@ fn print_table(snapshot: &Snapshot) {
             .map(|error| format!(", last error: {error}"))
             .unwrap_or_default(),
     );
+    if upstream.rate_limited > 0 || upstream.over_capacity > 0 {
+        println!(
+            "rate limit {}: {} waiting now; the daemon refused {} frame(s) as over capacity (each retried)",
+            upstream.rate_limit.as_deref().unwrap_or("off"),
+            upstream.rate_limited,
+            upstream.over_capacity,
+        );
+    }
     if snapshot.sessions.is_empty() {
         println!("no editor windows connected");
         return;

@@ -45,8 +45,30 @@ pub struct UpstreamStatus {
     pub queued: usize,
     /// How many times a pooled connection was (re)established after the first.
     pub reconnects: u64,
-    /// The last connection or protocol error, in words.
+    /// The last connection or protocol error, in words; cleared once the daemon is connected
+    /// again (the error stays in `error_history`).
     pub last_error: Option<String>,
+    /// Earlier errors, oldest first, at most 8; a repeat of the newest only raises its count.
+    pub error_history: Vec<UpstreamErrorRecord>,
+    /// The rate limit the hub keeps under, in words (`10 frames/s, burst 100 per IP, ...`);
+    /// `None` when pacing is off.
+    pub rate_limit: Option<String>,
+    /// Calls held back right now by that rate limit (the hub paces what it sends).
+    pub rate_limited: usize,
+    /// How often the daemon still refused a frame as over capacity; each one was retried.
+    pub over_capacity: u64,
+}
+
+/// One error in the upstream's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct UpstreamErrorRecord {
+    /// When it last happened.
+    pub at: UnixMillis,
+    /// The error, in words.
+    pub message: String,
+    /// How many times in a row it happened.
+    pub count: u64,
 }
 
 /// The state of one editor session.
@@ -189,6 +211,8 @@ pub struct RequestRecord {
     pub error: Option<String>,
     /// Cancelled by the editor (no answer was sent).
     pub cancelled: bool,
+    /// Milliseconds the request was held back by the daemon's rate limit (0: not at all).
+    pub rate_limited_ms: u64,
 }
 
 /// A log record from the hub's tracing ring.
@@ -351,6 +375,7 @@ mod typescript {
         let decls = [
             UpstreamState::decl(&cfg),
             UpstreamStatus::decl(&cfg),
+            UpstreamErrorRecord::decl(&cfg),
             SessionState::decl(&cfg),
             ClientInfo::decl(&cfg),
             SessionInfo::decl(&cfg),

@@ -19,6 +19,36 @@ pub const DAEMON_PER_IP_LIMIT: usize = 10;
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(310);
 /// Default time a lost session stays visible.
 pub const DEFAULT_LOST_RETENTION: Duration = Duration::from_secs(600);
+/// The daemon's own limit per client IP (its `rate_limiter.py` defaults).
+pub const DAEMON_IP_RATE_LIMIT: RateLimit = RateLimit {
+    per_sec: 10.0,
+    burst: 100,
+};
+/// The daemon's own limit per hello session.
+pub const DAEMON_SESSION_RATE_LIMIT: RateLimit = RateLimit {
+    per_sec: 5.0,
+    burst: 50,
+};
+
+/// A rate limit as the daemon counts it: `burst` frames at once, then `per_sec` a second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Frames per second, refilled continuously.
+    pub per_sec: f64,
+    /// Frames at once.
+    pub burst: u32,
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} frames/s, burst {}", self.per_sec, self.burst)
+    }
+}
+
+/// A rate limit from the config file: `per_sec` 0 turns it off.
+fn rate_limit(per_sec: f64, burst: u32) -> Option<RateLimit> {
+    (per_sec > 0.0 && burst > 0).then_some(RateLimit { per_sec, burst })
+}
 
 /// A secret string (the daemon token). Redacted everywhere it could be printed.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -59,8 +89,18 @@ pub struct ExaiConfig {
     pub health_interval: Duration,
     /// First reconnect delay; doubles per failure, with jitter, up to `max_backoff`.
     pub min_backoff: Duration,
-    /// Largest reconnect delay while the daemon is down.
+    /// Largest reconnect delay while the daemon is down and no editor window is connected.
     pub max_backoff: Duration,
+    /// Largest reconnect delay while the daemon is down and editor windows are connected, so
+    /// they are ready again within a second or two of the daemon's return.
+    pub active_max_backoff: Duration,
+    /// The daemon's per-IP rate limit, which the hub stays under (`None`: not paced).
+    pub ip_rate_limit: Option<RateLimit>,
+    /// The daemon's per-session rate limit, per pooled connection (`None`: not paced).
+    pub session_rate_limit: Option<RateLimit>,
+    /// The shortest wait before retrying a frame the daemon refused as over capacity (its
+    /// "retry after 0.0s" is often too short).
+    pub over_capacity_floor: Duration,
     /// Reconnect delay after the daemon rejected the token.
     pub unauthorized_backoff: Duration,
 }
@@ -76,6 +116,10 @@ impl Default for ExaiConfig {
             health_interval: Duration::from_secs(30),
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
+            active_max_backoff: Duration::from_secs(1),
+            ip_rate_limit: Some(DAEMON_IP_RATE_LIMIT),
+            session_rate_limit: Some(DAEMON_SESSION_RATE_LIMIT),
+            over_capacity_floor: Duration::from_millis(200),
             unauthorized_backoff: Duration::from_secs(120),
         }
     }
@@ -145,6 +189,14 @@ pub struct FileUpstream {
     pub pool_size: Option<usize>,
     /// Per-call deadline in seconds.
     pub call_timeout_secs: Option<u64>,
+    /// The daemon's per-IP rate limit in frames per second (default 10; 0 turns pacing off).
+    pub rate_limit_per_sec: Option<f64>,
+    /// The daemon's per-IP burst (default 100).
+    pub rate_limit_burst: Option<u32>,
+    /// The daemon's per-session rate limit in frames per second (default 5; 0 turns it off).
+    pub session_rate_limit_per_sec: Option<f64>,
+    /// The daemon's per-session burst (default 50).
+    pub session_rate_limit_burst: Option<u32>,
 }
 
 /// The default config file path: `<config dir>/exai/config.toml`.
@@ -186,6 +238,25 @@ pub fn parse_file(text: &str) -> Result<FileConfig, String> {
 impl HubConfig {
     /// Applies a parsed config file over this config.
     pub fn apply_file(&mut self, file: FileConfig) {
+        let upstream = &file.upstream;
+        if upstream.rate_limit_per_sec.is_some() || upstream.rate_limit_burst.is_some() {
+            let default = DAEMON_IP_RATE_LIMIT;
+            self.exai.ip_rate_limit = rate_limit(
+                upstream.rate_limit_per_sec.unwrap_or(default.per_sec),
+                upstream.rate_limit_burst.unwrap_or(default.burst),
+            );
+        }
+        if upstream.session_rate_limit_per_sec.is_some()
+            || upstream.session_rate_limit_burst.is_some()
+        {
+            let default = DAEMON_SESSION_RATE_LIMIT;
+            self.exai.session_rate_limit = rate_limit(
+                upstream
+                    .session_rate_limit_per_sec
+                    .unwrap_or(default.per_sec),
+                upstream.session_rate_limit_burst.unwrap_or(default.burst),
+            );
+        }
         if let Some(endpoint) = file.hub.endpoint {
             self.endpoint = Some(endpoint);
         }
@@ -243,11 +314,30 @@ impl HubConfig {
         if self.exai.pool_size == 0 {
             anyhow::bail!("pool size must be at least 1");
         }
-        if !(self.exai.url.starts_with("ws://") || self.exai.url.starts_with("wss://")) {
+        if self.exai.url.starts_with("wss://") {
+            anyhow::bail!(
+                "upstream URL {:?}: wss:// is not supported; the EXAI daemon speaks plain ws:// and \
+                 the hub has no TLS stack. For a daemon on another machine, forward its port over \
+                 SSH (`ssh -N -L 8079:127.0.0.1:8079 HOST`) and use ws://127.0.0.1:8079",
+                self.exai.url
+            );
+        }
+        if !self.exai.url.starts_with("ws://") {
             anyhow::bail!(
                 "upstream URL {:?} must start with ws:// (the EXAI daemon speaks WebSocket)",
                 self.exai.url
             );
+        }
+        for limit in [self.exai.ip_rate_limit, self.exai.session_rate_limit]
+            .into_iter()
+            .flatten()
+        {
+            if !limit.per_sec.is_finite() || limit.per_sec < 0.0 {
+                anyhow::bail!(
+                    "rate limit {} frames/s is not a usable number (0 turns pacing off)",
+                    limit.per_sec
+                );
+            }
         }
         Ok(())
     }

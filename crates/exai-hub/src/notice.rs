@@ -332,6 +332,10 @@ mod tests {
                 queued: 0,
                 reconnects: 0,
                 last_error: Some("connection refused".into()),
+                error_history: Vec::new(),
+                rate_limit: None,
+                rate_limited: 0,
+                over_capacity: 0,
             },
         }
     }

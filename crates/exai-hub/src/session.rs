@@ -200,6 +200,7 @@ where
             return;
         }
         tracing::info!("session connected");
+        ctx.upstream.window_opened();
         let (out_tx, out_rx) = mpsc::unbounded_channel();
         let tools = ctx.upstream.tools();
         let mut session = Session {
@@ -218,6 +219,7 @@ where
             session.replay_initialize(line.as_bytes());
         }
         let clean = session.run(&mut conn, out_rx).await;
+        session.ctx.upstream.window_closed();
         for (_, request) in session.in_flight.drain() {
             request.cancel.cancel();
         }
@@ -503,14 +505,20 @@ impl Session {
                             return Ok(catalog);
                         }
                         let state = status.borrow_and_update().clone();
-                        if !matches!(state.state, crate::api::UpstreamState::Connecting) {
-                            return Err(UpstreamError::Unavailable {
-                                url: state.url.clone(),
-                                cause: state
-                                    .last_error
-                                    .clone()
-                                    .unwrap_or_else(|| format!("{:?}", state.state).to_lowercase()),
-                            });
+                        match state.state {
+                            crate::api::UpstreamState::Connecting
+                            | crate::api::UpstreamState::Connected => {}
+                            crate::api::UpstreamState::Unauthorized => {
+                                return Err(UpstreamError::Unauthorized { url: state.url });
+                            }
+                            crate::api::UpstreamState::Down => {
+                                return Err(UpstreamError::Unavailable {
+                                    url: state.url,
+                                    cause: state
+                                        .last_error
+                                        .unwrap_or_else(|| "not connected".to_owned()),
+                                });
+                            }
                         }
                         tokio::select! {
                             _ = tools.changed() => {}
@@ -640,6 +648,7 @@ fn request_record(
         ok,
         error,
         cancelled,
+        rate_limited_ms: 0,
     }
 }
 
@@ -698,12 +707,14 @@ impl CallTask {
             }
         };
         drop(call);
+        let mut rate_limited = Duration::ZERO;
         let (ok, error, cancelled) = match outcome {
             None => {
                 tracing::debug!(id = %self.id, tool = %self.tool, "call cancelled by the editor");
                 (false, None, true)
             }
             Some(Ok(result)) => {
+                rate_limited = result.rate_limited;
                 let body =
                     serde_json::json!({ "content": result.content, "isError": result.is_error });
                 let body = body.to_string();
@@ -724,7 +735,7 @@ impl CallTask {
             key: self.key,
         });
         let tool = Some(self.tool);
-        let record = request_record(
+        let mut record = request_record(
             self.session,
             "tools/call",
             tool,
@@ -733,6 +744,7 @@ impl CallTask {
             error,
             cancelled,
         );
+        record.rate_limited_ms = rate_limited.as_millis() as u64;
         let _ = self.registry.send(RegistryMsg::Finished {
             key: self.key,
             record,

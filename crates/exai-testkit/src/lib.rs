@@ -48,8 +48,15 @@ pub struct DaemonConfig {
     pub max_connections_per_ip: usize,
     /// Live connections allowed in all; the next one is closed with 1013. Default 1000.
     pub max_connections: usize,
-    /// Token bucket per hello session id, counting every frame after the hello. Default off.
+    /// Token bucket per hello session id, counting every frame after the hello. Default on,
+    /// with the real daemon's numbers: [`RateLimit::DAEMON_SESSION`].
     pub rate_limit: Option<RateLimit>,
+    /// Token bucket per client IP, shared by every connection from that address (everything
+    /// from 127.0.0.1 together): hellos take from it, frames after the hello need it. Default
+    /// on, with the real daemon's numbers: [`RateLimit::DAEMON_IP`]. Its refusal states the
+    /// wait rounded to a tenth of a second, so a wait under 50 ms reads "retry after 0.0s", as
+    /// the real daemon's does.
+    pub ip_rate_limit: Option<RateLimit>,
     /// How often a running tool reports `progress`. The real daemon uses 5 s; default 50 ms.
     pub progress_interval: Duration,
     /// How long a new connection may take to send its hello (close 4002). Default 15 s.
@@ -76,7 +83,8 @@ impl Default for DaemonConfig {
             token: None,
             max_connections_per_ip: 10,
             max_connections: 1000,
-            rate_limit: None,
+            rate_limit: Some(RateLimit::DAEMON_SESSION),
+            ip_rate_limit: Some(RateLimit::DAEMON_IP),
             progress_interval: Duration::from_millis(50),
             hello_timeout: Duration::from_secs(15),
             send_stream_complete: true,
@@ -91,13 +99,25 @@ impl Default for DaemonConfig {
 }
 
 /// A token bucket: `burst` frames at once, refilled at `per_sec` frames per second.
-/// The real daemon uses `RateLimit { burst: 50, per_sec: 5.0 }` per session.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RateLimit {
     /// Bucket capacity, and its content when a session first appears.
     pub burst: u32,
     /// Refill rate in frames per second.
     pub per_sec: f64,
+}
+
+impl RateLimit {
+    /// The real daemon's limit per hello session (its `rate_limiter.py` defaults).
+    pub const DAEMON_SESSION: RateLimit = RateLimit {
+        burst: 50,
+        per_sec: 5.0,
+    };
+    /// The real daemon's limit per client IP.
+    pub const DAEMON_IP: RateLimit = RateLimit {
+        burst: 100,
+        per_sec: 10.0,
+    };
 }
 
 /// One advertised tool, as `list_tools_res` reports it.

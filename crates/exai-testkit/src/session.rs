@@ -242,6 +242,12 @@ impl Session {
                 return Ok(None);
             }
         };
+        if let Some(limit) = self.shared.config.ip_rate_limit {
+            // A hello takes from the IP's budget when there is some; it is never refused.
+            let _ = self
+                .shared
+                .take_rate_token(&ip_key(self.admission.ip), limit);
+        }
         let ack = json!({"op": "hello_ack", "ok": true, "session_id": session_id});
         self.outbox.send_json(&ack).await?;
         Ok(Some(session_id))
@@ -249,6 +255,26 @@ impl Session {
 
     /// Handles one frame after the hello, to completion.
     async fn handle_frame(&mut self, frame: &[u8]) -> Result<(), PeerGone> {
+        if let Some(limit) = self.shared.config.ip_rate_limit
+            && let Err(wait_secs) = self
+                .shared
+                .take_rate_token(&ip_key(self.admission.ip), limit)
+        {
+            self.shared.update(|stats| stats.over_capacity += 1);
+            // Rounded, not rounded up: a short wait reads "0.0s" although waiting is needed.
+            let error = json!({"op": "error", "error": {
+                "code": "OVER_CAPACITY",
+                "message": format!(
+                    "Rate limit exceeded: ip_rate_limit_exceeded (retry after {wait_secs:.1}s)"
+                ),
+                "details": {
+                    "reason": "ip_rate_limit_exceeded",
+                    "burst": limit.burst,
+                    "per_sec": limit.per_sec,
+                },
+            }});
+            return self.outbox.send_json(&error).await;
+        }
         if let Some(limit) = self.shared.config.rate_limit {
             let session_id = self.admission.session_id.clone().unwrap_or_default();
             if let Err(wait_secs) = self.shared.take_rate_token(&session_id, limit) {
@@ -320,6 +346,11 @@ impl Session {
         };
         self.outbox.send_json(&reply).await
     }
+}
+
+/// The rate-limit bucket key of a client IP (session ids cannot contain `:`).
+fn ip_key(ip: IpAddr) -> String {
+    format!("ip:{ip}")
 }
 
 /// An error frame as the daemon sends most of them: no `op`, no `request_id`.

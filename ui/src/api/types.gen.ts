@@ -37,9 +37,41 @@ queued: number,
  */
 reconnects: number, 
 /**
- * The last connection or protocol error, in words.
+ * The last connection or protocol error, in words; cleared once the daemon is connected
+ * again (the error stays in `error_history`).
  */
-last_error: string | null, };
+last_error: string | null, 
+/**
+ * Earlier errors, oldest first, at most 8; a repeat of the newest only raises its count.
+ */
+error_history: Array<UpstreamErrorRecord>, 
+/**
+ * The rate limit the hub keeps under, in words (`10 frames/s, burst 100 per IP, ...`);
+ * `None` when pacing is off.
+ */
+rate_limit: string | null, 
+/**
+ * Calls held back right now by that rate limit (the hub paces what it sends).
+ */
+rate_limited: number, 
+/**
+ * How often the daemon still refused a frame as over capacity; each one was retried.
+ */
+over_capacity: number, };
+
+export type UpstreamErrorRecord = { 
+/**
+ * When it last happened.
+ */
+at: number, 
+/**
+ * The error, in words.
+ */
+message: string, 
+/**
+ * How many times in a row it happened.
+ */
+count: number, };
 
 export type SessionState = "ready" | "degraded" | "lost" | "closed";
 
@@ -197,7 +229,11 @@ error: string | null,
 /**
  * Cancelled by the editor (no answer was sent).
  */
-cancelled: boolean, };
+cancelled: boolean, 
+/**
+ * Milliseconds the request was held back by the daemon's rate limit (0: not at all).
+ */
+rate_limited_ms: number, };
 
 export type LogRecord = { 
 /**

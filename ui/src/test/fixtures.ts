@@ -14,6 +14,10 @@ export function upstream(change: Partial<UpstreamStatus> = {}): UpstreamStatus {
     queued: 0,
     reconnects: 0,
     last_error: null,
+    error_history: [],
+    rate_limit: "10 frames/s, burst 100 per IP, 5 frames/s, burst 50 per session",
+    rate_limited: 0,
+    over_capacity: 0,
     ...change,
   };
 }
@@ -67,6 +71,7 @@ export function request(sessionId: string, startedAt: number, change: Partial<Re
     ok: true,
     error: null,
     cancelled: false,
+    rate_limited_ms: 0,
     ...change,
   };
 }

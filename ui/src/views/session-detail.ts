@@ -34,7 +34,12 @@ function timelineItem(record: RequestRecord, scaleMs: number): HTMLLIElement {
     h("time", { class: "request-time", datetime: new Date(record.started_at).toISOString(), title: formatDateTime(record.started_at) }, formatClock(record.started_at)),
     h("span", { class: "request-what" }, h("code", null, record.method), record.tool ? h("span", { class: "tool" }, record.tool) : null),
     h("span", { class: "request-bar", "aria-hidden": "true" }, h("span", { style: `width: ${width.toFixed(1)}%` })),
-    h("span", { class: "request-duration num" }, formatDuration(record.duration_ms)),
+    h(
+      "span",
+      { class: "request-duration num", title: record.rate_limited_ms > 0 ? `waited ${formatDuration(record.rate_limited_ms)} for the daemon's rate limit` : null },
+      formatDuration(record.duration_ms),
+      record.rate_limited_ms > 0 ? h("span", { class: "rate-limited" }, ` (${formatDuration(record.rate_limited_ms)} rate limit)`) : null,
+    ),
     h("span", { class: "badge", data: { outcome: result } }, OUTCOME_TEXT[result]),
     record.error ? h("p", { class: "request-error" }, record.error) : null,
   );

@@ -2,7 +2,7 @@
 
 import type { UpstreamStatus } from "../api";
 import { h, setAttr, setText } from "../dom";
-import { formatCount } from "../format";
+import { formatCount, rateLimitText } from "../format";
 import { actionButton, stateDot, updateDot, UPSTREAM_STATE_TEXT } from "./common";
 import type { Context } from "./context";
 
@@ -15,6 +15,7 @@ export class UpstreamPanel {
   private readonly tools = h("dd");
   private readonly queued = h("dd");
   private readonly reconnects = h("dd");
+  private readonly rateLimit = h("p", { class: "upstream-rate", role: "status" });
   private readonly lastError = h("p", { class: "upstream-error", role: "status" });
   private last: UpstreamStatus | null = null;
 
@@ -44,6 +45,7 @@ export class UpstreamPanel {
         h("div", null, h("dt", null, "Queued"), this.queued),
         h("div", null, h("dt", null, "Reconnects"), this.reconnects),
       ),
+      this.rateLimit,
       this.lastError,
     );
   }
@@ -65,6 +67,8 @@ export class UpstreamPanel {
     setText(this.tools, formatCount(upstream.tools));
     setText(this.queued, formatCount(upstream.queued));
     setText(this.reconnects, formatCount(upstream.reconnects));
+    setText(this.rateLimit, rateLimitText(upstream));
+    this.rateLimit.hidden = !upstream.rate_limited && !upstream.over_capacity;
     setText(this.lastError, upstream.last_error ? `Last error: ${upstream.last_error}` : "");
     this.lastError.hidden = !upstream.last_error;
   }

@@ -35,6 +35,13 @@ pub trait Upstream: Send + Sync + 'static {
 
     /// Drops the backoff and reconnects now (the dashboard's Reconnect button).
     fn reconnect(&self);
+
+    /// An editor window connected: while any is, a down upstream is retried often, so windows
+    /// are ready again soon after it comes back.
+    fn window_opened(&self) {}
+
+    /// An editor window went away (pairs with [`Upstream::window_opened`]).
+    fn window_closed(&self) {}
 }
 
 /// One tool call from one session.
@@ -74,6 +81,9 @@ pub struct ToolResult {
     pub is_error: bool,
     /// The daemon answered from its cache or from an identical in-flight call.
     pub from_cache: bool,
+    /// How long the call was held back by the daemon's rate limit (the hub's pacing and any
+    /// retries after the daemon said it was over capacity).
+    pub rate_limited: Duration,
 }
 
 /// The tool list as last fetched from the upstream.
@@ -110,10 +120,19 @@ pub enum UpstreamError {
         /// The deadline that passed.
         after: Duration,
     },
-    /// The daemon's rate limit, still hit after one retry.
-    #[error("EXAI daemon is over capacity: {message}")]
+    /// The daemon's rate limit kept refusing the call until its deadline.
+    #[error(
+        "EXAI daemon's rate limit ({limit}) kept refusing the call for {}s, until its deadline: {message}; \
+         another client may share the daemon's per-IP budget, or the daemon's limit is lower than \
+         the hub's `rate_limit_per_sec`",
+        .waited.as_secs()
+    )]
     OverCapacity {
-        /// The daemon's message.
+        /// The limit the hub paces to, in words (`10 frames/s, burst 100 per IP`).
+        limit: String,
+        /// How long the hub retried.
+        waited: Duration,
+        /// The daemon's last message.
         message: String,
     },
     /// The daemon refused the request itself (unknown tool, invalid arguments, ...).

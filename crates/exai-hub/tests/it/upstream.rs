@@ -117,6 +117,7 @@ fn test_config(daemon: &TestDaemon, pool_size: usize) -> ExaiConfig {
         min_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
         unauthorized_backoff: Duration::from_secs(60),
+        ..ExaiConfig::default()
     }
 }
 
@@ -220,7 +221,8 @@ async fn a_call_made_while_connecting_waits_and_returns_content() {
         ToolResult {
             content: text("hello"),
             is_error: false,
-            from_cache: false
+            from_cache: false,
+            rate_limited: Duration::ZERO,
         }
     );
     // The daemon caches identical calls; the flag comes through.
@@ -503,7 +505,7 @@ async fn a_call_past_its_deadline_times_out_and_its_connection_is_replaced() {
 }
 
 #[tokio::test]
-async fn over_capacity_is_retried_once_with_a_fresh_id() {
+async fn over_capacity_is_retried_after_the_stated_wait_with_a_fresh_id() {
     let daemon = daemon(DaemonConfig {
         rate_limit: Some(RateLimit {
             burst: 1,
@@ -512,6 +514,7 @@ async fn over_capacity_is_retried_once_with_a_fresh_id() {
         ..DaemonConfig::default()
     })
     .await;
+    // The hub does not know this daemon's lower limit, so the daemon refuses once.
     let pool = Pool::start(&daemon, 1);
     // list_tools takes the only token in the bucket.
     pool.wait_catalog(|_| true).await;
@@ -520,8 +523,10 @@ async fn over_capacity_is_retried_once_with_a_fresh_id() {
         .await
         .unwrap();
     assert_eq!(result.content, text("limited"));
+    // The daemon said "retry after 2.0s"; the retry went no earlier, and the result says so.
+    assert!(result.rate_limited >= Duration::from_secs(2), "{result:?}");
     let stats = daemon.stats();
-    assert_eq!(stats.over_capacity, 1);
+    assert_eq!(stats.over_capacity, 1, "the retry waited long enough");
     assert_eq!(
         stats.calls, 1,
         "the rejected frame is not counted as a call"
@@ -532,11 +537,19 @@ async fn over_capacity_is_retried_once_with_a_fresh_id() {
         "list_tools and the retried call"
     );
     assert_unique_request_ids(&daemon);
+    let status = pool.wait_status(|s| s.over_capacity == 1).await;
+    assert!(
+        status
+            .error_history
+            .iter()
+            .any(|e| e.message.contains("rate limit")),
+        "{status:?}"
+    );
     pool.shutdown().await;
 }
 
 #[tokio::test]
-async fn over_capacity_twice_fails_the_call() {
+async fn a_call_refused_as_over_capacity_until_its_deadline_fails_naming_the_limit() {
     let daemon = daemon(DaemonConfig {
         // No refill: the daemon says "retry after infs", which we read as "unknown" (1 s).
         rate_limit: Some(RateLimit {
@@ -546,14 +559,129 @@ async fn over_capacity_twice_fails_the_call() {
         ..DaemonConfig::default()
     })
     .await;
-    let pool = Pool::start(&daemon, 1);
+    let mut config = test_config(&daemon, 1);
+    config.call_timeout = Duration::from_secs(3);
+    let pool = Pool::with_config(config);
     pool.wait_catalog(|_| true).await;
     let result = pool.call(1, "echo", json!({"text": "limited"})).await;
+    let Err(error @ UpstreamError::OverCapacity { .. }) = &result else {
+        panic!("expected OverCapacity, got {result:?}");
+    };
+    assert_eq!(error.jsonrpc_code(), -32004);
+    let message = error.to_string();
     assert!(
-        matches!(&result, Err(UpstreamError::OverCapacity { message }) if message.contains("Rate limit")),
-        "{result:?}"
+        message.contains("10 frames/s, burst 100 per IP") && message.contains("Rate limit"),
+        "{message}"
     );
-    assert_eq!(daemon.stats().over_capacity, 2, "one retry, not more");
+    assert!(
+        daemon.stats().over_capacity >= 2,
+        "retried until the deadline, not once: {:?}",
+        daemon.stats().over_capacity
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_hub_paces_to_the_daemons_limits_so_no_call_is_refused() {
+    // Both sides with the same (small, so the test is quick) limits.
+    let ip = RateLimit {
+        burst: 20,
+        per_sec: 40.0,
+    };
+    let session = RateLimit {
+        burst: 10,
+        per_sec: 20.0,
+    };
+    let daemon = daemon(DaemonConfig {
+        ip_rate_limit: Some(ip),
+        rate_limit: Some(session),
+        ..DaemonConfig::default()
+    })
+    .await;
+    let mut config = test_config(&daemon, 3);
+    config.ip_rate_limit = Some(exai_hub::config::RateLimit {
+        per_sec: ip.per_sec,
+        burst: ip.burst,
+    });
+    config.session_rate_limit = Some(exai_hub::config::RateLimit {
+        per_sec: session.per_sec,
+        burst: session.burst,
+    });
+    let pool = Pool::with_config(config);
+    pool.wait_connected(3).await;
+    let mut held = pool.upstream.status();
+    let calls = (0..120u64).map(|n| {
+        let call = pool.upstream.call_tool(tool_call(
+            n % 4,
+            "echo",
+            json!({ "text": format!("paced {n}") }),
+        ));
+        async move { (n, call.await) }
+    });
+    let (results, saw_held) = tokio::join!(
+        guard(futures_util::future::join_all(calls)),
+        guard(async {
+            held.wait_for(|s| s.rate_limited > 0)
+                .await
+                .map(|s| s.rate_limited)
+        })
+    );
+    assert!(saw_held.expect("status") > 0);
+    let mut waited = 0;
+    for (n, result) in results {
+        let result = result.unwrap_or_else(|err| panic!("call {n} failed: {err}"));
+        assert_eq!(result.content, text(&format!("paced {n}")));
+        waited += usize::from(!result.rate_limited.is_zero());
+    }
+    assert!(waited > 0, "calls that waited say so");
+    assert_eq!(daemon.stats().over_capacity, 0, "the daemon never refused");
+    let status = pool.wait_status(|s| s.rate_limited == 0).await;
+    assert_eq!(status.over_capacity, 0);
+    assert!(
+        status
+            .rate_limit
+            .is_some_and(|words| words.contains("40 frames/s"))
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn windows_waiting_cap_the_backoff_and_a_call_probes_at_once() {
+    let daemon = daemon(DaemonConfig::default()).await;
+    let mut config = test_config(&daemon, 1);
+    // Without windows the pool would wait 5 s, then 10 s, ... between attempts.
+    config.min_backoff = Duration::from_secs(5);
+    config.max_backoff = Duration::from_secs(60);
+    config.active_max_backoff = Duration::from_millis(50);
+    let pool = Pool::with_config(config);
+    pool.wait_connected(1).await;
+    daemon.stop().await;
+    pool.wait_status(|s| s.state == UpstreamState::Down).await;
+
+    // A window is connected: attempts come at most 50 ms apart, so five failures in a row
+    // come well within the guard (with the 5 s backoff they would take over a minute).
+    pool.upstream.window_opened();
+    let down = pool
+        .wait_status(|s| s.error_history.last().is_some_and(|e| e.count >= 5))
+        .await;
+    assert!(down.last_error.is_some());
+
+    daemon.restart().await.expect("daemon restarts");
+    let back = pool.wait_connected(1).await;
+    assert_eq!(back.last_error, None, "cleared once connected: {back:?}");
+    assert!(
+        back.error_history.iter().any(|e| e.count >= 5),
+        "the history keeps it: {back:?}"
+    );
+
+    // No window now: the backoff grows to 5 s and more. A call made while the daemon is down
+    // probes at once and runs when the probe finds the daemon back.
+    pool.upstream.window_closed();
+    daemon.stop().await;
+    pool.wait_status(|s| s.state == UpstreamState::Down).await;
+    daemon.restart().await.expect("daemon restarts");
+    let echo = pool.call(1, "echo", json!({"text": "probed"})).await;
+    assert_eq!(echo.map(|r| r.content), Ok(text("probed")));
     pool.shutdown().await;
 }
 

@@ -8,10 +8,12 @@
 //! the manager and ends, and the manager replaces it.
 
 use super::dial::{DialFailure, Ws, describe_close, describe_ws_error, dial};
+use super::pace::Pacer;
 use super::wire::{self, DaemonError, ErrorVerdict, Incoming};
 use crate::config::ExaiConfig;
 use crate::upstream::{Progress, ToolCall, ToolResult, UpstreamError};
 use futures_util::{SinkExt as _, StreamExt as _};
+use rand::Rng as _;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -27,6 +29,12 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 pub(crate) struct CallJob {
     pub(crate) call: ToolCall,
     pub(crate) reply: oneshot::Sender<Result<ToolResult, UpstreamError>>,
+    /// When the window asked plus the call timeout: queueing, pacing and retries all count.
+    pub(crate) deadline: Instant,
+    /// When the manager queued it.
+    pub(crate) queued_at: Instant,
+    /// How long the manager held it back for the rate limit before handing it over.
+    pub(crate) rate_limited: Duration,
 }
 
 /// Work the manager hands to an idle connection.
@@ -48,6 +56,12 @@ pub(crate) enum ConnEvent {
     Idle {
         slot: usize,
         tools: Option<Vec<serde_json::Value>>,
+    },
+    /// The daemon refused a frame as over capacity; the connection retries it after `retry_in`.
+    OverCapacity {
+        slot: usize,
+        message: String,
+        retry_in: Duration,
     },
     /// The connection is gone; the task has ended.
     Lost {
@@ -99,15 +113,32 @@ enum Wait {
     Shutdown,
 }
 
+/// How a retry after `OVER_CAPACITY` went.
+enum Retry {
+    /// Send again now; the pause took this long.
+    Again(Duration),
+    /// The call's deadline would pass first, or its caller went away.
+    GiveUp,
+    /// The connection must end.
+    End(End),
+}
+
 /// Runs one pooled connection from dial to close. Reports to the manager over `events`.
 pub(crate) async fn run(
     slot: usize,
     config: Arc<ExaiConfig>,
+    pacer: Arc<Pacer>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
     events: mpsc::UnboundedSender<ConnEvent>,
     shutdown: CancellationToken,
 ) {
     let session_id = wire::new_session_id(slot);
+    // The hello counts toward the daemon's per-IP limit too.
+    let hello_at = pacer.reserve(None, Instant::now());
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = sleep_until(hello_at) => {}
+    }
     let dialed = tokio::select! {
         _ = shutdown.cancelled() => return,
         dialed = timeout(config.connect_timeout, dial(&config, &session_id)) => dialed,
@@ -128,12 +159,16 @@ pub(crate) async fn run(
         }
     };
     tracing::debug!(conn = slot, session_id = %session_id, "connection up");
+    // A new session id: the daemon counts this connection's frames afresh.
+    pacer.new_connection(slot);
     let _ = events.send(ConnEvent::Up { slot });
 
     let mut conn = Conn {
         ws,
         slot,
         config,
+        pacer,
+        events: events.clone(),
         shutdown,
     };
     let end = conn.serve(&mut jobs, &events).await;
@@ -153,6 +188,8 @@ struct Conn {
     ws: Ws,
     slot: usize,
     config: Arc<ExaiConfig>,
+    pacer: Arc<Pacer>,
+    events: mpsc::UnboundedSender<ConnEvent>,
     shutdown: CancellationToken,
 }
 
@@ -231,9 +268,18 @@ impl Conn {
     }
 
     /// Runs one tool call and answers its caller. `Err` when the connection must end.
+    ///
+    /// The manager reserved the first send with the pacer. When the daemon still answers
+    /// `OVER_CAPACITY`, the same call goes again (with a fresh id) after the stated wait, a floor
+    /// and jitter, for as long as its deadline allows.
     async fn run_call(&mut self, job: CallJob) -> Result<(), End> {
-        let CallJob { call, reply } = job;
-        let mut retried = false;
+        let CallJob {
+            call,
+            reply,
+            deadline,
+            mut rate_limited,
+            ..
+        } = job;
         loop {
             let request_id = wire::new_request_id();
             tracing::debug!(conn = self.slot, session = %call.session, tool = %call.name, request_id = %request_id, "call sent");
@@ -242,14 +288,16 @@ impl Conn {
                 .await
             {
                 Ok(()) => {
-                    let deadline = Instant::now() + self.config.call_timeout;
                     self.wait_final(&request_id, deadline, call.progress.as_ref())
                         .await
                 }
                 Err(cause) => Wait::Lost(cause),
             };
             let (outcome, end) = match wait {
-                Wait::Result(Ok(result)) => (Ok(result), None),
+                Wait::Result(Ok(mut result)) => {
+                    result.rate_limited = rate_limited;
+                    (Ok(result), None)
+                }
                 Wait::Result(Err(error)) => (
                     Err(UpstreamError::Rejected {
                         code: error.code,
@@ -259,23 +307,27 @@ impl Conn {
                 ),
                 Wait::Error(error) => match wire::classify(error) {
                     ErrorVerdict::Fail(error) => (Err(error), None),
-                    ErrorVerdict::ToolFailed(result) => (Ok(result), None),
+                    ErrorVerdict::ToolFailed(mut result) => {
+                        result.rate_limited = rate_limited;
+                        (Ok(result), None)
+                    }
                     ErrorVerdict::RetryAfter(pause, message) => {
-                        if retried || reply.is_closed() {
-                            (Err(UpstreamError::OverCapacity { message }), None)
+                        let retry = if reply.is_closed() {
+                            Retry::GiveUp
                         } else {
-                            tracing::debug!(
-                                conn = self.slot,
-                                wait_ms = pause.as_millis() as u64,
-                                "over capacity; retrying once"
-                            );
-                            retried = true;
-                            match self.pause(pause).await {
-                                Ok(()) => continue,
-                                Err(end) => {
-                                    let cause = end.cause.clone();
-                                    (Err(UpstreamError::ConnectionLost { cause }), Some(end))
-                                }
+                            self.over_capacity(pause, &message, deadline).await
+                        };
+                        match retry {
+                            Retry::Again(paused) => {
+                                rate_limited += paused;
+                                continue;
+                            }
+                            Retry::GiveUp => {
+                                (Err(self.over_capacity_error(deadline, message)), None)
+                            }
+                            Retry::End(end) => {
+                                let cause = end.cause.clone();
+                                (Err(UpstreamError::ConnectionLost { cause }), Some(end))
                             }
                         }
                     }
@@ -325,24 +377,57 @@ impl Conn {
         }
     }
 
+    /// The daemon refused a frame as over capacity: holds every connection back for the stated
+    /// time (at least the floor, plus jitter so four connections do not retry in step), then
+    /// waits for this connection's next turn with the pacer.
+    async fn over_capacity(&mut self, stated: Duration, message: &str, deadline: Instant) -> Retry {
+        let started = Instant::now();
+        let pause = stated
+            .max(self.config.over_capacity_floor)
+            .mul_f64(rand::rng().random_range(1.0..=1.5));
+        self.pacer.defer(started + pause);
+        let send_at = self.pacer.reserve(Some(self.slot), started);
+        let _ = self.events.send(ConnEvent::OverCapacity {
+            slot: self.slot,
+            message: message.to_owned(),
+            retry_in: send_at - started,
+        });
+        if send_at >= deadline {
+            return Retry::GiveUp;
+        }
+        match self.pause_until(send_at).await {
+            Ok(()) => Retry::Again(started.elapsed()),
+            Err(end) => Retry::End(end),
+        }
+    }
+
+    fn over_capacity_error(&self, deadline: Instant, message: String) -> UpstreamError {
+        let left = deadline.saturating_duration_since(Instant::now());
+        UpstreamError::OverCapacity {
+            limit: describe_limits(&self.config),
+            waited: self.config.call_timeout.saturating_sub(left),
+            message,
+        }
+    }
+
     /// Fetches the tool list. `Ok(None)` when the daemon answered with an error.
     async fn run_list_tools(&mut self) -> Result<Option<Vec<serde_json::Value>>, End> {
-        let mut retried = false;
+        let deadline = Instant::now() + self.config.call_timeout;
         loop {
             let request_id = wire::new_request_id();
             self.send(wire::list_tools(&request_id))
                 .await
                 .map_err(End::lost)?;
-            let deadline = Instant::now() + self.config.call_timeout;
             match self.wait_final(&request_id, deadline, None).await {
                 Wait::Tools(tools) => return Ok(Some(tools)),
                 Wait::Error(error) => {
-                    if let ErrorVerdict::RetryAfter(pause, _) = wire::classify(error.clone())
-                        && !retried
+                    if let ErrorVerdict::RetryAfter(pause, message) = wire::classify(error.clone())
                     {
-                        retried = true;
-                        self.pause(pause).await?;
-                        continue;
+                        match self.over_capacity(pause, &message, deadline).await {
+                            Retry::Again(_) => continue,
+                            Retry::End(end) => return Err(end),
+                            Retry::GiveUp => {}
+                        }
                     }
                     tracing::warn!(conn = self.slot, code = %error.code, message = %error.message, "list_tools failed");
                     return Ok(None);
@@ -359,6 +444,13 @@ impl Conn {
 
     /// The daemon's `ping` op on an idle connection: a pong within `connect_timeout`, or replace it.
     async fn health_check(&mut self) -> Result<(), End> {
+        let now = Instant::now();
+        if self.pacer.earliest(Some(self.slot), now) > now {
+            // The rate limit holds frames back, so there is traffic that proves the daemon
+            // alive; a ping now would only take a call's place.
+            return Ok(());
+        }
+        self.pacer.reserve(Some(self.slot), now);
         let request_id = wire::new_request_id();
         self.send(wire::ping(&request_id))
             .await
@@ -381,9 +473,9 @@ impl Conn {
         }
     }
 
-    /// Waits `pause` while still reading the socket (frames that arrive are stale and dropped).
-    async fn pause(&mut self, pause: Duration) -> Result<(), End> {
-        let until = Instant::now() + pause;
+    /// Waits until `until` while still reading the socket (frames that arrive are stale and
+    /// dropped).
+    async fn pause_until(&mut self, until: Instant) -> Result<(), End> {
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => {
@@ -451,5 +543,15 @@ impl Conn {
                 }
             }
         }
+    }
+}
+
+/// The rate limits the hub paces to, in words, for errors.
+pub(crate) fn describe_limits(config: &ExaiConfig) -> String {
+    match (config.ip_rate_limit, config.session_rate_limit) {
+        (None, None) => "pacing off".to_owned(),
+        (Some(ip), None) => format!("{ip} per IP"),
+        (None, Some(session)) => format!("{session} per session"),
+        (Some(ip), Some(session)) => format!("{ip} per IP, {session} per session"),
     }
 }

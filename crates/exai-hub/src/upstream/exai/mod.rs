@@ -13,6 +13,7 @@
 
 mod conn;
 mod dial;
+mod pace;
 mod pool;
 mod queue;
 mod wire;
@@ -24,7 +25,9 @@ use conn::CallJob;
 use pool::{Command, Pool};
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{Instant, timeout_at};
 use tracing::Instrument as _;
 
 /// A handle to the pooled EXAI daemon upstream. Cheap to clone.
@@ -37,6 +40,7 @@ pub struct ExaiUpstream {
     status: watch::Receiver<UpstreamStatus>,
     tools: watch::Receiver<Option<Arc<ToolCatalog>>>,
     url: Arc<str>,
+    call_timeout: Duration,
 }
 
 impl ExaiUpstream {
@@ -49,6 +53,7 @@ impl ExaiUpstream {
         let (status_tx, status_rx) = watch::channel(Pool::initial_status(&config));
         let (tools_tx, tools_rx) = watch::channel(None);
         let url: Arc<str> = Arc::from(config.url.as_str());
+        let call_timeout = config.call_timeout;
         let pool = Pool::new(config, status_tx, tools_tx, events_tx);
         let driver = pool
             .run(commands_rx, events_rx)
@@ -58,6 +63,7 @@ impl ExaiUpstream {
             status: status_rx,
             tools: tools_rx,
             url,
+            call_timeout,
         };
         (upstream, driver)
     }
@@ -71,8 +77,19 @@ impl ExaiUpstream {
 impl Upstream for ExaiUpstream {
     fn call_tool(&self, call: ToolCall) -> CallFuture {
         let (reply, result) = oneshot::channel();
-        let sent = self.commands.send(Command::Call(CallJob { call, reply }));
+        // The deadline starts when the window asked: time in the queue, held back by the rate
+        // limit or waiting for a reconnect counts too, so every call is answered in time.
+        let now = Instant::now();
+        let deadline = now + self.call_timeout;
+        let sent = self.commands.send(Command::Call(CallJob {
+            call,
+            reply,
+            deadline,
+            queued_at: now,
+            rate_limited: Duration::ZERO,
+        }));
         let url = self.url.to_string();
+        let after = self.call_timeout;
         Box::pin(async move {
             if sent.is_err() {
                 return Err(UpstreamError::Unavailable {
@@ -80,11 +97,17 @@ impl Upstream for ExaiUpstream {
                     cause: "the upstream was shut down".to_owned(),
                 });
             }
-            result.await.unwrap_or_else(|_| {
-                Err(UpstreamError::ConnectionLost {
-                    cause: "the upstream stopped before the call finished".to_owned(),
-                })
-            })
+            // A running call is failed by its connection at the deadline (which then replaces
+            // the connection); this also covers a call that never left the queue. Dropping
+            // `result` makes the pool skip a queued call.
+            match timeout_at(deadline, result).await {
+                Ok(answer) => answer.unwrap_or_else(|_| {
+                    Err(UpstreamError::ConnectionLost {
+                        cause: "the upstream stopped before the call finished".to_owned(),
+                    })
+                }),
+                Err(_elapsed) => Err(UpstreamError::Timeout { after }),
+            }
         })
     }
 
@@ -98,5 +121,13 @@ impl Upstream for ExaiUpstream {
 
     fn reconnect(&self) {
         let _ = self.commands.send(Command::Reconnect);
+    }
+
+    fn window_opened(&self) {
+        let _ = self.commands.send(Command::WindowOpened);
+    }
+
+    fn window_closed(&self) {
+        let _ = self.commands.send(Command::WindowClosed);
     }
 }

@@ -7,18 +7,29 @@
 //!
 //! Reconnect policy: while no connection is up, one probe dial at a time (so a dead daemon or a
 //! wrong token costs one connection attempt per backoff period, not `pool_size`); once one is up,
-//! the other slots are dialled. Every failed dial pushes the next attempt out by the current backoff
-//! (with jitter), which doubles up to `max_backoff`; a rejected token waits `unauthorized_backoff`.
-//! A connection that comes up resets the backoff.
+//! the other slots are dialled. Every failed dial, and every connection lost before it served a
+//! request, pushes the next attempt out by the current backoff (with jitter), which doubles up to
+//! `max_backoff`, or only up to `active_max_backoff` while editor windows are connected, so they
+//! are ready again soon after the daemon returns. A rejected token waits `unauthorized_backoff`.
+//! Only a connection that served a request resets the backoff: a daemon that accepts the hello
+//! and hangs up at once must not make us redial in a tight loop. A call that arrives while the
+//! daemon is down waits for a probe dial made at once (at most one every [`PROBE_SPACING`]),
+//! and fails only if that probe fails.
+//!
+//! Pacing: every call and `list_tools` is handed to a connection only when the [`Pacer`] says
+//! the daemon's rate limit allows it; until then it stays in the fair queue, and the status
+//! counts it as rate-limited.
 
 use super::conn::{self, CallJob, ConnEvent, Job};
 use super::dial::DialFailure;
+use super::pace::Pacer;
 use super::queue::FairQueue;
-use crate::api::{UpstreamState, UpstreamStatus};
+use crate::api::{UpstreamErrorRecord, UpstreamState, UpstreamStatus};
 use crate::config::ExaiConfig;
+use crate::now_millis;
 use crate::upstream::{ToolCatalog, UpstreamError};
 use rand::Rng as _;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -27,11 +38,21 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+/// The shortest time between two probe dials that windows' calls ask for while the daemon is
+/// down: a burst of calls makes one probe, not a storm.
+const PROBE_SPACING: Duration = Duration::from_millis(250);
+/// How many errors the status keeps.
+const ERROR_HISTORY: usize = 8;
+/// Rate-limit refusals are logged at WARN at most this often (the rest at DEBUG).
+const OVER_CAPACITY_LOG_EVERY: Duration = Duration::from_secs(10);
+
 /// What a handle asks of the manager.
 #[derive(Debug)]
 pub(crate) enum Command {
     Call(CallJob),
     Reconnect,
+    WindowOpened,
+    WindowClosed,
     Shutdown,
 }
 
@@ -41,6 +62,8 @@ struct Slot {
     state: SlotState,
     /// It was up once; the next time it comes up counts as a reconnect.
     ever_up: bool,
+    /// The current connection served a request (only then does it reset the backoff).
+    proven: bool,
 }
 
 #[derive(Debug)]
@@ -67,6 +90,7 @@ enum Wake {
     Command(Option<Command>),
     Event(ConnEvent),
     RetryDue,
+    PaceDue,
     TaskEnded(Result<(TaskId, ()), JoinError>),
 }
 
@@ -85,8 +109,24 @@ pub(crate) struct Pool {
     token_rejected: bool,
     /// Reconnect was asked for while a dial was in flight: if it fails, retry at once.
     retry_on_failure: bool,
+    /// When the last dial started (probe dials asked for by calls keep `PROBE_SPACING` apart).
+    last_dial_at: Option<Instant>,
+    /// Editor windows connected to the hub (they shorten the backoff).
+    windows: usize,
     last_error: Option<String>,
+    error_history: VecDeque<UpstreamErrorRecord>,
+    /// The last failure logged at WARN, so a repeat goes to DEBUG.
+    last_logged_failure: Option<String>,
     reconnects: u64,
+    pacer: Arc<Pacer>,
+    /// The next instant the pacer lets a held-back request go.
+    pace_at: Option<Instant>,
+    /// The last time the pacer held back a waiting request.
+    last_held_at: Option<Instant>,
+    /// Requests held back by the pacer at the last dispatch.
+    rate_limited: usize,
+    over_capacity: u64,
+    last_over_capacity_log: Option<Instant>,
     catalog: Option<Arc<ToolCatalog>>,
     status_tx: watch::Sender<UpstreamStatus>,
     tools_tx: watch::Sender<Option<Arc<ToolCatalog>>>,
@@ -105,12 +145,18 @@ impl Pool {
     ) -> Pool {
         let pool_size = config.pool_size.max(1);
         let backoff = config.min_backoff;
+        let pacer = Arc::new(Pacer::new(
+            config.ip_rate_limit,
+            config.session_rate_limit,
+            pool_size,
+        ));
         Pool {
             config: Arc::new(config),
             slots: (0..pool_size)
                 .map(|_| Slot {
                     state: SlotState::Vacant,
                     ever_up: false,
+                    proven: false,
                 })
                 .collect(),
             queue: FairQueue::default(),
@@ -121,8 +167,18 @@ impl Pool {
             dial_failed: false,
             token_rejected: false,
             retry_on_failure: false,
+            last_dial_at: None,
+            windows: 0,
             last_error: None,
+            error_history: VecDeque::new(),
+            last_logged_failure: None,
             reconnects: 0,
+            pacer,
+            pace_at: None,
+            last_held_at: None,
+            rate_limited: 0,
+            over_capacity: 0,
+            last_over_capacity_log: None,
             catalog: None,
             status_tx,
             tools_tx,
@@ -145,6 +201,10 @@ impl Pool {
             queued: 0,
             reconnects: 0,
             last_error: None,
+            error_history: Vec::new(),
+            rate_limit: limits_in_words(config),
+            rate_limited: 0,
+            over_capacity: 0,
         }
     }
 
@@ -161,18 +221,25 @@ impl Pool {
             self.update_state();
             self.publish();
             let retry_at = self.retry_at.filter(|_| self.has_vacant());
+            let pace_at = self.pace_at;
             let wake = tokio::select! {
                 command = commands.recv() => Wake::Command(command),
                 Some(event) = events.recv() => Wake::Event(event),
                 Some(ended) = self.tasks.join_next_with_id() => Wake::TaskEnded(ended),
                 _ = sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() => Wake::RetryDue,
+                _ = sleep_until(pace_at.unwrap_or_else(Instant::now)), if pace_at.is_some() => Wake::PaceDue,
             };
             match wake {
                 Wake::Command(None | Some(Command::Shutdown)) => break,
                 Wake::Command(Some(Command::Call(job))) => self.enqueue(job),
                 Wake::Command(Some(Command::Reconnect)) => self.reconnect_now(),
+                Wake::Command(Some(Command::WindowOpened)) => self.window_opened(),
+                Wake::Command(Some(Command::WindowClosed)) => {
+                    self.windows = self.windows.saturating_sub(1);
+                }
                 Wake::Event(event) => self.on_event(event),
                 Wake::RetryDue => self.retry_at = None,
+                Wake::PaceDue => self.pace_at = None,
                 Wake::TaskEnded(ended) => self.on_task_ended(ended),
             }
         }
@@ -196,24 +263,124 @@ impl Pool {
             .any(|slot| matches!(slot.state, SlotState::Vacant))
     }
 
-    /// Fails fast when the daemon is known to be unreachable; queues otherwise.
+    /// Queues a call. While the daemon is down the call waits for a probe dial made now (it
+    /// fails if that fails); with a rejected token it fails at once.
     fn enqueue(&mut self, job: CallJob) {
-        let refusal = match self.state {
-            UpstreamState::Down => Some(UpstreamError::Unavailable {
+        match self.state {
+            UpstreamState::Unauthorized => {
+                let _ = job
+                    .reply
+                    .send(Err(UpstreamError::Unauthorized { url: self.url() }));
+                return;
+            }
+            UpstreamState::Down => self.probe_soon(),
+            UpstreamState::Connecting | UpstreamState::Connected => {}
+        }
+        self.queue.push(job.call.session, job);
+    }
+
+    /// Someone waits for the daemon while it is down: dial now, unless a dial is under way or the
+    /// last one started less than [`PROBE_SPACING`] ago.
+    fn probe_soon(&mut self) {
+        if self.is_dialing() {
+            return;
+        }
+        let now = Instant::now();
+        let at = self
+            .last_dial_at
+            .map_or(now, |last| (last + PROBE_SPACING).max(now));
+        self.retry_at = Some(self.retry_at.map_or(at, |retry_at| retry_at.min(at)));
+    }
+
+    fn is_dialing(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|slot| matches!(slot.state, SlotState::Dialing { .. }))
+    }
+
+    /// The longest backoff now: short while editor windows are connected.
+    fn backoff_cap(&self) -> Duration {
+        if self.windows > 0 {
+            self.config.active_max_backoff.min(self.config.max_backoff)
+        } else {
+            self.config.max_backoff
+        }
+    }
+
+    /// Schedules the next dial after a failure and doubles the backoff.
+    fn back_off(&mut self) -> Duration {
+        let delay = jitter(self.backoff.min(self.backoff_cap()));
+        self.retry_at = Some(Instant::now() + delay);
+        self.backoff = (self.backoff * 2).min(self.config.max_backoff);
+        delay
+    }
+
+    fn window_opened(&mut self) {
+        self.windows += 1;
+        if self.windows == 1 && !self.token_rejected {
+            // A window now waits: a retry scheduled far out comes in to the short cap.
+            let cap = Instant::now() + jitter(self.backoff_cap());
+            if let Some(retry_at) = self.retry_at.as_mut() {
+                *retry_at = (*retry_at).min(cap);
+            }
+        }
+    }
+
+    /// Records an error for the status: `last_error` and the history.
+    fn set_error(&mut self, message: String) {
+        self.error_history_note(message.clone());
+        self.last_error = Some(message);
+    }
+
+    /// Adds an error to the history only.
+    fn error_history_note(&mut self, message: String) {
+        let at = now_millis();
+        match self.error_history.back_mut() {
+            Some(last) if last.message == message => {
+                last.at = at;
+                last.count += 1;
+            }
+            _ => {
+                if self.error_history.len() == ERROR_HISTORY {
+                    self.error_history.pop_front();
+                }
+                self.error_history.push_back(UpstreamErrorRecord {
+                    at,
+                    message,
+                    count: 1,
+                });
+            }
+        }
+    }
+
+    /// Whether a failure is new (logged at WARN) or a repeat (DEBUG).
+    fn first_time(&mut self, message: &str) -> bool {
+        if self.last_logged_failure.as_deref() == Some(message) {
+            return false;
+        }
+        self.last_logged_failure = Some(message.to_owned());
+        true
+    }
+
+    /// Fails every queued call when nothing is up and nothing is being dialled: the probe they
+    /// waited for failed.
+    fn fail_waiting_if_down(&mut self) {
+        if self.count_up() > 0 || self.is_dialing() || self.queue.len() == 0 {
+            return;
+        }
+        let refusal = if self.token_rejected {
+            UpstreamError::Unauthorized { url: self.url() }
+        } else {
+            UpstreamError::Unavailable {
                 url: self.url(),
                 cause: self
                     .last_error
                     .clone()
                     .unwrap_or_else(|| "not connected".to_owned()),
-            }),
-            UpstreamState::Unauthorized => Some(UpstreamError::Unauthorized { url: self.url() }),
-            UpstreamState::Connecting | UpstreamState::Connected => None,
-        };
-        match refusal {
-            Some(error) => {
-                let _ = job.reply.send(Err(error));
             }
-            None => self.queue.push(job.call.session, job),
+        };
+        for job in self.queue.drain() {
+            let _ = job.reply.send(Err(refusal.clone()));
         }
     }
 
@@ -251,6 +418,7 @@ impl Pool {
             if probing {
                 break;
             }
+            self.last_dial_at = Some(Instant::now());
             self.spawn_connection(slot_idx);
         }
     }
@@ -260,6 +428,7 @@ impl Pool {
         let task = conn::run(
             slot_idx,
             Arc::clone(&self.config),
+            Arc::clone(&self.pacer),
             jobs_rx,
             self.events_tx.clone(),
             self.shutdown.clone(),
@@ -271,8 +440,12 @@ impl Pool {
     }
 
     /// Hands the next jobs to idle connections: a pending `list_tools` first, then calls in fair
-    /// order. Calls whose caller went away are dropped here, unsent.
+    /// order, each only when the pacer lets it go now. Calls whose caller went away are dropped
+    /// here, unsent.
     fn dispatch(&mut self) {
+        let now = Instant::now();
+        self.pace_at = None;
+        let mut held = false;
         for slot_idx in 0..self.slots.len() {
             let SlotState::Up {
                 jobs,
@@ -281,16 +454,32 @@ impl Pool {
             else {
                 continue;
             };
+            if !self.list_tools_pending && self.queue.len() == 0 {
+                break;
+            }
+            let at = self.pacer.earliest(Some(slot_idx), now);
+            if at > now {
+                held = true;
+                self.pace_at = Some(self.pace_at.map_or(at, |pace_at| pace_at.min(at)));
+                continue;
+            }
             let jobs = jobs.clone();
             let (job, kind) = if self.list_tools_pending {
                 self.list_tools_pending = false;
                 (Job::ListTools, Running::ListTools)
             } else {
-                let Some(call) = self.next_live_call() else {
-                    return;
+                let Some(mut call) = self.next_live_call() else {
+                    break;
                 };
+                if self
+                    .last_held_at
+                    .is_some_and(|held_at| held_at >= call.queued_at)
+                {
+                    call.rate_limited = now - call.queued_at;
+                }
                 (Job::Call(call), Running::Call)
             };
+            self.pacer.reserve(Some(slot_idx), now);
             match jobs.send(job) {
                 Ok(()) => {
                     if let SlotState::Up { running, .. } = &mut self.slots[slot_idx].state {
@@ -305,6 +494,12 @@ impl Pool {
                     }
                 }
             }
+        }
+        if held {
+            self.last_held_at = Some(now);
+            self.rate_limited = self.queue.len() + usize::from(self.list_tools_pending);
+        } else {
+            self.rate_limited = 0;
         }
     }
 
@@ -349,7 +544,8 @@ impl Pool {
                     self.reconnects += 1;
                 }
                 slot_state.ever_up = true;
-                self.backoff = self.config.min_backoff;
+                slot_state.proven = false;
+                self.last_logged_failure = None;
                 self.dial_failed = false;
                 self.token_rejected = false;
                 self.retry_on_failure = false;
@@ -364,19 +560,23 @@ impl Pool {
                 let now = Instant::now();
                 match failure {
                     DialFailure::Unauthorized(message) => {
-                        tracing::warn!(conn = slot, url = %self.config.url, error = %message, retry_in_ms = self.config.unauthorized_backoff.as_millis() as u64, "the daemon rejected the token");
+                        if self.first_time(&message) {
+                            tracing::warn!(conn = slot, url = %self.config.url, error = %message, retry_in_ms = self.config.unauthorized_backoff.as_millis() as u64, "the daemon rejected the token: set EXAI_WS_TOKEN or `token` in the hub config");
+                        }
                         self.token_rejected = true;
                         self.retry_at = Some(now + self.config.unauthorized_backoff);
-                        self.last_error = Some(message);
+                        self.set_error(message);
                     }
                     DialFailure::Other(message) => {
-                        let delay = jitter(self.backoff);
-                        tracing::warn!(conn = slot, url = %self.config.url, error = %message, retry_in_ms = delay.as_millis() as u64, "cannot connect to the daemon");
+                        let delay = self.back_off();
+                        if self.first_time(&message) {
+                            tracing::warn!(conn = slot, url = %self.config.url, error = %message, retry_in_ms = delay.as_millis() as u64, "cannot connect to the daemon");
+                        } else {
+                            tracing::debug!(conn = slot, url = %self.config.url, error = %message, retry_in_ms = delay.as_millis() as u64, "cannot connect to the daemon (again)");
+                        }
                         self.token_rejected = false;
-                        self.retry_at = Some(now + delay);
-                        self.backoff = (self.backoff * 2).min(self.config.max_backoff);
                         let up = self.count_up();
-                        self.last_error = Some(if up > 0 {
+                        self.set_error(if up > 0 {
                             // Typically the daemon's per-IP limit (1008): the pool works with
                             // fewer connections, and the status says so.
                             format!("{message}; keeping the {up} open connection(s)")
@@ -389,14 +589,39 @@ impl Pool {
                 if std::mem::take(&mut self.retry_on_failure) {
                     self.retry_at = None;
                 }
+                self.fail_waiting_if_down();
             }
             ConnEvent::Idle { slot, tools } => {
-                if let SlotState::Up { running, .. } = &mut self.slots[slot].state {
+                let slot_state = &mut self.slots[slot];
+                if let SlotState::Up { running, .. } = &mut slot_state.state {
                     *running = None;
+                }
+                if !slot_state.proven {
+                    // It served a request: the daemon really works, so the backoff starts over.
+                    slot_state.proven = true;
+                    self.backoff = self.config.min_backoff;
                 }
                 if let Some(tools) = tools {
                     self.set_catalog(tools);
                 }
+            }
+            ConnEvent::OverCapacity {
+                slot,
+                message,
+                retry_in,
+            } => {
+                self.over_capacity += 1;
+                let now = Instant::now();
+                let log_now = self
+                    .last_over_capacity_log
+                    .is_none_or(|last| now.duration_since(last) >= OVER_CAPACITY_LOG_EVERY);
+                if log_now {
+                    self.last_over_capacity_log = Some(now);
+                    tracing::warn!(conn = slot, error = %message, retry_in_ms = retry_in.as_millis() as u64, limit = %conn::describe_limits(&self.config), "the daemon's rate limit refused a request although the hub paces to it; holding every connection back and retrying (another client may share the daemon's per-IP budget)");
+                } else {
+                    tracing::debug!(conn = slot, error = %message, retry_in_ms = retry_in.as_millis() as u64, "over capacity; retrying");
+                }
+                self.error_history_note(format!("the daemon's rate limit: {message}"));
             }
             ConnEvent::Lost {
                 slot,
@@ -415,11 +640,21 @@ impl Pool {
                 if let Some(job) = unstarted {
                     self.take_back(job);
                 }
+                let proven = std::mem::replace(&mut self.slots[slot].proven, false);
                 if deliberate {
                     tracing::info!(conn = slot, reason = %cause, "replacing a pooled connection");
                 } else {
-                    tracing::warn!(conn = slot, error = %cause, "pooled connection lost");
-                    self.last_error = Some(cause);
+                    if !proven {
+                        // It never served a request: redial only after the backoff, or a daemon
+                        // that accepts the hello and hangs up would be redialled in a tight loop.
+                        self.back_off();
+                    }
+                    if self.first_time(&cause) {
+                        tracing::warn!(conn = slot, error = %cause, "pooled connection lost");
+                    } else {
+                        tracing::debug!(conn = slot, error = %cause, "pooled connection lost (again)");
+                    }
+                    self.set_error(cause);
                 }
             }
         }
@@ -443,7 +678,7 @@ impl Pool {
             {
                 self.list_tools_pending = true;
             }
-            self.last_error = Some("a pooled connection failed unexpectedly".to_owned());
+            self.set_error("a pooled connection failed unexpectedly".to_owned());
         }
     }
 
@@ -482,6 +717,10 @@ impl Pool {
         match state {
             UpstreamState::Connected | UpstreamState::Connecting => {
                 tracing::info!(url = %self.config.url, from = ?self.state, to = ?state, connections = up, "upstream state changed");
+                if state == UpstreamState::Connected {
+                    // Back: the old error stays in the history only.
+                    self.last_error = None;
+                }
             }
             UpstreamState::Down | UpstreamState::Unauthorized => {
                 tracing::warn!(url = %self.config.url, from = ?self.state, to = ?state, error = ?self.last_error, "upstream state changed");
@@ -530,6 +769,10 @@ impl Pool {
             queued: self.queue.len(),
             reconnects: self.reconnects,
             last_error: self.last_error.clone(),
+            error_history: self.error_history.iter().cloned().collect(),
+            rate_limit: limits_in_words(&self.config),
+            rate_limited: self.rate_limited,
+            over_capacity: self.over_capacity,
         };
         self.status_tx.send_if_modified(|current| {
             if *current == status {
@@ -557,9 +800,15 @@ impl Pool {
         }
         while self.tasks.join_next().await.is_some() {}
         self.state = UpstreamState::Down;
-        self.last_error = Some("the upstream was shut down".to_owned());
+        self.set_error("the upstream was shut down".to_owned());
         self.publish();
     }
+}
+
+/// The pacing in words for the status, `None` when off.
+fn limits_in_words(config: &ExaiConfig) -> Option<String> {
+    (config.ip_rate_limit.is_some() || config.session_rate_limit.is_some())
+        .then(|| conn::describe_limits(config))
 }
 
 /// `base` scaled by a random factor in [0.5, 1.0], so a pool of hubs does not retry in lockstep.

@@ -8,7 +8,7 @@ use crate::upstream::{Progress, ToolResult, UpstreamError};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// The longest OVER_CAPACITY wait we honour before the single retry.
+/// The longest OVER_CAPACITY wait we honour before a retry.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// Error codes that mean the daemon refused the request itself, so the editor gets a JSON-RPC
@@ -187,6 +187,7 @@ pub(crate) fn parse(text: &str) -> Option<Incoming> {
                     content: outputs_to_content(map.get("outputs")),
                     is_error: false,
                     from_cache: is_true(map.get("from_cache")) || is_true(map.get("from_inflight")),
+                    rate_limited: Duration::ZERO,
                 }),
             };
             Incoming::CallResult { request_id, result }
@@ -284,6 +285,7 @@ pub(crate) fn classify(error: DaemonError) -> ErrorVerdict {
         })],
         is_error: true,
         from_cache: false,
+        rate_limited: Duration::ZERO,
     })
 }
 
@@ -355,6 +357,7 @@ mod tests {
                     ],
                     is_error: false,
                     from_cache: true,
+                    rate_limited: Duration::ZERO,
                 }),
             })
         );
