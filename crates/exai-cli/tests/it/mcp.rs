@@ -5,6 +5,7 @@ use exai_hub::api::SessionState;
 use rmcp::model::{ProtocolVersion, RequestMetaObject};
 use rmcp::service::PeerRequestOptions;
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_with_old_and_new_protocol_versions() {
@@ -119,10 +120,17 @@ async fn tools_list_and_call_round_trip_non_ascii_and_large_results() {
     hub.stop().await;
 }
 
+/// Through the fake daemon's real rate limiter (100 frames at once and 10 a second from
+/// 127.0.0.1, 50 and 5 per session): the hub paces what it sends, so no call sees the limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eight_windows_fifty_concurrent_calls_each_without_crosstalk() {
+async fn eight_windows_fifty_concurrent_calls_each_without_crosstalk_or_rate_limit_errors() {
     let env = Env::new(daemon()).await;
-    let hub = env.hub(HubOptions::default()).await;
+    // The deadline counts from when the window asked; the last calls wait about 35 s.
+    let options = HubOptions {
+        call_timeout: Duration::from_secs(120),
+        ..HubOptions::default()
+    };
+    let hub = env.hub(options).await;
     let mut windows = Vec::new();
     for index in 0..8 {
         windows.push(env.window(&format!("w{index}")).await);
@@ -132,7 +140,14 @@ async fn eight_windows_fifty_concurrent_calls_each_without_crosstalk() {
         for call_index in 0..50 {
             let text = format!("window {window_index} call {call_index} ✓");
             calls.push(async move {
-                let got = window.call_text("echo", json!({ "text": text })).await;
+                // Under the outer guard: a call at the back of the paced queue waits longer
+                // than one call's guard.
+                let result = window
+                    .call("echo", json!({ "text": text }))
+                    .await
+                    .expect("every call succeeds");
+                assert_ne!(result.is_error, Some(true), "{result:?}");
+                let got = first_text(&result);
                 assert_eq!(
                     got, text,
                     "a result was delivered to the wrong window or call"
@@ -140,8 +155,11 @@ async fn eight_windows_fifty_concurrent_calls_each_without_crosstalk() {
             });
         }
     }
-    guard(
-        "400 concurrent calls",
+    // About 400 frames: the first 90 at once, the rest at 9 a second (the hub keeps a 10 %
+    // margin under the daemon's numbers), so a little under 40 s.
+    guard_for(
+        "400 concurrent calls, paced",
+        Duration::from_secs(120),
         futures_util::future::join_all(calls),
     )
     .await;
@@ -158,6 +176,26 @@ async fn eight_windows_fifty_concurrent_calls_each_without_crosstalk() {
         stats.max_running_calls_per_connection <= 1,
         "one outstanding request per connection"
     );
+    assert_eq!(
+        stats.over_capacity, 0,
+        "the daemon never had to refuse a frame"
+    );
+    // The windows whose calls waited for the rate limit say so in their request history.
+    let snapshot = hub.handle.snapshot().await.expect("snapshot");
+    let mut waited = 0;
+    for session in &snapshot.sessions {
+        let requests = hub
+            .handle
+            .session_requests(session.id)
+            .await
+            .expect("request history")
+            .expect("a known session");
+        waited += requests
+            .iter()
+            .filter(|record| record.rate_limited_ms > 0)
+            .count();
+    }
+    assert!(waited > 0, "some calls were held back by the rate limit");
     hub.stop().await;
 }
 

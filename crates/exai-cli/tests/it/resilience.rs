@@ -112,6 +112,58 @@ async fn a_dead_daemon_degrades_sessions_with_fast_clear_errors_and_recovers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_daemon_restart_windows_are_ready_again_at_once_and_the_old_error_clears() {
+    let env = Env::new(daemon()).await;
+    // The product's own backoff (200 ms doubling to 30 s), not the fast one tests use.
+    let options = HubOptions {
+        real_backoff: true,
+        ..HubOptions::default()
+    };
+    let hub = env.hub(options).await;
+    let window = env.window("patient").await;
+    assert_eq!(window.call_text("echo", json!({"text": "up"})).await, "up");
+    env.daemon.stop().await;
+    hub.wait_session("patient", SessionState::Degraded).await;
+    // A window is connected, so attempts stay at most 1 s apart: eight refused in a row take a
+    // few seconds. Doubling to 30 s, the eighth would come after about 50 s, past the guard.
+    let down = hub
+        .wait_for("eight refused attempts in a row", |snapshot| {
+            snapshot
+                .upstream
+                .error_history
+                .last()
+                .is_some_and(|error| error.count >= 8)
+        })
+        .await;
+    let cause = down
+        .upstream
+        .last_error
+        .clone()
+        .expect("the status says why");
+    env.daemon.restart().await.expect("restart the daemon");
+    hub.wait_session("patient", SessionState::Ready).await;
+    let snapshot = hub.handle.snapshot().await.expect("snapshot");
+    assert_eq!(
+        snapshot.upstream.last_error, None,
+        "the old error clears once connected"
+    );
+    assert!(
+        snapshot
+            .upstream
+            .error_history
+            .iter()
+            .any(|error| error.message == cause && error.count >= 8),
+        "the history keeps it: {:?}",
+        snapshot.upstream.error_history
+    );
+    assert_eq!(
+        window.call_text("echo", json!({"text": "back"})).await,
+        "back"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_token_is_unauthorized_not_a_retry_storm() {
     let mut config = daemon();
     config.token = Some("the-right-token-0123456789".into());
@@ -134,6 +186,28 @@ async fn a_wrong_token_is_unauthorized_not_a_retry_storm() {
     );
     assert!(error.contains("token"), "{error}");
     assert!(!error.contains(secret), "the token never appears in errors");
+    // Every request says so, with what to set: the tool list too, not "unreachable".
+    for error in [
+        window
+            .call("echo", json!({"text": "y"}))
+            .await
+            .expect_err("unauthorized"),
+        window
+            .client
+            .peer()
+            .list_tools(None)
+            .await
+            .expect_err("unauthorized"),
+    ] {
+        let rmcp::ServiceError::McpError(error) = &error else {
+            panic!("expected a JSON-RPC error, got {error:?}");
+        };
+        assert_eq!(error.code.0, -32002, "{error:?}");
+        assert!(
+            error.message.contains("rejected the token") && error.message.contains("EXAI_WS_TOKEN"),
+            "{error:?}"
+        );
+    }
     let status =
         serde_json::to_string(&hub.handle.snapshot().await.expect("snapshot")).expect("json");
     assert!(

@@ -27,9 +27,19 @@ pub fn guard<F: std::future::Future>(
     what: &'static str,
     future: F,
 ) -> impl std::future::Future<Output = F::Output> {
+    guard_for(what, GUARD, future)
+}
+
+/// [`guard`] with a longer limit, for work that is slow by design (paced to a rate limit).
+#[track_caller]
+pub fn guard_for<F: std::future::Future>(
+    what: &'static str,
+    limit: Duration,
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
     let caller = std::panic::Location::caller();
     async move {
-        match tokio::time::timeout(GUARD, future).await {
+        match tokio::time::timeout(limit, future).await {
             Ok(value) => value,
             Err(_) => panic!("timed out waiting for {what} (at {caller})"),
         }
@@ -54,6 +64,8 @@ pub struct HubOptions {
     pub pool_size: usize,
     pub token: Option<String>,
     pub call_timeout: Duration,
+    /// Keep the product's reconnect backoff instead of the fast one tests use.
+    pub real_backoff: bool,
 }
 
 impl Default for HubOptions {
@@ -62,6 +74,7 @@ impl Default for HubOptions {
             pool_size: 4,
             token: None,
             call_timeout: Duration::from_secs(30),
+            real_backoff: false,
         }
     }
 }
@@ -87,6 +100,12 @@ impl Env {
     }
 
     pub fn hub_config(&self, options: &HubOptions) -> HubConfig {
+        let real = ExaiConfig::default();
+        let (min_backoff, max_backoff) = if options.real_backoff {
+            (real.min_backoff, real.max_backoff)
+        } else {
+            (Duration::from_millis(20), Duration::from_millis(200))
+        };
         HubConfig {
             endpoint: Some(self.endpoint()),
             exai: ExaiConfig {
@@ -94,10 +113,10 @@ impl Env {
                 token: options.token.clone().map(Secret::new),
                 pool_size: options.pool_size,
                 call_timeout: options.call_timeout,
-                min_backoff: Duration::from_millis(20),
-                max_backoff: Duration::from_millis(200),
+                min_backoff,
+                max_backoff,
                 unauthorized_backoff: Duration::from_secs(60),
-                ..ExaiConfig::default()
+                ..real
             },
             ..HubConfig::default()
         }
