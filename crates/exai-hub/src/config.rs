@@ -342,3 +342,53 @@ impl HubConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wss_is_refused_with_what_to_do_instead() {
+        let mut config = HubConfig::default();
+        config.exai.url = "wss://daemon.example:8079".to_owned();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("wss:// is not supported"), "{error}");
+        assert!(error.contains("ssh -N -L"), "{error}");
+        config.exai.url = "http://127.0.0.1:8079".to_owned();
+        assert!(config.validate().is_err());
+        config.exai.url = "ws://127.0.0.1:8079".to_owned();
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn rate_limits_default_to_the_daemons_and_zero_turns_pacing_off() {
+        let config = HubConfig::default();
+        assert_eq!(config.exai.ip_rate_limit, Some(DAEMON_IP_RATE_LIMIT));
+        assert_eq!(
+            config.exai.session_rate_limit,
+            Some(DAEMON_SESSION_RATE_LIMIT)
+        );
+
+        let mut config = HubConfig::default();
+        let file = parse_file("[upstream]\nrate_limit_per_sec = 20\n").unwrap();
+        config.apply_file(file);
+        assert_eq!(
+            config.exai.ip_rate_limit,
+            Some(RateLimit {
+                per_sec: 20.0,
+                burst: 100
+            }),
+            "a burst not given keeps the daemon's"
+        );
+        let file =
+            parse_file("[upstream]\nrate_limit_per_sec = 0\nsession_rate_limit_per_sec = 0\n")
+                .unwrap();
+        config.apply_file(file);
+        assert_eq!(config.exai.ip_rate_limit, None);
+        assert_eq!(config.exai.session_rate_limit, None);
+        assert!(
+            parse_file("[upstream]\nrate_limit = 3\n").is_err(),
+            "typos are errors"
+        );
+    }
+}
