@@ -75,6 +75,9 @@ pub struct DaemonConfig {
     pub max_message_bytes: usize,
     /// Tool runs at once across all connections; the rest queue silently. Default 24.
     pub max_concurrent_tools: usize,
+    /// Acknowledge the hello, then close the connection at once (a daemon that is restarting
+    /// or broken). Default false.
+    pub close_after_hello: bool,
 }
 
 impl Default for DaemonConfig {
@@ -94,6 +97,7 @@ impl Default for DaemonConfig {
             ping_interval: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_concurrent_tools: 24,
+            close_after_hello: false,
         }
     }
 }

@@ -196,6 +196,10 @@ impl Session {
             return;
         };
         self.admission.authenticate(session_id);
+        if self.shared.config.close_after_hello {
+            self.outbox.close(1011, "going away").await;
+            return;
+        }
         while let Some(frame) = self.frames.recv().await {
             if self.handle_frame(&frame).await.is_err() {
                 return;

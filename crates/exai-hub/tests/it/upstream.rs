@@ -792,6 +792,37 @@ async fn a_wrong_token_is_unauthorized_without_a_retry_storm() {
 }
 
 #[tokio::test]
+async fn a_daemon_that_drops_every_connection_after_the_hello_is_not_redialled_in_a_loop() {
+    let daemon = daemon(DaemonConfig {
+        close_after_hello: true,
+        ..DaemonConfig::default()
+    })
+    .await;
+    let mut config = test_config(&daemon, 4);
+    config.call_timeout = Duration::from_secs(2);
+    let pool = Pool::with_config(config);
+    // Queued while every connection dies at once: it is still answered, by its deadline.
+    let result = pool.call(1, "echo", json!({"text": "x"})).await;
+    assert!(
+        matches!(
+            result,
+            Err(UpstreamError::Timeout { .. } | UpstreamError::Unavailable { .. })
+        ),
+        "{result:?}"
+    );
+    // Connections that never served a request do not reset the backoff: with 20 ms doubling
+    // to 200 ms, two seconds hold about a dozen attempts (a loop would make thousands).
+    let accepted = daemon.stats().connections_accepted;
+    assert!(accepted <= 40, "{accepted} connections in about 2 s");
+    let status = pool.upstream.status().borrow().clone();
+    assert!(
+        status.error_history.iter().any(|e| e.count > 1),
+        "{status:?}"
+    );
+    pool.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_changed_tool_list_bumps_the_catalog_generation() {
     let daemon = daemon(DaemonConfig::default()).await;
     let pool = Pool::start(&daemon, 1);

@@ -400,7 +400,7 @@ impl Pool {
         }
     }
 
-    /// Dials vacant slots: one probe while nothing is up, all of them once something is.
+    /// Dials vacant slots: one probe until a connection has served a request, then all of them.
     fn fill(&mut self) {
         if self.shutdown.is_cancelled() || self.retry_at.is_some_and(|at| Instant::now() < at) {
             return;
@@ -410,12 +410,18 @@ impl Pool {
             if !matches!(self.slots[slot_idx].state, SlotState::Vacant) {
                 continue;
             }
-            let probing = self.count_up() == 0
-                && self
-                    .slots
-                    .iter()
-                    .any(|slot| matches!(slot.state, SlotState::Dialing { .. }));
-            if probing {
+            // Until one connection has served a request, one at a time: a daemon that takes
+            // the hello and hangs up costs one connection per backoff period, not the pool.
+            let established = self
+                .slots
+                .iter()
+                .any(|slot| slot.proven && matches!(slot.state, SlotState::Up { .. }));
+            let trying = self.slots.iter().any(|slot| match slot.state {
+                SlotState::Dialing { .. } => true,
+                SlotState::Up { .. } => !slot.proven,
+                SlotState::Vacant => false,
+            });
+            if !established && trying {
                 break;
             }
             self.last_dial_at = Some(Instant::now());
