@@ -35,7 +35,8 @@ export function tempDir(prefix) {
 
 /**
  * An environment for the hub and shims that ignores the user's own set-up: a private runtime
- * dir (where the endpoint socket lives) and config dir, and none of the EXAI variables.
+ * dir and config dir, and none of the EXAI variables. (The endpoint socket does not follow
+ * XDG_RUNTIME_DIR; the tests' own random endpoint names keep them apart.)
  */
 export function isolatedEnv(runtimeDir, configDir) {
   const env = { ...process.env, XDG_RUNTIME_DIR: runtimeDir, XDG_CONFIG_HOME: configDir, EXAI_LOG: "info" };

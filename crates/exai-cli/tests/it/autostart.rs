@@ -1,9 +1,11 @@
 //! Autostart end to end: with `EXAI_AUTOSTART=hub` and no hub, shims started at once start one
 //! real `exai hub` (found next to `exai-shim`), which serves them all and outlives them.
 //!
-//! Each test has its own bare endpoint name under its own `XDG_RUNTIME_DIR`, and its own state,
-//! config and home directories, so the hub it starts finds nothing of the user's. Every hub a
-//! test started is ended by its pid (SIGTERM, then SIGKILL), also when the test fails.
+//! Each test has its own bare endpoint name (its socket sits beside the user's, in the per-user
+//! directory that no environment variable moves), and its own state, config and home
+//! directories, so the hub it starts finds nothing of the user's. The lock files left beside the
+//! socket are removed when the test ends. Every hub a test started is ended by its pid (SIGTERM,
+//! then SIGKILL), also when the test fails.
 
 use crate::support::*;
 use rmcp::ServiceExt;
@@ -103,6 +105,21 @@ impl World {
                 "exai status: {other:?}: {}",
                 String::from_utf8_lossy(&output.stderr)
             ),
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // The hubs have stopped by now (`StartedHubs` is dropped first); only their lock files
+        // are left beside the socket.
+        let Ok(endpoint) = exai_ipc::Endpoint::named(&self.endpoint) else {
+            return;
+        };
+        for socket in endpoint.candidates() {
+            for suffix in [".lock", ".autostart.lock"] {
+                let _ = std::fs::remove_file(format!("{socket}{suffix}"));
+            }
         }
     }
 }

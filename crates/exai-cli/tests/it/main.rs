@@ -5,6 +5,7 @@
 mod autostart;
 mod cli;
 mod dashboard;
+mod launcher;
 mod mcp;
 mod resilience;
 mod support;

@@ -2,9 +2,11 @@
 
 use crate::support::*;
 use exai_hub::api::{HubEvent, SessionState, UpstreamState};
+use exai_proto::{ClientMsg, Frame, FrameCodec, Hello, PROTOCOL_VERSION, Role};
 use serde_json::{Value, json};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio_util::codec::Encoder as _;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shim_killed_mid_call_is_marked_lost_and_its_result_dropped() {
@@ -303,9 +305,11 @@ async fn a_clean_goodbye_closes_the_session_quietly() {
     hub.stop().await;
 }
 
-/// Another user's shim is refused by the hub's peer check, even when file permissions would let
-/// it connect. Needs root to run a process as another user (CI runs as root); without root the
-/// directory and socket permissions are the only guard and this test checks just those.
+/// Another user cannot use the hub, even when file permissions would let it connect: that
+/// user's shim refuses an endpoint that is not its own before sending anything, and a raw client
+/// that sends a hello anyway is refused by the hub's peer check. Needs root to run a process as
+/// another user (CI runs as root); without root the directory and socket permissions are the
+/// only guard and this test checks just those.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[allow(
     clippy::print_stderr,
@@ -375,7 +379,37 @@ async fn another_users_connection_is_refused() {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    assert!(message.contains("only the user who started it"), "{answer}");
+    assert!(
+        message.contains("not trusted") && message.contains("owned by uid 0"),
+        "{answer}"
+    );
+    drop(stdin);
+
+    // A client that skips the shim's checks still meets the hub's own.
+    let hello = Frame::control(&ClientMsg::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        role: Role::Shim,
+        pid: 1,
+        parent_pid: None,
+        cwd: None,
+        name: Some("intruder".to_owned()),
+        resume: None,
+    }));
+    let mut hello_bytes = tokio_util::bytes::BytesMut::new();
+    FrameCodec::default()
+        .encode(hello, &mut hello_bytes)
+        .expect("encode the hello");
+    let child = fork_hello_as_nobody(std::path::Path::new(&socket), &hello_bytes);
+    let status = guard(
+        "the raw client's answer",
+        tokio::task::spawn_blocking(move || reap(child)),
+    )
+    .await
+    .expect("join");
+    assert_eq!(
+        status, 0,
+        "the raw client's exit (0: refused with the reason; 10+: a failed step)"
+    );
     let snapshot = hub.handle.snapshot().await.expect("snapshot");
     assert!(
         snapshot
@@ -384,8 +418,95 @@ async fn another_users_connection_is_refused() {
             .all(|s| s.name.as_deref() != Some("intruder")),
         "no session for another user"
     );
-    drop(stdin);
     hub.stop().await;
+}
+
+/// Forks a child that becomes uid/gid 65534, connects to `socket_path`, sends `hello`, reads the
+/// answer to the end and exits 0 if it refuses "only the user who started it".
+///
+/// Other exit codes say how far it got: 10 setgid, 11 setuid, 12 socket, 13 connect, 14 write,
+/// 15 the answer did not say so.
+fn fork_hello_as_nobody(socket_path: &std::path::Path, hello: &[u8]) -> libc::pid_t {
+    use std::os::unix::ffi::OsStrExt as _;
+    const NOBODY: u32 = 65534;
+    const NEEDLE: &[u8] = b"only the user who started it";
+    // Everything the child uses is prepared here: after fork in a multi-threaded process the
+    // child may only call async-signal-safe functions.
+    // SAFETY: sockaddr_un is plain old data, for which all zeroes is valid.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let path_bytes = socket_path.as_os_str().as_bytes();
+    assert!(
+        path_bytes.len() < addr.sun_path.len(),
+        "socket path too long"
+    );
+    for (slot, byte) in addr.sun_path.iter_mut().zip(path_bytes) {
+        *slot = *byte as libc::c_char;
+    }
+    let addr_len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+    let mut answer = vec![0u8; 64 * 1024];
+
+    // SAFETY: the child branch below calls only async-signal-safe functions, then `_exit`.
+    match unsafe { libc::fork() } {
+        -1 => panic!("fork failed: {}", std::io::Error::last_os_error()),
+        0 => unsafe {
+            if libc::setgid(NOBODY) != 0 {
+                libc::_exit(10);
+            }
+            if libc::setuid(NOBODY) != 0 {
+                libc::_exit(11);
+            }
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            if fd < 0 {
+                libc::_exit(12);
+            }
+            let sockaddr = (&raw const addr).cast::<libc::sockaddr>();
+            if libc::connect(fd, sockaddr, addr_len) != 0 {
+                libc::_exit(13);
+            }
+            let mut sent = 0;
+            while sent < hello.len() {
+                let n = libc::write(fd, hello[sent..].as_ptr().cast(), hello.len() - sent);
+                if n <= 0 {
+                    libc::_exit(14);
+                }
+                sent += n as usize;
+            }
+            let mut len = 0;
+            while len < answer.len() {
+                let n = libc::read(fd, answer[len..].as_mut_ptr().cast(), answer.len() - len);
+                if n <= 0 {
+                    break;
+                }
+                len += n as usize;
+            }
+            let found = answer[..len].windows(NEEDLE.len()).any(|w| w == NEEDLE);
+            libc::_exit(if found { 0 } else { 15 })
+        },
+        child => child,
+    }
+}
+
+/// Waits for the child and returns its exit code (or -1 when it died by a signal).
+fn reap(child: libc::pid_t) -> i32 {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out pointer; `child` is our own child.
+        let rc = unsafe { libc::waitpid(child, &mut status, 0) };
+        if rc == child {
+            break;
+        }
+        assert_eq!(
+            std::io::Error::last_os_error().kind(),
+            std::io::ErrorKind::Interrupted,
+            "waitpid"
+        );
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
