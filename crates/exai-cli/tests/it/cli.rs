@@ -12,6 +12,11 @@ async fn status_json_shows_the_upstream_and_every_session() {
     let _window = env.window("status-window").await;
     hub.wait_session("status-window", exai_hub::api::SessionState::Ready)
         .await;
+    // The pool dials the rest once its first connection has served a request.
+    hub.wait_for("the whole pool", |snapshot| {
+        snapshot.upstream.connections == 4
+    })
+    .await;
     let output = Command::new(bin("exai"))
         .args(["status", "--json", "--endpoint", &env.endpoint()])
         .output()
