@@ -3,25 +3,91 @@
 //!
 //! Responses are assembled from the request's raw `id` text, so an id comes back with exactly
 //! its original type and value (`1`, `"1"` and `1.0` stay distinct).
+//!
+//! Every result and notification has the shape of the version the request is answered in
+//! ([`request_version`]): `resultType` (and on `tools/list` and `server/discover` `ttlMs` and
+//! `cacheScope`) only in 2026-07-28, progress `message` only from 2025-03-26, the server's `title`
+//! only from 2025-06-18. `ci/sdk` checks the lines against the official SDKs' validators.
 
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 
-/// Handshake-era revisions the hub answers `initialize` with, oldest first.
-pub const HANDSHAKE_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
-/// The stateless revision (no `initialize`; `_meta` on every request; `server/discover`).
-pub const STATELESS_VERSION: &str = "2026-07-28";
-/// Every revision the hub speaks.
-pub const ALL_VERSIONS: &[&str] = &[
-    "2024-11-05",
-    "2025-03-26",
-    "2025-06-18",
-    "2025-11-25",
-    "2026-07-28",
-];
+/// A protocol revision the hub speaks. Ordered oldest first, so "from 2025-03-26 on" is a
+/// comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Version {
+    /// `2024-11-05`.
+    V2024_11_05,
+    /// `2025-03-26`: progress `message`, batches.
+    V2025_03_26,
+    /// `2025-06-18`: `Implementation.title`.
+    V2025_06_18,
+    /// `2025-11-25`: the last handshake-era revision.
+    V2025_11_25,
+    /// `2026-07-28`: stateless (no `initialize`; `_meta` on every request; `server/discover`);
+    /// every result carries `resultType`, cacheable results `ttlMs` and `cacheScope`.
+    V2026_07_28,
+}
 
+impl Version {
+    /// Every revision the hub speaks, oldest first.
+    pub const ALL: [Version; 5] = [
+        Version::V2024_11_05,
+        Version::V2025_03_26,
+        Version::V2025_06_18,
+        Version::V2025_11_25,
+        Version::V2026_07_28,
+    ];
+    /// The newest revision `initialize` can negotiate.
+    pub const LATEST_HANDSHAKE: Version = Version::V2025_11_25;
+
+    /// The revision named `text`, if the hub speaks it.
+    pub fn parse(text: &str) -> Option<Version> {
+        Version::ALL
+            .into_iter()
+            .find(|version| version.as_str() == text)
+    }
+
+    /// The revision's name on the wire.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Version::V2024_11_05 => "2024-11-05",
+            Version::V2025_03_26 => "2025-03-26",
+            Version::V2025_06_18 => "2025-06-18",
+            Version::V2025_11_25 => "2025-11-25",
+            Version::V2026_07_28 => "2026-07-28",
+        }
+    }
+
+    /// The stateless era: `resultType` on every result, no `initialize`, no unsolicited
+    /// notifications (they travel on a `subscriptions/listen` stream only).
+    pub fn is_stateless(self) -> bool {
+        self >= Version::V2026_07_28
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How long a 2026-07-28 client may cache `tools/list`: 30 s. The catalog changes only when the
+/// daemon's tool set does (a reconnect after a daemon upgrade), and a stateless window hears of
+/// that only by asking again (`notifications/tools/list_changed` travels on a
+/// `subscriptions/listen` stream, which the hub does not offer). Asking again is cheap (the hub
+/// answers from memory, no daemon round trip), so a short TTL bounds how stale a window's list
+/// can get without making clients ask before every call.
+pub const TOOLS_LIST_TTL_MS: u64 = 30_000;
+/// How long a client may cache `server/discover`: 0 (always stale). Answered from memory, and the
+/// hub may be restarted into a newer version at any time.
+pub const DISCOVER_TTL_MS: u64 = 0;
+
+/// JSON-RPC (2026-07-28): the request's protocol version is not supported; `data` carries
+/// `supported` and `requested`.
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 /// JSON-RPC: invalid JSON.
 pub const PARSE_ERROR: i64 = -32700;
 /// JSON-RPC: not a valid request object.
@@ -111,77 +177,190 @@ pub struct CancelledParams<'a> {
     pub request_id: &'a RawValue,
 }
 
-/// Picks the version to answer `initialize` with: the client's if the hub speaks it, else the
-/// latest handshake-era revision (the client then decides whether it can go on).
-pub fn negotiate(requested: &str) -> &'static str {
-    HANDSHAKE_VERSIONS
-        .iter()
-        .find(|version| **version == requested)
-        .copied()
-        .unwrap_or(HANDSHAKE_VERSIONS[HANDSHAKE_VERSIONS.len() - 1])
+/// Picks the version to answer `initialize` with: the client's if the hub speaks it in the
+/// handshake era, else the latest handshake-era revision (the client then decides whether it can
+/// go on; `initialize` does not exist in 2026-07-28).
+pub fn negotiate(requested: &str) -> Version {
+    Version::parse(requested)
+        .filter(|version| !version.is_stateless())
+        .unwrap_or(Version::LATEST_HANDSHAKE)
 }
 
-fn server_info() -> serde_json::Value {
-    serde_json::json!({
-        "name": "exai-hub",
-        "title": "EXAI Tray hub",
-        "version": env!("CARGO_PKG_VERSION"),
-    })
-}
-
-fn capabilities() -> serde_json::Value {
-    serde_json::json!({ "tools": { "listChanged": true } })
-}
-
-/// The `initialize` result.
-pub fn initialize_result(version: &str) -> String {
-    serde_json::json!({
-        "protocolVersion": version,
-        "capabilities": capabilities(),
-        "serverInfo": server_info(),
-        "instructions": "EXAI tools, served through the EXAI hub shared by all your editor windows.",
-    })
-    .to_string()
-}
-
-/// The `server/discover` result, without `resultType` (the caller adds it with [`mark_complete`]).
-pub fn discover_result() -> String {
-    serde_json::json!({
-        "supportedVersions": ALL_VERSIONS,
-        "capabilities": capabilities(),
-        // The capabilities never change, but the hub may restart into a newer version: keep
-        // caches short and per user.
-        "ttlMs": 0,
-        "cacheScope": "private",
-        "_meta": { "io.modelcontextprotocol/serverInfo": server_info() },
-        "instructions": "EXAI tools, served through the EXAI hub shared by all your editor windows.",
-    })
-    .to_string()
-}
-
-/// Adds `"resultType":"complete"` to a result object for stateless-era requests.
-pub fn mark_complete(result: &str, stateless: bool) -> Cow<'_, str> {
-    if !stateless {
-        return Cow::Borrowed(result);
+/// The version a request is answered in: the one its `_meta` names (stateless era), else the
+/// window's (negotiated by `initialize`, or named by an earlier request's `_meta`), else the
+/// latest handshake-era revision (whose shapes a client that skipped the handshake expects).
+/// `Err` carries a `_meta` version the hub does not speak.
+pub fn request_version<'m>(
+    meta: &'m Meta<'_>,
+    window: Option<Version>,
+) -> Result<Version, &'m str> {
+    match meta.protocol_version.as_deref() {
+        Some(requested) => Version::parse(requested).ok_or(requested),
+        None => Ok(window.unwrap_or(Version::LATEST_HANDSHAKE)),
     }
-    match result.strip_prefix('{') {
-        Some(rest) if rest.trim_start().starts_with('}') => {
-            Cow::Owned(r#"{"resultType":"complete"}"#.to_owned())
+}
+
+/// `Implementation` for the hub, with `title` (2025-06-18 on).
+const SERVER_INFO: &str = concat!(
+    r#"{"name":"exai-hub","title":"EXAI Tray hub","version":""#,
+    env!("CARGO_PKG_VERSION"),
+    r#""}"#
+);
+/// `Implementation` for the hub as 2024-11-05 and 2025-03-26 define it (`name`, `version`).
+const SERVER_INFO_UNTITLED: &str = concat!(
+    r#"{"name":"exai-hub","version":""#,
+    env!("CARGO_PKG_VERSION"),
+    r#""}"#
+);
+/// `initialize`'s capabilities: tools, and `notifications/tools/list_changed` on catalog changes.
+const CAPABILITIES: &str = r#"{"tools":{"listChanged":true}}"#;
+/// `server/discover`'s capabilities: tools without `listChanged`, which in 2026-07-28 promises
+/// the notification on a `subscriptions/listen` stream the hub does not offer; stateless windows
+/// refresh by `ttlMs` instead.
+const CAPABILITIES_STATELESS: &str = r#"{"tools":{}}"#;
+const INSTRUCTIONS: &str =
+    r#""EXAI tools, served through the EXAI hub shared by all your editor windows.""#;
+
+fn server_info(version: Version) -> &'static str {
+    if version >= Version::V2025_06_18 {
+        SERVER_INFO
+    } else {
+        SERVER_INFO_UNTITLED
+    }
+}
+
+/// One successful response line, built in a single buffer: the envelope around the request's raw
+/// id, the members every result of `version` carries (2026-07-28: `resultType` and
+/// `_meta["io.modelcontextprotocol/serverInfo"]`), then the caller's members, raw or serialized
+/// in place. Nothing is parsed back, and a large tool result is serialized once, into the line.
+pub struct ResultLine {
+    buf: Vec<u8>,
+    version: Version,
+    empty: bool,
+}
+
+impl ResultLine {
+    /// Starts the line for a result of `version`; `capacity` is the expected size of the
+    /// caller's members.
+    pub fn new(id: &str, version: Version, capacity: usize) -> ResultLine {
+        let mut buf = Vec::with_capacity(id.len() + capacity + 192);
+        buf.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+        buf.extend_from_slice(id.as_bytes());
+        buf.extend_from_slice(br#","result":{"#);
+        let mut line = ResultLine {
+            buf,
+            version,
+            empty: true,
+        };
+        if version.is_stateless() {
+            line = line.raw("resultType", r#""complete""#);
+            line.key("_meta");
+            line.buf
+                .extend_from_slice(br#"{"io.modelcontextprotocol/serverInfo":"#);
+            line.buf.extend_from_slice(server_info(version).as_bytes());
+            line.buf.push(b'}');
         }
-        Some(rest) => Cow::Owned(format!(r#"{{"resultType":"complete",{rest}"#)),
-        None => Cow::Borrowed(result),
+        line
+    }
+
+    fn key(&mut self, name: &str) {
+        debug_assert!(
+            !name.contains(['"', '\\']),
+            "member names are plain: {name}"
+        );
+        if !std::mem::take(&mut self.empty) {
+            self.buf.push(b',');
+        }
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+    }
+
+    /// Adds a member whose value is already JSON.
+    pub fn raw(mut self, name: &str, json: &str) -> ResultLine {
+        self.key(name);
+        self.buf.extend_from_slice(json.as_bytes());
+        self
+    }
+
+    /// Adds a member, serializing `value` straight into the line.
+    pub fn value<T: serde::Serialize + ?Sized>(mut self, name: &str, value: &T) -> ResultLine {
+        self.key(name);
+        let start = self.buf.len();
+        if serde_json::to_writer(&mut self.buf, value).is_err() {
+            // Only a map with non-string keys fails; the hub's values are JSON already.
+            self.buf.truncate(start);
+            self.buf.extend_from_slice(b"null");
+        }
+        self
+    }
+
+    /// `ttlMs` and `cacheScope` for a cacheable result (2026-07-28 on; nothing before). The scope
+    /// is `private`: the tools come from a daemon reached with this user's token.
+    pub fn cacheable(self, ttl_ms: u64) -> ResultLine {
+        if !self.version.is_stateless() {
+            return self;
+        }
+        self.raw("ttlMs", &ttl_ms.to_string())
+            .raw("cacheScope", r#""private""#)
+    }
+
+    /// The finished line.
+    pub fn finish(mut self) -> Bytes {
+        self.buf.extend_from_slice(b"}}");
+        Bytes::from(self.buf)
     }
 }
 
-/// A successful response line.
-pub fn response(id: &str, result: &str) -> Bytes {
-    let mut line = String::with_capacity(id.len() + result.len() + 36);
-    line.push_str(r#"{"jsonrpc":"2.0","id":"#);
-    line.push_str(id);
-    line.push_str(r#","result":"#);
-    line.push_str(result);
-    line.push('}');
-    Bytes::from(line)
+/// The `initialize` response, in the negotiated (handshake-era) version.
+pub fn initialize_response(id: &str, version: Version) -> Bytes {
+    ResultLine::new(id, version, 256)
+        .raw("protocolVersion", &format!("\"{version}\""))
+        .raw("capabilities", CAPABILITIES)
+        .raw("serverInfo", server_info(version))
+        .raw("instructions", INSTRUCTIONS)
+        .finish()
+}
+
+/// The `server/discover` response: a 2026-07-28 result whatever the request's `_meta` said (the
+/// method exists only there).
+pub fn discover_response(id: &str) -> Bytes {
+    let versions: Vec<&str> = Version::ALL
+        .iter()
+        .map(|version| version.as_str())
+        .collect();
+    ResultLine::new(id, Version::V2026_07_28, 256)
+        .value("supportedVersions", &versions)
+        .raw("capabilities", CAPABILITIES_STATELESS)
+        .cacheable(DISCOVER_TTL_MS)
+        .raw("instructions", INSTRUCTIONS)
+        .finish()
+}
+
+/// An empty result (`ping`): `{}`, or `{"resultType":"complete",...}` in 2026-07-28.
+pub fn empty_response(id: &str, version: Version) -> Bytes {
+    ResultLine::new(id, version, 0).finish()
+}
+
+/// The `tools/list` response from the catalog's serialized `tools` array.
+pub fn tools_list_response(id: &str, version: Version, tools_json: &str) -> Bytes {
+    ResultLine::new(id, version, tools_json.len() + 48)
+        .raw("tools", tools_json)
+        .cacheable(TOOLS_LIST_TTL_MS)
+        .finish()
+}
+
+/// The `tools/call` response (`CallToolResult`), the content serialized once, into the line.
+pub fn call_tool_response(
+    id: &str,
+    version: Version,
+    content: &[serde_json::Value],
+    is_error: bool,
+) -> Bytes {
+    ResultLine::new(id, version, 256)
+        .value("content", content)
+        .raw("isError", if is_error { "true" } else { "false" })
+        .finish()
 }
 
 /// An error response line; `id` is raw JSON (`null` when unknown).
@@ -192,69 +371,306 @@ pub fn error_response(id: &str, code: i64, message: &str) -> Bytes {
     ))
 }
 
-/// A `notifications/progress` line.
-pub fn progress_notification(token: &str, progress: u64, message: &str) -> Bytes {
+/// The 2026-07-28 `UNSUPPORTED_PROTOCOL_VERSION` error for a `_meta` version the hub does not
+/// speak, with `data: {supported, requested}` so the client can pick one and retry.
+pub fn unsupported_version_response(id: &str, requested: &str) -> Bytes {
+    let supported: Vec<&str> = Version::ALL
+        .iter()
+        .map(|version| version.as_str())
+        .collect();
+    let message = format!(
+        "unsupported protocol version {requested:?}; the EXAI hub supports {}",
+        supported.join(", ")
+    );
+    let error = serde_json::json!({
+        "code": UNSUPPORTED_PROTOCOL_VERSION,
+        "message": message,
+        "data": { "supported": supported, "requested": requested },
+    });
+    Bytes::from(format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{error}}}"#))
+}
+
+/// A `notifications/progress` line in the request's version: `message` exists from 2025-03-26
+/// on and is left out for 2024-11-05 windows (`progress` still counts up).
+pub fn progress_notification(version: Version, token: &str, progress: u64, message: &str) -> Bytes {
+    if version < Version::V2025_03_26 {
+        return Bytes::from(format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{token},"progress":{progress}}}}}"#
+        ));
+    }
     let message = serde_json::to_string(message).unwrap_or_else(|_| "\"\"".to_owned());
     Bytes::from(format!(
         r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{token},"progress":{progress},"message":{message}}}}}"#
     ))
 }
 
-/// The `notifications/tools/list_changed` line.
+/// The `notifications/tools/list_changed` line; only for windows that did `initialize` (in
+/// 2026-07-28 the notification travels on a `subscriptions/listen` stream only).
 pub fn tools_list_changed() -> Bytes {
     Bytes::from_static(br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#)
-}
-
-/// The reason a stateless request's version is refused, if it is.
-pub fn check_stateless_version(meta: &Meta<'_>) -> Option<String> {
-    let version = meta.protocol_version.as_deref()?;
-    if ALL_VERSIONS.contains(&version) {
-        None
-    } else {
-        Some(format!(
-            "unsupported protocol version {version:?}; the EXAI hub supports {}",
-            ALL_VERSIONS.join(", ")
-        ))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+
+    fn parse(line: &[u8]) -> Value {
+        serde_json::from_slice(line).expect("every line the hub builds is JSON")
+    }
+
+    fn result(line: &[u8]) -> Value {
+        let line = parse(line);
+        assert_eq!(line["jsonrpc"], "2.0");
+        line["result"].clone()
+    }
+
+    fn keys(value: &Value) -> Vec<&str> {
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// What every 2026-07-28 result carries, and nothing of it before.
+    fn assert_era(result: &Value, version: Version) {
+        if version.is_stateless() {
+            assert_eq!(result["resultType"], "complete", "{version}: {result}");
+            let info = &result["_meta"]["io.modelcontextprotocol/serverInfo"];
+            assert_eq!(info["name"], "exai-hub");
+            assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
+        } else {
+            assert!(result.get("resultType").is_none(), "{version}: {result}");
+            assert!(result.get("_meta").is_none(), "{version}: {result}");
+            assert!(result.get("ttlMs").is_none(), "{version}: {result}");
+            assert!(result.get("cacheScope").is_none(), "{version}: {result}");
+        }
+    }
+
+    #[test]
+    fn versions_parse_and_order() {
+        for version in Version::ALL {
+            assert_eq!(Version::parse(version.as_str()), Some(version));
+            assert_eq!(version.to_string(), version.as_str());
+        }
+        assert!(Version::ALL.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(Version::parse("2025-11-26"), None);
+        assert!(Version::V2026_07_28.is_stateless());
+        assert!(!Version::LATEST_HANDSHAKE.is_stateless());
+    }
 
     #[test]
     fn negotiates_known_and_unknown_versions() {
-        assert_eq!(negotiate("2024-11-05"), "2024-11-05");
-        assert_eq!(negotiate("2025-06-18"), "2025-06-18");
-        assert_eq!(negotiate("2026-07-28"), "2025-11-25");
-        assert_eq!(negotiate("1999-01-01"), "2025-11-25");
+        assert_eq!(negotiate("2024-11-05"), Version::V2024_11_05);
+        assert_eq!(negotiate("2025-06-18"), Version::V2025_06_18);
+        assert_eq!(negotiate("2026-07-28"), Version::V2025_11_25);
+        assert_eq!(negotiate("1999-01-01"), Version::V2025_11_25);
     }
 
     #[test]
-    fn response_keeps_the_id_verbatim() {
-        let line = response(r#""a:1""#, "{}");
-        assert_eq!(&line[..], br#"{"jsonrpc":"2.0","id":"a:1","result":{}}"#);
-        let line = error_response("7", -32601, "method not found: \"x\"");
-        let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
-        assert_eq!(value["id"], 7);
-        assert_eq!(value["error"]["message"], "method not found: \"x\"");
-    }
-
-    #[test]
-    fn marks_stateless_results_complete() {
-        assert_eq!(mark_complete("{}", true), r#"{"resultType":"complete"}"#);
+    fn a_request_is_answered_in_its_meta_version_else_the_windows() {
+        let meta = |version: &str| Meta {
+            protocol_version: Some(version.to_owned()),
+            ..Meta::default()
+        };
+        let none = Meta::default();
+        assert_eq!(request_version(&none, None), Ok(Version::V2025_11_25));
         assert_eq!(
-            mark_complete(r#"{"tools":[]}"#, true),
-            r#"{"resultType":"complete","tools":[]}"#
+            request_version(&none, Some(Version::V2024_11_05)),
+            Ok(Version::V2024_11_05)
         );
-        assert_eq!(mark_complete(r#"{"tools":[]}"#, false), r#"{"tools":[]}"#);
-        let discover = discover_result();
-        let marked: serde_json::Value =
-            serde_json::from_str(&mark_complete(&discover, true)).unwrap();
-        assert_eq!(marked["resultType"], "complete");
         assert_eq!(
-            mark_complete(&discover, true).matches("resultType").count(),
-            1
+            request_version(&meta("2026-07-28"), Some(Version::V2024_11_05)),
+            Ok(Version::V2026_07_28)
+        );
+        let wrong = meta("2099-01-01");
+        assert_eq!(request_version(&wrong, None), Err("2099-01-01"));
+    }
+
+    #[test]
+    fn ids_come_back_verbatim() {
+        for id in [r#""a:1""#, "7", "1.0", "-0", r#""日本""#] {
+            let line = empty_response(id, Version::V2025_11_25);
+            let expected = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#);
+            assert_eq!(&line[..], expected.as_bytes());
+            let line = error_response(id, METHOD_NOT_FOUND, "method not found: \"x\"");
+            assert!(line.starts_with(format!(r#"{{"jsonrpc":"2.0","id":{id},"#).as_bytes()));
+            assert_eq!(parse(&line)["error"]["message"], "method not found: \"x\"");
+        }
+    }
+
+    #[test]
+    fn ping_is_empty_before_2026_and_complete_in_2026() {
+        for version in Version::ALL {
+            let result = result(&empty_response("1", version));
+            assert_era(&result, version);
+            if version.is_stateless() {
+                assert_eq!(keys(&result), ["_meta", "resultType"]);
+            } else {
+                assert_eq!(result, json!({}));
+            }
+        }
+    }
+
+    #[test]
+    fn initialize_has_each_versions_shape() {
+        for version in Version::ALL.into_iter().filter(|v| !v.is_stateless()) {
+            let result = result(&initialize_response("0", version));
+            assert_era(&result, version);
+            assert_eq!(
+                keys(&result),
+                [
+                    "capabilities",
+                    "instructions",
+                    "protocolVersion",
+                    "serverInfo"
+                ]
+            );
+            assert_eq!(result["protocolVersion"], version.as_str());
+            assert_eq!(
+                result["capabilities"],
+                json!({"tools": {"listChanged": true}})
+            );
+            // `Implementation.title` arrived in 2025-06-18.
+            let expected = if version >= Version::V2025_06_18 {
+                vec!["name", "title", "version"]
+            } else {
+                vec!["name", "version"]
+            };
+            assert_eq!(keys(&result["serverInfo"]), expected, "{version}");
+        }
+    }
+
+    #[test]
+    fn discover_is_a_cacheable_2026_result() {
+        let result = result(&discover_response(r#""d""#));
+        assert_era(&result, Version::V2026_07_28);
+        assert_eq!(
+            keys(&result),
+            [
+                "_meta",
+                "cacheScope",
+                "capabilities",
+                "instructions",
+                "resultType",
+                "supportedVersions",
+                "ttlMs"
+            ]
+        );
+        assert_eq!(result["ttlMs"], DISCOVER_TTL_MS);
+        assert_eq!(result["cacheScope"], "private");
+        assert_eq!(
+            result["supportedVersions"],
+            json!([
+                "2024-11-05",
+                "2025-03-26",
+                "2025-06-18",
+                "2025-11-25",
+                "2026-07-28"
+            ])
+        );
+        // No `listChanged`: in 2026 it promises a `subscriptions/listen` stream.
+        assert_eq!(result["capabilities"], json!({"tools": {}}));
+        assert_eq!(
+            result["_meta"]["io.modelcontextprotocol/serverInfo"]["title"],
+            "EXAI Tray hub"
+        );
+    }
+
+    #[test]
+    fn tools_list_is_cacheable_only_in_2026() {
+        let tools = r#"[{"name":"echo","inputSchema":{"type":"object"}}]"#;
+        for version in Version::ALL {
+            let result = result(&tools_list_response("2", version, tools));
+            assert_era(&result, version);
+            assert_eq!(result["tools"][0]["name"], "echo");
+            if version.is_stateless() {
+                assert_eq!(result["ttlMs"], TOOLS_LIST_TTL_MS);
+                assert_eq!(result["cacheScope"], "private");
+                assert_eq!(
+                    keys(&result),
+                    ["_meta", "cacheScope", "resultType", "tools", "ttlMs"]
+                );
+            } else {
+                assert_eq!(keys(&result), ["tools"]);
+            }
+        }
+    }
+
+    #[test]
+    fn call_results_carry_content_and_is_error() {
+        let content = vec![json!({"type": "text", "text": "héllo \"wörld\" ✓\n"})];
+        for version in Version::ALL {
+            for is_error in [false, true] {
+                let result = result(&call_tool_response("3", version, &content, is_error));
+                assert_era(&result, version);
+                assert_eq!(result["content"], json!(content));
+                assert_eq!(result["isError"], is_error);
+                let expected = if version.is_stateless() {
+                    vec!["_meta", "content", "isError", "resultType"]
+                } else {
+                    vec!["content", "isError"]
+                };
+                assert_eq!(keys(&result), expected);
+            }
+        }
+        // An empty content list is still a list.
+        let result = result(&call_tool_response("4", Version::V2026_07_28, &[], true));
+        assert_eq!(result["content"], json!([]));
+    }
+
+    #[test]
+    fn progress_message_only_from_2025_03_26() {
+        for version in Version::ALL {
+            let line = parse(&progress_notification(version, r#""t""#, 3, "step \"3\""));
+            assert_eq!(line["method"], "notifications/progress");
+            assert!(line.get("id").is_none());
+            let params = &line["params"];
+            assert_eq!(params["progressToken"], "t");
+            assert_eq!(params["progress"], 3);
+            if version >= Version::V2025_03_26 {
+                assert_eq!(keys(params), ["message", "progress", "progressToken"]);
+                assert_eq!(params["message"], "step \"3\"");
+            } else {
+                assert_eq!(keys(params), ["progress", "progressToken"]);
+            }
+        }
+        let line = parse(&progress_notification(Version::V2025_11_25, "7", 1, ""));
+        assert_eq!(
+            line["params"]["progressToken"], 7,
+            "an integer token stays one"
+        );
+    }
+
+    #[test]
+    fn unsupported_version_names_what_is_supported() {
+        let line = parse(&unsupported_version_response("5", "2099-01-01"));
+        assert_eq!(line["id"], 5);
+        let error = &line["error"];
+        assert_eq!(error["code"], -32022);
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("unsupported protocol version")
+        );
+        assert_eq!(error["data"]["requested"], "2099-01-01");
+        assert_eq!(
+            error["data"]["supported"],
+            json!(Version::ALL.map(Version::as_str))
+        );
+    }
+
+    #[test]
+    fn list_changed_is_a_bare_notification() {
+        let line = parse(&tools_list_changed());
+        assert_eq!(
+            line,
+            json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
         );
     }
 }

@@ -162,6 +162,9 @@ struct Session {
     next_key: u64,
     /// The editor completed the handshake-era `initialize`.
     initialized: bool,
+    /// The window's version: negotiated by `initialize`, else the last one a request's `_meta`
+    /// named. Requests without `_meta` are answered in it.
+    version: Option<mcp::Version>,
     tools: watch::Receiver<Option<Arc<ToolCatalog>>>,
     /// Serialized `tools` array for the catalog generation it was made from.
     tools_json: Option<(u64, Arc<str>)>,
@@ -210,6 +213,7 @@ where
             in_flight: HashMap::new(),
             next_key: 0,
             initialized: false,
+            version: None,
             tools,
             tools_json: None,
             seen_generation: None,
@@ -308,7 +312,8 @@ impl Session {
     fn tools_changed(&mut self) -> Option<Bytes> {
         let generation = self.tools.borrow_and_update().as_ref()?.generation;
         let previous = self.seen_generation.replace(generation);
-        // Only windows that did the handshake can take unsolicited notifications.
+        // Only windows that did the handshake take unsolicited notifications: in 2026-07-28 they
+        // travel on a `subscriptions/listen` stream only, which the hub does not offer.
         (self.initialized && previous.is_some_and(|seen| seen != generation))
             .then(mcp::tools_list_changed)
     }
@@ -317,7 +322,9 @@ impl Session {
         if let Ok(msg) = serde_json::from_slice::<Incoming<'_>>(line)
             && msg.method.as_deref() == Some("initialize")
         {
-            let _ = self.initialize(msg.params.map(|raw| raw.get()));
+            if let Ok(version) = self.initialize(msg.params.map(|raw| raw.get())) {
+                self.version = Some(version);
+            }
             self.initialized = true;
         }
     }
@@ -370,40 +377,40 @@ impl Session {
             .and_then(|params| serde_json::from_str::<mcp::AnyParams<'_>>(params).ok())
             .and_then(|params| params.meta)
             .unwrap_or_default();
-        if let Some(reason) = mcp::check_stateless_version(&meta) {
-            return Some(mcp::error_response(id, mcp::INVALID_PARAMS, &reason));
-        }
-        let stateless = meta.protocol_version.is_some();
-        if stateless {
+        let version = match mcp::request_version(&meta, self.version) {
+            Ok(version) => version,
+            Err(requested) => {
+                let reply = mcp::unsupported_version_response(id, requested);
+                let reason = format!("unsupported protocol version {requested:?}");
+                self.finished(method, None, Instant::now(), Some(reason));
+                return Some(reply);
+            }
+        };
+        if meta.protocol_version.is_some() && !self.initialized {
+            self.version = Some(version);
             self.identify_stateless(&meta);
         }
         let started = Instant::now();
         let answer = match method {
-            "initialize" => match self.initialize(params) {
-                Ok(result) => Ok(result),
-                Err(reason) => Err((mcp::INVALID_PARAMS, reason)),
-            },
-            "server/discover" => Ok(mcp::discover_result()),
-            "ping" => Ok("{}".to_owned()),
-            "tools/list" => return self.tools_list(id, stateless, started),
-            "tools/call" => return self.tools_call(id, params, stateless),
+            "initialize" => self.initialize(params).map(|negotiated| {
+                // The window's version from now on, whatever `_meta` said before.
+                self.version = Some(negotiated);
+                mcp::initialize_response(id, negotiated)
+            }),
+            "server/discover" => Ok(mcp::discover_response(id)),
+            "ping" => Ok(mcp::empty_response(id, version)),
+            "tools/list" => return self.tools_list(id, version, started),
+            "tools/call" => return self.tools_call(id, params, version),
             other => Err((
                 mcp::METHOD_NOT_FOUND,
                 format!("method not found: {other} (the EXAI hub serves tools only)"),
             )),
         };
-        // `server/discover` is a stateless-era method whatever `_meta` says.
-        let complete = stateless || method == "server/discover";
-        let reply = match &answer {
-            Ok(result) => mcp::response(id, &mcp::mark_complete(result, complete)),
-            Err((code, message)) => mcp::error_response(id, *code, message),
+        let (reply, error) = match answer {
+            Ok(reply) => (reply, None),
+            Err((code, message)) => (mcp::error_response(id, code, &message), Some(message)),
         };
-        self.finished(
-            method,
-            None,
-            started,
-            answer.err().map(|(_, message)| message),
-        );
+        self.finished(method, None, started, error);
         Some(reply)
     }
 
@@ -429,13 +436,15 @@ impl Session {
         }
     }
 
-    fn initialize(&mut self, params: Option<&str>) -> Result<String, String> {
+    /// Reads `initialize`, tells the registry who the window is; returns the negotiated version.
+    fn initialize(&mut self, params: Option<&str>) -> Result<mcp::Version, (i64, String)> {
         let params = params
             .ok_or_else(|| "initialize needs params".to_owned())
             .and_then(|params| {
                 serde_json::from_str::<mcp::InitializeParams>(params)
                     .map_err(|err| format!("invalid initialize params: {err}"))
-            })?;
+            })
+            .map_err(|reason| (mcp::INVALID_PARAMS, reason))?;
         let version = mcp::negotiate(&params.protocol_version);
         let client = params.client_info.map(|info| ClientInfo {
             name: info.name,
@@ -444,9 +453,9 @@ impl Session {
         let _ = self.ctx.registry.send(RegistryMsg::Identified {
             id: self.id,
             client,
-            protocol_version: Some(version.to_owned()),
+            protocol_version: Some(version.as_str().to_owned()),
         });
-        Ok(mcp::initialize_result(version))
+        Ok(version)
     }
 
     fn identify_stateless(&mut self, meta: &mcp::Meta<'_>) {
@@ -479,13 +488,12 @@ impl Session {
         });
     }
 
-    fn tools_list(&mut self, id: &str, stateless: bool, started: Instant) -> Option<Bytes> {
+    fn tools_list(&mut self, id: &str, version: mcp::Version, started: Instant) -> Option<Bytes> {
         let catalog = self.tools.borrow().clone();
         if let Some(catalog) = catalog {
             let json = self.tools_json(&catalog);
-            let result = format!(r#"{{"tools":{json}}}"#);
             self.finished("tools/list", None, started, None);
-            return Some(mcp::response(id, &mcp::mark_complete(&result, stateless)));
+            return Some(mcp::tools_list_response(id, version, &json));
         }
         // No catalog yet: wait for the first one while the upstream is still connecting, or fail
         // at once with the upstream's own words.
@@ -536,11 +544,7 @@ impl Session {
                 let (line, error) = match waited {
                     Ok(catalog) => {
                         let json = serialize_tools(&catalog);
-                        let result = format!(r#"{{"tools":{json}}}"#);
-                        (
-                            mcp::response(&id, &mcp::mark_complete(&result, stateless)),
-                            None,
-                        )
+                        (mcp::tools_list_response(&id, version, &json), None)
                     }
                     Err(err) => (
                         mcp::error_response(&id, err.jsonrpc_code(), &err.to_string()),
@@ -571,7 +575,12 @@ impl Session {
         }
     }
 
-    fn tools_call(&mut self, id: &str, params: Option<&str>, stateless: bool) -> Option<Bytes> {
+    fn tools_call(
+        &mut self,
+        id: &str,
+        params: Option<&str>,
+        version: mcp::Version,
+    ) -> Option<Bytes> {
         let params = match params.map(serde_json::from_str::<mcp::CallParams<'_>>) {
             Some(Ok(params)) => params,
             Some(Err(err)) => {
@@ -617,7 +626,7 @@ impl Session {
                 .arguments
                 .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
             progress_token,
-            stateless,
+            version,
             cancel,
             out: self.out_tx.clone(),
             registry: self.ctx.registry.clone(),
@@ -664,7 +673,8 @@ struct CallTask {
     tool: String,
     arguments: serde_json::Value,
     progress_token: Option<String>,
-    stateless: bool,
+    /// The version the call's result and progress are shaped for.
+    version: mcp::Version,
     cancel: CancellationToken,
     out: mpsc::UnboundedSender<Out>,
     registry: mpsc::UnboundedSender<RegistryMsg>,
@@ -699,7 +709,12 @@ impl CallTask {
                         Progress::Chunk { text } => text,
                     };
                     if let Some(token) = &self.progress_token {
-                        let line = mcp::progress_notification(token, progress_count, message);
+                        let line = mcp::progress_notification(
+                            self.version,
+                            token,
+                            progress_count,
+                            message,
+                        );
                         let _ = self.out.send(Out::Line(line));
                     }
                 }
@@ -715,10 +730,12 @@ impl CallTask {
             }
             Some(Ok(result)) => {
                 rate_limited = result.rate_limited;
-                let body =
-                    serde_json::json!({ "content": result.content, "isError": result.is_error });
-                let body = body.to_string();
-                let line = mcp::response(&self.id, &mcp::mark_complete(&body, self.stateless));
+                let line = mcp::call_tool_response(
+                    &self.id,
+                    self.version,
+                    &result.content,
+                    result.is_error,
+                );
                 let _ = self.out.send(Out::Line(line));
                 let error = result.is_error.then(|| first_text(&result.content));
                 (!result.is_error, error, false)
