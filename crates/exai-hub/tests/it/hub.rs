@@ -66,6 +66,8 @@ async fn memory_session_speaks_mcp() {
             .unwrap()
             .contains("unsupported protocol version")
     );
+    assert_eq!(wrong["error"]["code"], -32022);
+    assert_eq!(wrong["error"]["data"]["requested"], "2099-01-01");
 
     // The session appeared with its details.
     let mut appeared = false;
@@ -246,5 +248,85 @@ async fn a_focus_request_reaches_the_embedder() {
     })
     .await;
     assert_eq!(focused, Some(exai_proto::SessionId(7)));
+    hub.shutdown();
+}
+
+async fn window(hub: &exai_hub::HubHandle, name: &str) -> Conn {
+    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    conn.send(hello(PROTOCOL_VERSION, name))
+        .await
+        .expect("hello");
+    assert!(matches!(control(&mut conn).await, HubMsg::Welcome { .. }));
+    conn
+}
+
+/// `notifications/tools/list_changed` goes to windows that did `initialize`. A 2026-07-28 window
+/// (no handshake: in that revision the notification travels on a `subscriptions/listen` stream,
+/// which the hub does not offer) hears of a change only by asking again, answered in its shape.
+#[tokio::test(flavor = "current_thread")]
+async fn list_changed_reaches_handshake_windows_only() {
+    let (daemon, _dir, hub) = start(None).await;
+    let mut legacy = window(&hub, "legacy").await;
+    let init = ask(&mut legacy, r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"old","version":"1"}}}"#).await;
+    assert_eq!(init["result"]["protocolVersion"], "2025-06-18");
+    assert!(init["result"].get("resultType").is_none());
+    legacy
+        .send(Frame::Line(
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.into(),
+        ))
+        .await
+        .expect("initialized");
+    let listed = ask(
+        &mut legacy,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
+    )
+    .await;
+    assert!(listed["result"]["tools"].is_array());
+    assert!(listed["result"].get("ttlMs").is_none(), "{listed}");
+
+    let mut modern = window(&hub, "modern").await;
+    let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}"#;
+    let list = |id: u32| {
+        format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/list","params":{{{meta}}}}}"#)
+    };
+    let listed = ask(&mut modern, &list(1)).await;
+    assert_eq!(listed["result"]["resultType"], "complete");
+    assert_eq!(listed["result"]["ttlMs"], 30_000);
+    assert_eq!(listed["result"]["cacheScope"], "private");
+
+    let mut tools = exai_testkit::default_tools();
+    tools.push(exai_testkit::ToolSpec::new(
+        "brand_new",
+        "added while the hub ran",
+        serde_json::json!({"type": "object"}),
+    ));
+    daemon.set_tools(tools);
+    daemon.drop_connections().await;
+
+    // The handshake window is told...
+    let changed = match guard(legacy.next())
+        .await
+        .expect("a frame")
+        .expect("decodes")
+    {
+        Frame::Line(line) => serde_json::from_slice::<serde_json::Value>(&line).expect("JSON"),
+        other => panic!("expected a line, got {other:?}"),
+    };
+    assert_eq!(changed["method"], "notifications/tools/list_changed");
+    // ...the stateless one is not: its next lines are the answers to its requests. Its session
+    // saw the change before these (current-thread runtime), so a notification would come first.
+    let listed = ask(&mut modern, &list(2)).await;
+    assert_eq!(listed["id"], 2, "{listed}");
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|tool| tool["name"].as_str())
+        .collect();
+    assert!(names.contains(&"brand_new"), "{names:?}");
+    // A request without `_meta` is answered in the window's version (2026-07-28, from `_meta`).
+    let ping = ask(&mut modern, r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#).await;
+    assert_eq!(ping["id"], 3, "{ping}");
+    assert_eq!(ping["result"]["resultType"], "complete");
     hub.shutdown();
 }
