@@ -5,6 +5,14 @@
 //! kept for resume) and no other task touches it.
 //! While the hub is unreachable the loop keeps reading the editor and answers every request at
 //! once with a JSON-RPC error, and it never waits on the hub for anything but the next frame.
+//!
+//! The loop never blocks on a write. A line that finds its writer's queue full is parked
+//! (`to_hub`, `to_editor`) and the loop stops reading only the side that produces more of the
+//! same: with a line parked for the hub it stops reading the editor, with lines parked for the
+//! editor it stops reading the hub (and the editor, whose bad lines are answered directly). It
+//! keeps reading the other side, so an editor that pipelines thousands of requests and a hub
+//! that answers them can never each wait for the other to read (both socket buffers full, both
+//! processes idle).
 
 use crate::autostart;
 use crate::conn::{self, Attempt, Backoff, Connected, HubConn, Unavailable};
@@ -16,7 +24,7 @@ use exai_ipc::{AutostartLock, Endpoint};
 use exai_proto::{ClientMsg, DecodeError, Frame, Hello, HubMsg, Resume, SessionId};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -95,19 +103,37 @@ pub async fn run(settings: Settings) -> std::io::Result<Outcome> {
     relay.attempt = Some(relay.start_attempt(Duration::ZERO));
 
     let outcome = loop {
+        let read_hub = relay.to_editor.is_empty();
+        let read_editor = !initial && relay.to_editor.is_empty() && relay.to_hub.is_none();
+        let hub_room = relay
+            .to_hub
+            .as_ref()
+            .and(relay.link.as_ref())
+            .map(|link| link.queue.clone());
+        let editor_room = (!relay.to_editor.is_empty()).then(|| relay.out.clone());
         let event = tokio::select! {
             () = &mut parent_exit => Event::ParentExited,
             _ = maybe(stdout_task.as_mut()) => Event::StdoutClosed,
-            frame = maybe(relay.link.as_mut().map(|link| link.frames.next())) => Event::Hub(frame),
+            permit = maybe(editor_room.as_ref().map(|out| Box::pin(out.reserve()))) => Event::EditorRoom(permit.is_ok()),
+            permit = maybe(hub_room.as_ref().map(|queue| Box::pin(queue.reserve()))) => Event::HubRoom(permit.is_ok()),
+            frame = maybe(relay.link.as_mut().map(|link| link.frames.next())), if read_hub => Event::Hub(frame),
             result = maybe(relay.attempt.as_mut()) => Event::Attempt(result),
             () = tokio::time::sleep_until(deadline), if initial => Event::Deadline,
-            input = reader.next(), if !initial => Event::Editor(input),
+            input = reader.next(), if read_editor => Event::Editor(input),
         };
         let step = match event {
             Event::ParentExited => Step::Exit(Outcome::ParentExited),
             Event::StdoutClosed => {
                 stdout_task = None;
                 Step::Exit(Outcome::StdoutClosed)
+            }
+            Event::EditorRoom(true) => relay.flush_to_editor(),
+            Event::EditorRoom(false) => Step::Exit(Outcome::StdoutClosed),
+            Event::HubRoom(true) => relay.flush_to_hub().await,
+            Event::HubRoom(false) => {
+                relay
+                    .lose(Unavailable::Lost("writing to the hub failed".to_owned()))
+                    .await
             }
             Event::Hub(frame) => relay.on_hub_frame(frame).await,
             Event::Attempt(result) => {
@@ -163,6 +189,10 @@ async fn maybe<F: Future + Unpin>(future: Option<F>) -> F::Output {
 enum Event {
     ParentExited,
     StdoutClosed,
+    /// The stdout queue has room (`false`: it closed).
+    EditorRoom(bool),
+    /// The hub queue has room (`false`: it closed).
+    HubRoom(bool),
     Hub(Option<Result<Frame, DecodeError>>),
     Attempt(Result<Connected, Unavailable>),
     Deadline,
@@ -203,6 +233,10 @@ struct Relay {
     initialize: Option<Bytes>,
     /// Raw JSON ids of editor requests the hub has not answered yet.
     in_flight: HashSet<Box<str>>,
+    /// An editor line waiting for room in the hub queue; the editor is not read meanwhile.
+    to_hub: Option<Bytes>,
+    /// Lines waiting for room in the stdout queue; neither side is read meanwhile.
+    to_editor: VecDeque<Bytes>,
     /// What to start if no hub answers at start-up; taken by the one try.
     autostart: Option<autostart::Plan>,
     /// Whether the current attempt is the autostart one.
@@ -238,6 +272,8 @@ impl Relay {
             session_id: None,
             initialize: None,
             in_flight: HashSet::new(),
+            to_hub: None,
+            to_editor: VecDeque::new(),
             autostart: settings.autostart,
             autostarting: false,
             deadline,
@@ -368,7 +404,7 @@ impl Relay {
                 {
                     self.in_flight.remove(id);
                 }
-                self.emit(line).await
+                self.emit(line)
             }
             Some(Ok(Frame::Control(payload))) => match Frame::decode_control::<HubMsg>(&payload) {
                 Ok(HubMsg::Shutdown { reason } | HubMsg::Rejected { reason }) => {
@@ -400,6 +436,8 @@ impl Relay {
         // Reconnect at once after a link that lived a while; a hub that accepts and then drops
         // every connection at once gets the growing backoff instead of a busy loop.
         let mut delay = self.backoff.next_delay();
+        // A line parked for the dead link is a request in flight: it is failed below.
+        self.to_hub = None;
         if let Some(link) = self.link.take() {
             link.writer.abort();
             if link.since.elapsed() >= STABLE_LINK {
@@ -414,7 +452,7 @@ impl Relay {
         let ids: Vec<Box<str>> = self.in_flight.drain().collect();
         for id in ids {
             let line = line::error_line(Some(id.as_bytes()), line::HUB_UNAVAILABLE, &message);
-            if let Step::Exit(outcome) = self.emit(line).await {
+            if let Step::Exit(outcome) = self.emit(line) {
                 return Step::Exit(outcome);
             }
         }
@@ -431,14 +469,12 @@ impl Relay {
                     "rejecting an over-long line"
                 );
                 let id = line::sniff_id(&prefix);
-                return self
-                    .emit(line::too_large(id, len, self.max_line_bytes))
-                    .await;
+                return self.emit(line::too_large(id, len, self.max_line_bytes));
             }
         };
         match editor::classify(&line) {
             Classified::Empty => Step::Continue,
-            Classified::Reply(error) => self.emit(error).await,
+            Classified::Reply(error) => self.emit(error),
             Classified::Request { id, initialize } => {
                 if initialize {
                     self.initialize = Some(line.clone());
@@ -447,7 +483,7 @@ impl Relay {
                     let message = self.unavailable.message(&self.endpoint);
                     let error =
                         line::error_line(Some(id.as_bytes()), line::HUB_UNAVAILABLE, &message);
-                    return self.emit(error).await;
+                    return self.emit(error);
                 }
                 self.in_flight.insert(id);
                 self.forward(line).await
@@ -465,7 +501,7 @@ impl Relay {
                 }
                 let message = self.unavailable.message(&self.endpoint);
                 match editor::batch_errors(&line, &message) {
-                    Some(errors) => self.emit(errors).await,
+                    Some(errors) => self.emit(errors),
                     None => Step::Continue,
                 }
             }
@@ -481,25 +517,63 @@ impl Relay {
         self.forward(line).await
     }
 
-    /// Queues one editor line for the hub.
+    /// Queues one editor line for the hub, or parks it until the queue has room.
     async fn forward(&mut self, line: Bytes) -> Step {
         let Some(link) = &self.link else {
             return Step::Continue;
         };
-        if link.queue.send(Frame::Line(line)).await.is_err() {
-            return self
-                .lose(Unavailable::Lost("writing to the hub failed".to_owned()))
-                .await;
+        match link.queue.try_send(Frame::Line(line)) {
+            Ok(()) => Step::Continue,
+            Err(mpsc::error::TrySendError::Full(Frame::Line(line))) => {
+                self.to_hub = Some(line);
+                Step::Continue
+            }
+            Err(_) => {
+                self.lose(Unavailable::Lost("writing to the hub failed".to_owned()))
+                    .await
+            }
         }
-        Step::Continue
     }
 
-    /// Queues one line for stdout.
-    async fn emit(&mut self, line: Bytes) -> Step {
-        match self.out.send(line).await {
-            Ok(()) => Step::Continue,
-            Err(_) => Step::Exit(Outcome::StdoutClosed),
+    /// The hub queue has room again: sends the parked line.
+    async fn flush_to_hub(&mut self) -> Step {
+        match self.to_hub.take() {
+            Some(line) => self.forward(line).await,
+            None => Step::Continue,
         }
+    }
+
+    /// Queues one line for stdout, or parks it behind those already waiting.
+    fn emit(&mut self, line: Bytes) -> Step {
+        if !self.to_editor.is_empty() {
+            self.to_editor.push_back(line);
+            return Step::Continue;
+        }
+        match self.out.try_send(line) {
+            Ok(()) => Step::Continue,
+            Err(mpsc::error::TrySendError::Full(line)) => {
+                self.to_editor.push_back(line);
+                Step::Continue
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Step::Exit(Outcome::StdoutClosed),
+        }
+    }
+
+    /// The stdout queue has room again: sends as many parked lines as fit.
+    fn flush_to_editor(&mut self) -> Step {
+        while let Some(line) = self.to_editor.pop_front() {
+            match self.out.try_send(line) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(line)) => {
+                    self.to_editor.push_front(line);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    return Step::Exit(Outcome::StdoutClosed);
+                }
+            }
+        }
+        Step::Continue
     }
 
     /// Says goodbye to the hub and flushes stdout, within a fixed budget.
@@ -520,7 +594,20 @@ impl Relay {
                 tracing::debug!("the hub did not take the goodbye in time");
             }
         }
-        drop(self.out);
+        // What was answered but not yet written still goes out, within the same budget.
+        let parked: Vec<Bytes> = self.to_editor.drain(..).collect();
+        let out = self.out;
+        let flushed = tokio::time::timeout_at(budget, async move {
+            for line in parked {
+                if out.send(line).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+        if flushed.is_err() {
+            tracing::debug!("parked lines did not reach stdout in time");
+        }
         if let Some(task) = stdout_task
             && tokio::time::timeout_at(budget, task).await.is_err()
         {

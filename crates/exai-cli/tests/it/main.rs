@@ -3,6 +3,7 @@
 //! daemon that behaves like the real one.
 
 mod autostart;
+mod burst;
 mod cli;
 mod dashboard;
 mod launcher;
