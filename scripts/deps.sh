@@ -19,6 +19,7 @@ if [ "$mode" = test ]; then
         xvfb xauth x11-utils dbus dbus-x11 libglib2.0-bin   # a headless X display, a session bus, gdbus
         haskell-status-notifier-item-utils                   # status-notifier-watcher: tray icons checkable over D-Bus
         python3-gi gir1.2-atspi-2.0 at-spi2-core             # ci/desktop's fake notification server and accessibility probe
+        python3-venv                                         # ci/sdk's virtual environment for the Python MCP SDK
         chromium chromium-driver                             # the browser tests (never a downloaded browser)
         imagemagick fonts-dejavu-core                        # screenshots of the real app
     )

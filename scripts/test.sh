@@ -35,6 +35,9 @@ if [ "$passed" -eq 0 ]; then
   echo "no test ran: something is wrong with the test build" >&2
   exit 1
 fi
+step "the official MCP SDKs (Python mcp, TypeScript v1 and v2) through real shims (ci/sdk)"
+bash ci/sdk/test.sh
+
 step "dashboard in Debian's Chromium against exai hub --dashboard (ui/e2e)"
 npm --prefix ui run e2e
 
@@ -47,4 +50,4 @@ bash ci/wine/setup.sh
 cargo clippy --locked --target x86_64-pc-windows-gnu -p exai-ipc -p exai-shim -p exai-cli -p exai-tray -- -D warnings
 bash ci/wine/test.sh
 
-step "all passed: $passed native tests, the UI, the browser and desktop tests, and the Windows builds under Wine"
+step "all passed: $passed native tests, the UI, the SDK clients, the browser and desktop tests, and the Windows builds under Wine"
