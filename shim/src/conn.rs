@@ -25,6 +25,8 @@ pub struct Connected {
     pub conn: HubConn,
     /// The session id the hub gave.
     pub session_id: SessionId,
+    /// The secret that lets only this shim resume the session.
+    pub resume_secret: Option<String>,
 }
 
 /// Why the hub cannot be used right now.
@@ -213,9 +215,14 @@ async fn handshake(mut conn: HubConn, hello: Hello) -> Result<Connected, Unavail
             Ok(HubMsg::Welcome {
                 session_id,
                 hub_version,
+                resume_secret,
             }) => {
                 tracing::debug!(session = %session_id, hub_version, "welcomed by the hub");
-                return Ok(Connected { conn, session_id });
+                return Ok(Connected {
+                    conn,
+                    session_id,
+                    resume_secret,
+                });
             }
             Ok(HubMsg::Rejected { reason }) => return Err(Unavailable::Rejected(reason)),
             Ok(HubMsg::Shutdown { reason }) => return Err(Unavailable::Stopped(reason)),

@@ -229,6 +229,8 @@ struct Relay {
     /// The last state logged at warn, so each change is logged once.
     reported: Option<Unavailable>,
     session_id: Option<SessionId>,
+    /// The hub's secret for `session_id`, presented when resuming it.
+    resume_secret: Option<String>,
     /// The editor's most recent `initialize` request, replayed on resume.
     initialize: Option<Bytes>,
     /// Raw JSON ids of editor requests the hub has not answered yet.
@@ -247,15 +249,29 @@ struct Relay {
 
 impl Relay {
     fn new(settings: Settings, out: mpsc::Sender<Bytes>, deadline: Instant) -> Relay {
+        // The hub refuses a hello over its limits; what the user or the OS gave is trimmed.
+        let name = settings.name.map(|mut name| {
+            if name.len() > exai_proto::limits::NAME {
+                tracing::warn!(
+                    len = name.len(),
+                    limit = exai_proto::limits::NAME,
+                    "the session name is too long; sending the first part"
+                );
+                exai_proto::truncate_to(&mut name, exai_proto::limits::NAME);
+            }
+            name
+        });
+        let cwd = std::env::current_dir()
+            .ok()
+            .map(|dir| dir.to_string_lossy().into_owned())
+            .filter(|cwd| cwd.len() <= exai_proto::limits::CWD);
         let hello = Hello {
             protocol_version: exai_proto::PROTOCOL_VERSION,
             role: exai_proto::Role::Shim,
             pid: std::process::id(),
             parent_pid: settings.parent_pid,
-            cwd: std::env::current_dir()
-                .ok()
-                .map(|dir| dir.to_string_lossy().into_owned()),
-            name: settings.name,
+            cwd,
+            name,
             resume: None,
         };
         Relay {
@@ -270,6 +286,7 @@ impl Relay {
             unavailable: Unavailable::Pending,
             reported: None,
             session_id: None,
+            resume_secret: None,
             initialize: None,
             in_flight: HashSet::new(),
             to_hub: None,
@@ -295,10 +312,14 @@ impl Relay {
         let mut hello = self.hello.clone();
         hello.resume = self.session_id.map(|session_id| Resume {
             session_id,
+            // A line too large to replay is left out; the hub then learns the client's name
+            // from its next request.
             initialize: self
                 .initialize
                 .as_ref()
+                .filter(|line| line.len() <= exai_proto::limits::INITIALIZE)
                 .map(|line| String::from_utf8_lossy(line).into_owned()),
+            secret: self.resume_secret.clone(),
         });
         hello
     }
@@ -337,7 +358,11 @@ impl Relay {
     async fn on_attempt(&mut self, result: Result<Connected, Unavailable>, initial: bool) -> Step {
         self.autostarting = false;
         match result {
-            Ok(Connected { conn, session_id }) => {
+            Ok(Connected {
+                conn,
+                session_id,
+                resume_secret,
+            }) => {
                 let (sink, frames) = conn.split();
                 let (queue, frame_queue) = mpsc::channel(writers::QUEUE_LEN);
                 let writer = tokio::spawn(writers::write_frames(sink, frame_queue));
@@ -349,6 +374,7 @@ impl Relay {
                 });
                 let resumed = self.session_id.is_some();
                 self.session_id = Some(session_id);
+                self.resume_secret = resume_secret;
                 if self.reported.take().is_some() {
                     tracing::warn!(endpoint = %self.endpoint, session = %session_id, resumed, "connected to the EXAI hub again");
                 } else {

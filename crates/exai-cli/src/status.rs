@@ -34,6 +34,20 @@ fn print_json(snapshot: &Snapshot) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Text a peer chose (a window's name, the editor's name, an error) with control characters
+/// escaped, so that it cannot move the cursor, recolour or clear the user's terminal.
+fn printable(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
 #[allow(clippy::print_stdout, reason = "the command's output")]
 fn print_table(snapshot: &Snapshot) {
     let upstream = &snapshot.upstream;
@@ -60,7 +74,7 @@ fn print_table(snapshot: &Snapshot) {
         upstream
             .last_error
             .as_deref()
-            .map(|error| format!(", last error: {error}"))
+            .map(|error| format!(", last error: {}", printable(error)))
             .unwrap_or_default(),
     );
     if upstream.rate_limited > 0 || upstream.over_capacity > 0 {
@@ -95,12 +109,26 @@ fn print_table(snapshot: &Snapshot) {
             "{:<16}  {:<8}  {:<20}  {:<24}  {:>7}  {:>8}  {:>6}  {:>9}",
             session.id,
             state,
-            session.name.as_deref().unwrap_or("-"),
-            client,
+            printable(session.name.as_deref().unwrap_or("-")),
+            printable(&client),
             session.pid,
             session.requests,
             session.errors,
             session.in_flight,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn control_characters_are_escaped_and_other_text_kept() {
+        assert_eq!(
+            printable("caf\u{e9} \u{1b}[2J\u{7}"),
+            "caf\u{e9} \\u{1b}[2J\\u{7}"
+        );
+        assert_eq!(printable("line\nbreak\ttab"), "line\\nbreak\\ttab");
     }
 }

@@ -9,7 +9,7 @@ use crate::api::{
     UpstreamState, UpstreamStatus,
 };
 use crate::now_millis;
-use exai_proto::{Hello, SessionId};
+use exai_proto::{Hello, SessionId, limits, truncate_to};
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -20,15 +20,40 @@ const LATENCY_WINDOW: usize = 20;
 
 /// How many finished requests each session keeps for its timeline.
 pub(crate) const HISTORY: usize = 100;
+/// How many in-flight requests a session record names in `doing` (`in_flight` counts them all),
+/// so that a window with thousands of calls in flight does not make every event that large.
+const DOING_SHOWN: usize = 8;
+/// The longest request label kept (`tools/call <tool name>`; the tool name is the editor's).
+const MAX_LABEL: usize = 160;
+
+/// A fresh resume secret: 128 random bits in hex.
+fn new_secret() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Compares secrets without stopping at the first difference.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |diff, (x, y)| diff | (x ^ y))
+            == 0
+}
+
+/// The first [`DOING_SHOWN`] labels of the requests in flight.
+fn doing(in_flight: &HashMap<u64, String>) -> Vec<String> {
+    in_flight.values().take(DOING_SHOWN).cloned().collect()
+}
 
 /// Messages to the registry task.
 #[derive(Debug)]
 pub(crate) enum RegistryMsg {
-    /// A shim finished its handshake; answers with the session id to use.
+    /// A shim finished its handshake; answers with the session id to use and the secret that
+    /// lets only this shim resume it.
     Register {
         hello: Hello,
         peer_pid: Option<u32>,
-        reply: oneshot::Sender<SessionId>,
+        reply: oneshot::Sender<(SessionId, String)>,
     },
     /// The editor said who it is.
     Identified {
@@ -61,6 +86,8 @@ pub(crate) enum RegistryMsg {
 
 struct Entry {
     info: SessionInfo,
+    /// Presented by a shim that resumes this session; no one else can take it over.
+    secret: String,
     latencies: VecDeque<f64>,
     in_flight: HashMap<u64, String>,
     history: VecDeque<RequestRecord>,
@@ -138,26 +165,30 @@ impl Registry {
                 peer_pid,
                 reply,
             } => {
-                let id = self.register(hello, peer_pid);
-                let _ = reply.send(id);
+                let registered = self.register(hello, peer_pid);
+                let _ = reply.send(registered);
             }
             RegistryMsg::Identified {
                 id,
                 client,
                 protocol_version,
             } => self.update(id, |entry| {
-                if client.is_some() {
-                    entry.info.client = client;
+                if let Some(mut client) = client {
+                    // The editor's own words: bounded like everything a peer controls.
+                    truncate_to(&mut client.name, limits::CLIENT_INFO);
+                    truncate_to(&mut client.version, limits::CLIENT_INFO);
+                    entry.info.client = Some(client);
                 }
                 if protocol_version.is_some() {
                     entry.info.protocol_version = protocol_version;
                 }
             }),
-            RegistryMsg::Started { id, key, label } => self.update(id, |entry| {
+            RegistryMsg::Started { id, key, mut label } => self.update(id, |entry| {
+                truncate_to(&mut label, MAX_LABEL);
                 entry.info.in_flight += 1;
                 entry.info.last_activity = now_millis();
                 entry.in_flight.insert(key, label);
-                entry.info.doing = entry.in_flight.values().cloned().collect();
+                entry.info.doing = doing(&entry.in_flight);
             }),
             RegistryMsg::Finished { key, record } => {
                 let id = record.session;
@@ -169,7 +200,7 @@ impl Registry {
                             entry.info.state,
                             SessionState::Ready | SessionState::Degraded
                         ) {
-                            entry.info.doing = entry.in_flight.values().cloned().collect();
+                            entry.info.doing = doing(&entry.in_flight);
                         }
                     }
                     entry.info.last_activity = now_millis();
@@ -217,13 +248,19 @@ impl Registry {
         }
     }
 
-    fn register(&mut self, hello: Hello, peer_pid: Option<u32>) -> SessionId {
+    fn register(&mut self, hello: Hello, peer_pid: Option<u32>) -> (SessionId, String) {
         let now = now_millis();
         let state = self.live_state();
         if let Some(resume) = &hello.resume {
             let id = resume.session_id;
+            let presented = resume.secret.as_deref().unwrap_or_default();
             if let Some(entry) = self.sessions.get_mut(&id) {
-                if matches!(entry.info.state, SessionState::Lost | SessionState::Closed) {
+                let owner = !presented.is_empty() && same_secret(presented, &entry.secret);
+                if !owner {
+                    // Anyone on the socket can name a session id; only its shim knows the
+                    // secret. A stranger gets a session of its own below.
+                    tracing::warn!(session = %id, pid = hello.pid, "refused to resume a session without its secret");
+                } else if matches!(entry.info.state, SessionState::Lost | SessionState::Closed) {
                     // The same hub lost the shim for a moment: revive the session.
                     entry.info.state = state;
                     entry.info.pid = hello.pid;
@@ -232,14 +269,17 @@ impl Registry {
                     entry.info.last_activity = now;
                     entry.lost_at = None;
                     let session = entry.info.clone();
+                    let secret = entry.secret.clone();
                     self.emit(HubEvent::SessionChanged { session });
-                    return id;
+                    return (id, secret);
                 }
                 // A live session already has that id: never let two shims share one.
-            } else {
-                // A restarted hub: take the session back under its old id.
-                self.insert(id, hello, peer_pid, now, state, 1);
-                return id;
+            } else if !presented.is_empty() {
+                // A restarted hub: take the session back under its old id and secret (this hub
+                // never knew the session, so there is nothing of anyone else's to take).
+                let secret = presented.to_owned();
+                self.insert(id, hello, peer_pid, now, state, 1, secret.clone());
+                return (id, secret);
             }
         }
         let id = loop {
@@ -248,10 +288,15 @@ impl Registry {
                 break candidate;
             }
         };
-        self.insert(id, hello, peer_pid, now, state, 0);
-        id
+        let secret = new_secret();
+        self.insert(id, hello, peer_pid, now, state, 0, secret.clone());
+        (id, secret)
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one private constructor of a session entry"
+    )]
     fn insert(
         &mut self,
         id: SessionId,
@@ -260,6 +305,7 @@ impl Registry {
         now: u64,
         state: SessionState,
         resumes: u64,
+        secret: String,
     ) {
         let info = SessionInfo {
             id,
@@ -288,6 +334,7 @@ impl Registry {
             id,
             Entry {
                 info,
+                secret,
                 latencies: VecDeque::with_capacity(LATENCY_WINDOW),
                 in_flight: HashMap::new(),
                 history: VecDeque::new(),

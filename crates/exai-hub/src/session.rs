@@ -50,7 +50,9 @@ pub(crate) async fn serve<S>(stream: S, peer: Peer, ctx: Arc<SessionCtx>)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let mut conn = Framed::new(stream, FrameCodec::new(ctx.max_frame_len));
+    // Until the hello is accepted, a peer gets no more than a small frame's worth of memory.
+    let hello_limit = exai_proto::MAX_HELLO_FRAME_LEN.min(ctx.max_frame_len);
+    let mut conn = Framed::new(stream, FrameCodec::new(hello_limit));
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, conn.next()).await {
         Ok(Some(Ok(Frame::Control(payload)))) => Frame::decode_control::<ClientMsg>(&payload),
         Ok(Some(Ok(_))) => Err(exai_proto::DecodeError::BadControl(
@@ -68,6 +70,9 @@ where
         Ok(_) => return reject(conn, "the first message must be a hello".to_owned()).await,
         Err(err) => return reject(conn, format!("bad hello: {err}")).await,
     };
+    if let Err(reason) = hello.check_limits() {
+        return reject(conn, reason).await;
+    }
     if hello.protocol_version != PROTOCOL_VERSION {
         let reason = format!(
             "protocol version mismatch: the client speaks v{}, this hub speaks v{PROTOCOL_VERSION}; \
@@ -86,8 +91,17 @@ where
         return reject(conn, reason).await;
     }
     match hello.role {
-        Role::Control => control(conn, ctx).await,
-        Role::Shim => shim(conn, hello, peer, ctx).await,
+        Role::Control => {
+            // A control client only ever sends small questions.
+            conn.codec_mut()
+                .set_max_len(exai_proto::MAX_CONTROL_FRAME_LEN.min(ctx.max_frame_len));
+            control(conn, ctx).await
+        }
+        Role::Shim => {
+            // Known now: a shim may send lines as large as MCP messages get.
+            conn.codec_mut().set_max_len(ctx.max_frame_len);
+            shim(conn, hello, peer, ctx).await
+        }
     }
 }
 
@@ -109,6 +123,7 @@ where
     let welcome = HubMsg::Welcome {
         session_id: SessionId(0),
         hub_version: env!("CARGO_PKG_VERSION").to_owned(),
+        resume_secret: None,
     };
     if conn.send(Frame::control(&welcome)).await.is_err() {
         return;
@@ -189,12 +204,15 @@ where
     if ctx.registry.send(register).is_err() {
         return;
     }
-    let Ok(id) = answer.await else { return };
+    let Ok((id, secret)) = answer.await else {
+        return;
+    };
     let span = tracing::info_span!("session", session = %id);
     async move {
         let welcome = HubMsg::Welcome {
             session_id: id,
             hub_version: env!("CARGO_PKG_VERSION").to_owned(),
+            resume_secret: Some(secret),
         };
         if conn.send(Frame::control(&welcome)).await.is_err() {
             let _ = ctx
@@ -273,6 +291,10 @@ impl Session {
                         {
                             return false;
                         }
+                    }
+                    Some(Ok(Frame::Control(payload))) if payload.len() > exai_proto::MAX_CONTROL_FRAME_LEN => {
+                        tracing::warn!(len = payload.len(), max = exai_proto::MAX_CONTROL_FRAME_LEN, "control frame over the limit from shim; dropping the connection");
+                        return false;
                     }
                     Some(Ok(Frame::Control(payload))) => {
                         match Frame::decode_control::<ClientMsg>(&payload) {

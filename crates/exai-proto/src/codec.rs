@@ -77,6 +77,11 @@ impl FrameCodec {
     pub fn new(max_len: usize) -> FrameCodec {
         FrameCodec { max_len }
     }
+
+    /// Changes the limit (the hub raises it once the peer's `Hello` is accepted).
+    pub fn set_max_len(&mut self, max_len: usize) {
+        self.max_len = max_len;
+    }
 }
 
 impl Default for FrameCodec {

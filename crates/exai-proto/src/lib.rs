@@ -24,7 +24,9 @@ pub mod codec;
 mod message;
 
 pub use codec::{DecodeError, Frame, FrameCodec};
-pub use message::{ClientMsg, Hello, HubMsg, Resume, Role, SessionId, SessionIdParseError};
+pub use message::{
+    ClientMsg, Hello, HubMsg, Resume, Role, SessionId, SessionIdParseError, truncate_to,
+};
 
 /// Version of the shim ↔ hub protocol, checked in the handshake.
 ///
@@ -41,3 +43,25 @@ pub const ENDPOINT_BASENAME: &str = "exai-hub-v1";
 /// Tool results of tens of MiB are normal (the daemon itself allows 32 MiB frames, and re-encoding
 /// its JSON-in-text grows it); this bound only stops a corrupt length prefix from allocating wildly.
 pub const DEFAULT_MAX_FRAME_LEN: usize = 256 << 20;
+
+/// Largest frame accepted before the handshake (the `Hello`): whoever connects gets no more
+/// than this before the hub knows who it is (128 KiB; a `Hello` within [`limits`] is smaller).
+pub const MAX_HELLO_FRAME_LEN: usize = 128 << 10;
+
+/// Largest control frame a client may send after the handshake (64 KiB).
+pub const MAX_CONTROL_FRAME_LEN: usize = 64 << 10;
+
+/// Size limits on what a peer puts in a [`Hello`], in bytes. The hub rejects a hello over any of
+/// them with a message naming the field; the shim trims what it sends to fit.
+pub mod limits {
+    /// A window's label.
+    pub const NAME: usize = 256;
+    /// A working directory (Linux's `PATH_MAX`).
+    pub const CWD: usize = 4096;
+    /// The editor's `initialize` line replayed on resume.
+    pub const INITIALIZE: usize = 64 << 10;
+    /// A resume secret.
+    pub const SECRET: usize = 128;
+    /// Client names and versions the editor reports (longer ones are cut, not refused).
+    pub const CLIENT_INFO: usize = 256;
+}

@@ -80,6 +80,52 @@ pub struct Hello {
     pub resume: Option<Resume>,
 }
 
+impl Hello {
+    /// Checks every field a peer controls against [`crate::limits`]; the error names the field,
+    /// its size and the limit.
+    pub fn check_limits(&self) -> Result<(), String> {
+        use crate::limits;
+        let resume = self.resume.as_ref();
+        let fields = [
+            ("name", self.name.as_deref(), limits::NAME),
+            ("cwd", self.cwd.as_deref(), limits::CWD),
+            (
+                "resume.initialize",
+                resume.and_then(|resume| resume.initialize.as_deref()),
+                limits::INITIALIZE,
+            ),
+            (
+                "resume.secret",
+                resume.and_then(|resume| resume.secret.as_deref()),
+                limits::SECRET,
+            ),
+        ];
+        for (field, value, limit) in fields {
+            if let Some(value) = value
+                && value.len() > limit
+            {
+                return Err(format!(
+                    "hello field `{field}` is {} bytes, over the limit of {limit}",
+                    value.len()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Cuts `text` to at most `max` bytes at a character boundary.
+pub fn truncate_to(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+}
+
 /// What a reconnecting shim knows of its session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resume {
@@ -89,6 +135,10 @@ pub struct Resume {
     /// client. The hub does not answer it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initialize: Option<String>,
+    /// The secret the hub gave with the session (`Welcome::resume_secret`): only the shim that
+    /// had the session can take it back while the hub still remembers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 /// Control messages from a shim or control client to the hub.
@@ -126,6 +176,9 @@ pub enum HubMsg {
         session_id: SessionId,
         /// The hub's own version, for diagnostics.
         hub_version: String,
+        /// For a shim: the secret to present when it resumes this session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_secret: Option<String>,
     },
     /// The handshake failed; the hub closes the connection after this.
     Rejected {

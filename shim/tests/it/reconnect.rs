@@ -87,7 +87,9 @@ async fn a_hub_that_dies_mid_request_fails_it_and_the_session_resumes() {
         Some(Resume {
             session_id: first_session,
             initialize: Some(INITIALIZE.to_owned()),
-        })
+            secret: Some(format!("secret-{:x}", first_session.0)),
+        }),
+        "the resume carries the secret the hub gave with the session"
     );
     sync_link(&mut conn, &mut shim).await;
     let again =

@@ -95,6 +95,7 @@ impl FakeHub {
             conn.send_control(&HubMsg::Welcome {
                 session_id: SessionId(self.next_session),
                 hub_version: "fake".to_owned(),
+                resume_secret: Some(format!("secret-{:x}", self.next_session)),
             })
             .await;
             (conn, hello)

@@ -5,6 +5,7 @@ use crate::support::{Conn, control, guard, hello, start};
 use exai_hub::api::{HubEvent, SessionState};
 use exai_proto::{ClientMsg, Frame, FrameCodec, Hello, HubMsg, PROTOCOL_VERSION, Role};
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt as _;
 use tokio_util::codec::Framed;
 
 async fn ask(conn: &mut Conn, line: &str) -> serde_json::Value {
@@ -328,5 +329,133 @@ async fn list_changed_reaches_handshake_windows_only() {
     let ping = ask(&mut modern, r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#).await;
     assert_eq!(ping["id"], 3, "{ping}");
     assert_eq!(ping["result"]["resultType"], "complete");
+    hub.shutdown();
+}
+
+#[tokio::test]
+async fn a_hello_over_its_limits_is_rejected_naming_the_field() {
+    let (_daemon, _dir, hub) = start(None).await;
+    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    conn.send(hello(PROTOCOL_VERSION, &"n".repeat(300)))
+        .await
+        .expect("hello");
+    let HubMsg::Rejected { reason } = control(&mut conn).await else {
+        panic!("not rejected")
+    };
+    assert!(
+        reason.contains("`name` is 300 bytes, over the limit of 256"),
+        "{reason}"
+    );
+
+    // A length prefix announcing 256 MiB before any hello: refused on the header, nothing is
+    // buffered for it.
+    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    conn.get_mut()
+        .write_all(&[0x10, 0, 0, 0, 0])
+        .await
+        .expect("send a header");
+    let HubMsg::Rejected { reason } = control(&mut conn).await else {
+        panic!("not rejected")
+    };
+    assert!(reason.contains("exceeds the limit of 131072"), "{reason}");
+    assert!(
+        guard(conn.next()).await.is_none(),
+        "and the connection is closed"
+    );
+    assert!(hub.snapshot().await.expect("snapshot").sessions.is_empty());
+    hub.shutdown();
+}
+
+#[tokio::test]
+async fn a_control_frame_over_the_limit_ends_the_session() {
+    let (_daemon, _dir, hub) = start(None).await;
+    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    conn.send(hello(PROTOCOL_VERSION, "chatty"))
+        .await
+        .expect("hello");
+    assert!(matches!(control(&mut conn).await, HubMsg::Welcome { .. }));
+    let reason = "x".repeat(exai_proto::MAX_CONTROL_FRAME_LEN + 1);
+    let goodbye = Frame::control(&ClientMsg::Goodbye {
+        reason: Some(reason),
+    });
+    let _ = conn.send(goodbye).await;
+    assert!(guard(conn.next()).await.is_none(), "the hub hung up");
+    hub.shutdown();
+}
+
+#[tokio::test]
+async fn only_the_shim_with_the_secret_can_resume_a_lost_session() {
+    let (_daemon, _dir, hub) = start(None).await;
+    let mut events = hub.subscribe();
+    let mut first = Framed::new(hub.connect_memory(), FrameCodec::default());
+    first
+        .send(hello(PROTOCOL_VERSION, "owner"))
+        .await
+        .expect("hello");
+    let HubMsg::Welcome {
+        session_id,
+        resume_secret: Some(secret),
+        ..
+    } = control(&mut first).await
+    else {
+        panic!("no welcome with a secret")
+    };
+    drop(first);
+    guard(async {
+        while let Some(event) = events.next().await {
+            if let HubEvent::SessionChanged { session } = event
+                && session.id == session_id
+                && session.state == SessionState::Lost
+            {
+                return;
+            }
+        }
+    })
+    .await;
+
+    let resume_hello = |secret: Option<String>| {
+        Frame::control(&ClientMsg::Hello(Hello {
+            protocol_version: PROTOCOL_VERSION,
+            role: Role::Shim,
+            pid: 7,
+            parent_pid: None,
+            cwd: None,
+            name: Some("intruder".into()),
+            resume: Some(exai_proto::Resume {
+                session_id,
+                initialize: None,
+                secret,
+            }),
+        }))
+    };
+    for wrong in [None, Some("0".repeat(32))] {
+        let mut intruder = Framed::new(hub.connect_memory(), FrameCodec::default());
+        intruder.send(resume_hello(wrong)).await.expect("hello");
+        let HubMsg::Welcome {
+            session_id: given, ..
+        } = control(&mut intruder).await
+        else {
+            panic!("no welcome")
+        };
+        assert_ne!(given, session_id, "a stranger gets a session of its own");
+    }
+    let snapshot = hub.snapshot().await.expect("snapshot");
+    let owned = snapshot
+        .sessions
+        .iter()
+        .find(|session| session.id == session_id)
+        .expect("the lost session is still there");
+    assert_eq!(owned.state, SessionState::Lost);
+    assert_eq!(owned.name.as_deref(), Some("owner"));
+
+    let mut owner = Framed::new(hub.connect_memory(), FrameCodec::default());
+    owner.send(resume_hello(Some(secret))).await.expect("hello");
+    let HubMsg::Welcome {
+        session_id: given, ..
+    } = control(&mut owner).await
+    else {
+        panic!("no welcome")
+    };
+    assert_eq!(given, session_id, "the owner gets its session back");
     hub.shutdown();
 }

@@ -134,6 +134,7 @@ fn resume_round_trips_with_the_initialize_line() {
         resume: Some(Resume {
             session_id: SessionId(0xdead_beef),
             initialize: Some(r#"{"jsonrpc":"2.0","id":0,"method":"initialize"}"#.into()),
+            secret: Some("5ec2e7".into()),
         }),
     });
     let Frame::Control(json) = Frame::control(&hello) else {
