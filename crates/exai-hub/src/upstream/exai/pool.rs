@@ -56,6 +56,17 @@ pub(crate) enum Command {
     Shutdown,
 }
 
+/// How the last dial ended, since the pool last had a connection up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LastDial {
+    /// None has ended yet (at start, and after losing the last connection).
+    Untried,
+    /// It failed (refused, timed out, closed before the hello was acknowledged).
+    Failed,
+    /// The daemon rejected the token.
+    Rejected,
+}
+
 /// One pooled connection's place.
 #[derive(Debug)]
 struct Slot {
@@ -104,9 +115,8 @@ pub(crate) struct Pool {
     backoff: Duration,
     /// No dial before this instant.
     retry_at: Option<Instant>,
-    /// Since the pool last had a connection up: a dial failed / the token was rejected.
-    dial_failed: bool,
-    token_rejected: bool,
+    /// How the last dial ended since the pool last had a connection up.
+    last_dial: LastDial,
     /// Reconnect was asked for while a dial was in flight: if it fails, retry at once.
     retry_on_failure: bool,
     /// When the last dial started (probe dials asked for by calls keep `PROBE_SPACING` apart).
@@ -164,8 +174,7 @@ impl Pool {
             state: UpstreamState::Connecting,
             backoff,
             retry_at: None,
-            dial_failed: false,
-            token_rejected: false,
+            last_dial: LastDial::Untried,
             retry_on_failure: false,
             last_dial_at: None,
             windows: 0,
@@ -317,7 +326,7 @@ impl Pool {
 
     fn window_opened(&mut self) {
         self.windows += 1;
-        if self.windows == 1 && !self.token_rejected {
+        if self.windows == 1 && self.last_dial != LastDial::Rejected {
             // A window now waits: a retry scheduled far out comes in to the short cap.
             let cap = Instant::now() + jitter(self.backoff_cap());
             if let Some(retry_at) = self.retry_at.as_mut() {
@@ -368,7 +377,7 @@ impl Pool {
         if self.count_up() > 0 || self.is_dialing() || self.queue.len() == 0 {
             return;
         }
-        let refusal = if self.token_rejected {
+        let refusal = if self.last_dial == LastDial::Rejected {
             UpstreamError::Unauthorized { url: self.url() }
         } else {
             UpstreamError::Unavailable {
@@ -552,8 +561,7 @@ impl Pool {
                 slot_state.ever_up = true;
                 slot_state.proven = false;
                 self.last_logged_failure = None;
-                self.dial_failed = false;
-                self.token_rejected = false;
+                self.last_dial = LastDial::Untried;
                 self.retry_on_failure = false;
                 if !was_up {
                     // First connection, or the pool is back: the tools may have changed.
@@ -569,7 +577,7 @@ impl Pool {
                         if self.first_time(&message) {
                             tracing::warn!(conn = slot, url = %self.config.url, error = %message, retry_in_ms = self.config.unauthorized_backoff.as_millis() as u64, "the daemon rejected the token: set EXAI_WS_TOKEN or `token` in the hub config");
                         }
-                        self.token_rejected = true;
+                        self.last_dial = LastDial::Rejected;
                         self.retry_at = Some(now + self.config.unauthorized_backoff);
                         self.set_error(message);
                     }
@@ -580,7 +588,7 @@ impl Pool {
                         } else {
                             tracing::debug!(conn = slot, url = %self.config.url, error = %message, retry_in_ms = delay.as_millis() as u64, "cannot connect to the daemon (again)");
                         }
-                        self.token_rejected = false;
+                        self.last_dial = LastDial::Failed;
                         let up = self.count_up();
                         self.set_error(if up > 0 {
                             // Typically the daemon's per-IP limit (1008): the pool works with
@@ -591,7 +599,6 @@ impl Pool {
                         });
                     }
                 }
-                self.dial_failed = true;
                 if std::mem::take(&mut self.retry_on_failure) {
                     self.retry_at = None;
                 }
@@ -705,17 +712,13 @@ impl Pool {
         let up = self.count_up();
         if up == 0 && self.state == UpstreamState::Connected {
             // The pool just lost its last connection: it is reconnecting, not yet failing.
-            self.dial_failed = false;
-            self.token_rejected = false;
+            self.last_dial = LastDial::Untried;
         }
-        let state = if up > 0 {
-            UpstreamState::Connected
-        } else if self.token_rejected {
-            UpstreamState::Unauthorized
-        } else if self.dial_failed {
-            UpstreamState::Down
-        } else {
-            UpstreamState::Connecting
+        let state = match (up, self.last_dial) {
+            (1.., _) => UpstreamState::Connected,
+            (0, LastDial::Rejected) => UpstreamState::Unauthorized,
+            (0, LastDial::Failed) => UpstreamState::Down,
+            (0, LastDial::Untried) => UpstreamState::Connecting,
         };
         if state == self.state {
             return;
