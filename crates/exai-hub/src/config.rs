@@ -17,6 +17,8 @@ pub const DEFAULT_POOL_SIZE: usize = 4;
 pub const DAEMON_PER_IP_LIMIT: usize = 10;
 /// Default per-call deadline: a little over the daemon's own 300 s tool limit.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(310);
+/// Default largest frame from a shim: room for a line at twice the shim's default limit.
+pub const DEFAULT_MAX_INCOMING_FRAME: usize = 32 << 20;
 /// Default time a lost session stays visible.
 pub const DEFAULT_LOST_RETENTION: Duration = Duration::from_secs(600);
 /// The daemon's own limit per client IP (its `rate_limiter.py` defaults).
@@ -134,7 +136,9 @@ pub struct HubConfig {
     pub exai: ExaiConfig,
     /// How long a lost session stays visible.
     pub lost_retention: Duration,
-    /// Largest frame accepted from a shim.
+    /// Largest frame accepted from a shim (an editor's message: its request lines, bounded by the
+    /// shim's `--max-line-bytes`, 16 MiB by default). Frames to the shims may be larger (tool
+    /// results, up to `exai_proto::DEFAULT_MAX_FRAME_LEN`).
     pub max_frame_len: usize,
     /// What runs the hub (shown to a second hub or tray that finds this one running).
     pub host: crate::api::HostKind,
@@ -148,7 +152,7 @@ impl Default for HubConfig {
             endpoint: None,
             exai: ExaiConfig::default(),
             lost_retention: DEFAULT_LOST_RETENTION,
-            max_frame_len: exai_proto::DEFAULT_MAX_FRAME_LEN,
+            max_frame_len: DEFAULT_MAX_INCOMING_FRAME,
             host: crate::api::HostKind::Headless,
             dashboard_url: None,
         }
@@ -175,6 +179,9 @@ pub struct FileHub {
     pub endpoint: Option<String>,
     /// Seconds a lost session stays visible.
     pub lost_retention_secs: Option<u64>,
+    /// Longest editor message accepted from a shim, in bytes (default 32 MiB); raise it with
+    /// the shims' `--max-line-bytes`.
+    pub max_line_bytes: Option<usize>,
 }
 
 /// `[upstream]` in the config file.
@@ -262,6 +269,10 @@ impl HubConfig {
         }
         if let Some(secs) = file.hub.lost_retention_secs {
             self.lost_retention = Duration::from_secs(secs);
+        }
+        if let Some(bytes) = file.hub.max_line_bytes {
+            // The frame carries the line and one byte of kind.
+            self.max_frame_len = bytes.saturating_add(1);
         }
         if let Some(url) = file.upstream.url {
             self.exai.url = url;

@@ -51,8 +51,9 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     // Until the hello is accepted, a peer gets no more than a small frame's worth of memory.
-    let hello_limit = exai_proto::MAX_HELLO_FRAME_LEN.min(ctx.max_frame_len);
-    let mut conn = Framed::new(stream, FrameCodec::new(hello_limit));
+    let mut codec = FrameCodec::default();
+    codec.set_decode_limit(exai_proto::MAX_HELLO_FRAME_LEN.min(ctx.max_frame_len));
+    let mut conn = Framed::new(stream, codec);
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, conn.next()).await {
         Ok(Some(Ok(Frame::Control(payload)))) => Frame::decode_control::<ClientMsg>(&payload),
         Ok(Some(Ok(_))) => Err(exai_proto::DecodeError::BadControl(
@@ -94,12 +95,12 @@ where
         Role::Control => {
             // A control client only ever sends small questions.
             conn.codec_mut()
-                .set_max_len(exai_proto::MAX_CONTROL_FRAME_LEN.min(ctx.max_frame_len));
+                .set_decode_limit(exai_proto::MAX_CONTROL_FRAME_LEN.min(ctx.max_frame_len));
             control(conn, ctx).await
         }
         Role::Shim => {
             // Known now: a shim may send lines as large as MCP messages get.
-            conn.codec_mut().set_max_len(ctx.max_frame_len);
+            conn.codec_mut().set_decode_limit(ctx.max_frame_len);
             shim(conn, hello, peer, ctx).await
         }
     }

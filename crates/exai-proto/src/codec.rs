@@ -69,18 +69,25 @@ pub enum DecodeError {
 /// Encoder and decoder for [`Frame`]s, for use with `tokio_util::codec::Framed`.
 #[derive(Debug, Clone)]
 pub struct FrameCodec {
+    /// Longest frame written.
     max_len: usize,
+    /// Longest frame read (the peer's allowance; the hub changes it during the handshake).
+    max_decode_len: usize,
 }
 
 impl FrameCodec {
-    /// A codec that rejects frames longer than `max_len` bytes.
+    /// A codec that rejects frames longer than `max_len` bytes, both ways.
     pub fn new(max_len: usize) -> FrameCodec {
-        FrameCodec { max_len }
+        FrameCodec {
+            max_len,
+            max_decode_len: max_len,
+        }
     }
 
-    /// Changes the limit (the hub raises it once the peer's `Hello` is accepted).
-    pub fn set_max_len(&mut self, max_len: usize) {
-        self.max_len = max_len;
+    /// Changes the longest frame accepted from the peer, keeping what may be written (the hub
+    /// gives an unknown peer a small allowance until its `Hello` is accepted).
+    pub fn set_decode_limit(&mut self, max_len: usize) {
+        self.max_decode_len = max_len;
     }
 }
 
@@ -102,10 +109,10 @@ impl Decoder for FrameCodec {
         if len == 0 {
             return Err(DecodeError::Empty);
         }
-        if len > self.max_len {
+        if len > self.max_decode_len {
             return Err(DecodeError::TooLong {
                 len,
-                max: self.max_len,
+                max: self.max_decode_len,
             });
         }
         if src.len() < HEADER_LEN + len {

@@ -6,6 +6,7 @@ mod autostart;
 mod burst;
 mod cli;
 mod dashboard;
+mod faults;
 mod launcher;
 mod mcp;
 mod resilience;
