@@ -65,7 +65,6 @@ pub(crate) async fn run<R: Runtime>(
     mut events: Subscription,
     mut inbox: mpsc::UnboundedReceiver<ShellMsg>,
     tray: Option<Tray<R>>,
-    daemon_configured: bool,
 ) {
     // `events` was subscribed before this snapshot, so nothing falls between them.
     let mut model = Model::default();
@@ -76,7 +75,6 @@ pub(crate) async fn run<R: Runtime>(
     let mut painter = Painter {
         tray,
         painted: None,
-        daemon_configured,
     };
     painter.paint(&app, &model);
     let mut emit_failed = false;
@@ -140,14 +138,12 @@ struct Painter<R: Runtime> {
     tray: Option<Tray<R>>,
     /// The view last handed to the main thread (`None`: unknown, paint the next one).
     painted: Option<TrayView>,
-    daemon_configured: bool,
 }
 
 impl<R: Runtime> Painter<R> {
     fn paint(&mut self, app: &AppHandle<R>, model: &Model) {
         let Some(tray) = &self.tray else { return };
         let context = Context {
-            daemon_configured: self.daemon_configured,
             notifications: app.state::<SettingsStore>().notifications(),
         };
         let view = status::view(model, context);

@@ -61,8 +61,6 @@ pub struct Shell {
     pub settings: SettingsStore,
     /// The endpoint override the hub runs on (`None`: the default), for the connect snippets.
     pub endpoint_override: Option<String>,
-    /// Whether a daemon URL was configured (see [`status::Context`]).
-    pub daemon_configured: bool,
     /// How autostart is switched.
     pub autostart: Autostart,
     /// Build the tray icon (the real app; not under the mock runtime).
@@ -153,7 +151,6 @@ pub fn run_app<R: Runtime>(
         hub_task,
         settings,
         endpoint_override,
-        daemon_configured,
         autostart,
         tray,
         show_window,
@@ -228,7 +225,6 @@ pub fn run_app<R: Runtime>(
                 events,
                 inbox,
                 tray,
-                daemon_configured,
             ));
             if show_window {
                 show_dashboard(app.handle(), Navigate::Stay);

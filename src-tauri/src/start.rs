@@ -10,9 +10,10 @@ use crate::{Autostart, HIDDEN_FLAG, Shell, quit, run_app, stop_hub};
 use anyhow::Context as _;
 use exai_hub::Hub;
 use exai_hub::api::HostKind;
-use exai_hub::config::{self, HubConfig};
-use exai_hub::control::FocusOutcome;
+use exai_hub::config::HubConfig;
+use exai_hub::control::ControlError;
 use exai_hub::logring::LogRing;
+use exai_hub::start::{self, ConfigError, ConfigFile, ConfigRequest, Flags, StartError};
 use std::ffi::OsString;
 use tauri::{Manager as _, RunEvent};
 
@@ -66,25 +67,16 @@ pub(crate) fn start() -> anyhow::Result<ExitCode> {
         LogConfig::from_env(log_dir.clone(), cfg!(debug_assertions), Some(ring.clone())).init()?;
     logs::install_panic_hook();
 
-    let (config, daemon_configured) = load_config();
-    for warning in config.warnings() {
-        tracing::warn!("{warning}");
-    }
+    let config = load_config()?;
     let endpoint_override = config.endpoint.clone();
     let (hub, hub_task) = match runtime.block_on(Hub::new(config.clone(), Some(ring))) {
         Ok(started) => started,
-        Err(err) => {
-            if let Some(exai_ipc::ListenError::AlreadyRunning { endpoint }) = err
-                .chain()
-                .find_map(|cause| cause.downcast_ref::<exai_ipc::ListenError>())
-            {
-                let code =
-                    runtime.block_on(already_running(endpoint_override.as_deref(), endpoint));
-                log_guard.flush();
-                return Ok(code);
-            }
-            return Err(err.context("cannot start the hub"));
+        Err(err @ (StartError::AlreadyRunning { .. } | StartError::NotAnswering { .. })) => {
+            let code = runtime.block_on(already_running(endpoint_override.as_deref(), err));
+            log_guard.flush();
+            return Ok(code);
         }
+        Err(err) => return Err(anyhow::Error::from(err).context("cannot start the hub")),
     };
     tracing::info!(
         endpoint = hub.endpoint(),
@@ -105,7 +97,6 @@ pub(crate) fn start() -> anyhow::Result<ExitCode> {
         hub_task: Some(hub_task),
         settings,
         endpoint_override,
-        daemon_configured,
         autostart: Autostart::Plugin,
         tray: true,
         show_window: !std::env::args().any(|arg| arg == HIDDEN_FLAG),
@@ -136,21 +127,36 @@ pub(crate) fn start() -> anyhow::Result<ExitCode> {
 }
 
 /// A hub already owns the endpoint: focus it if it is a tray, else explain.
-async fn already_running(endpoint_override: Option<&str>, endpoint: &str) -> ExitCode {
-    match exai_hub::control::request_focus(endpoint_override, None).await {
-        Ok(FocusOutcome::Focused { pid }) => {
-            tracing::info!(
-                pid,
-                endpoint,
-                "EXAI tray already running; showed its dashboard"
-            );
-            say(&format!(
-                "exai-tray: EXAI Tray is already running (pid {pid}); showed its dashboard"
-            ));
-            ExitCode::Ok
+async fn already_running(endpoint_override: Option<&str>, err: StartError) -> ExitCode {
+    let (host, endpoint) = match err {
+        StartError::AlreadyRunning { host, endpoint } => (host, endpoint),
+        StartError::NotAnswering { endpoint, error } => return not_answering(&endpoint, &error),
+        // Only the two above are passed in.
+        other => {
+            say(&format!("exai-tray: {other}"));
+            return ExitCode::Failed;
         }
-        Ok(FocusOutcome::Headless { pid, dashboard_url }) => {
-            let dashboard = dashboard_url
+    };
+    match host.kind {
+        HostKind::Tray => match exai_hub::control::focus(endpoint_override, None).await {
+            Ok(()) => {
+                let pid = host.pid;
+                tracing::info!(
+                    pid,
+                    endpoint,
+                    "EXAI tray already running; showed its dashboard"
+                );
+                say(&format!(
+                    "exai-tray: EXAI Tray is already running (pid {pid}); showed its dashboard"
+                ));
+                ExitCode::Ok
+            }
+            Err(error) => not_answering(&endpoint, &error),
+        },
+        HostKind::Headless => {
+            let pid = host.pid;
+            let dashboard = host
+                .dashboard_url
                 .map(|url| format!(", or use its dashboard at {url}"))
                 .unwrap_or_else(|| ", or use `exai status`".to_owned());
             tracing::warn!(pid, endpoint, "a headless EXAI hub already runs");
@@ -160,42 +166,38 @@ async fn already_running(endpoint_override: Option<&str>, endpoint: &str) -> Exi
             ));
             ExitCode::Failed
         }
-        Err(err) => {
-            tracing::warn!(endpoint, error = %err, "a hub already runs but did not answer");
-            say(&format!(
-                "exai-tray: an EXAI hub already runs on {endpoint} but did not answer ({err}); \
-                 stop it or try again"
-            ));
-            ExitCode::Failed
-        }
     }
 }
 
-/// The hub config as `exai hub` loads it (defaults, file, environment), run by the tray.
+fn not_answering(endpoint: &str, error: &ControlError) -> ExitCode {
+    tracing::warn!(endpoint, error = %error, "a hub already runs but did not answer");
+    say(&format!(
+        "exai-tray: an EXAI hub already runs on {endpoint} but did not answer ({error}); \
+         stop it or try again"
+    ));
+    ExitCode::Failed
+}
+
+/// The hub config as `exai hub` loads it (defaults, file, environment), for the tray.
 ///
-/// Also says whether a daemon URL was configured at all. A broken config file is logged (the
-/// dashboard's log panel shows it) and the defaults are used: nobody reads a tray's stderr.
-fn load_config() -> (HubConfig, bool) {
-    let mut config = HubConfig {
-        host: HostKind::Tray,
-        ..HubConfig::default()
-    };
-    let mut configured = false;
-    if let Some(path) = config::default_config_path() {
-        match config::load_file(&path, false) {
-            Ok(file) => {
-                configured |= file.upstream.url.is_some();
-                config.apply_file(file);
-            }
-            Err(err) => tracing::error!(error = %format!("{err:#}"), "config file ignored"),
-        }
-    }
+/// A broken config file is logged (the dashboard's log panel shows it) and the defaults are
+/// used: nobody reads a tray's stderr. A bad value stops the tray, as it stops `exai hub`.
+fn load_config() -> anyhow::Result<HubConfig> {
     let env = |key: &str| std::env::var(key).ok();
-    configured |= ["EXAI_WS_URL", "EXAI_WS_HOST", "EXAI_WS_PORT"]
-        .iter()
-        .any(|key| env(key).is_some_and(|value| !value.trim().is_empty()));
-    config.apply_env(env);
-    (config, configured)
+    let mut request = ConfigRequest {
+        host: HostKind::Tray,
+        file: ConfigFile::Default,
+        flags: Flags::default(),
+    };
+    let loaded = match start::load_config(&request, env) {
+        Err(ConfigError::File(err)) => {
+            tracing::error!(error = %format!("{err:#}"), "config file ignored");
+            request.file = ConfigFile::Skip;
+            start::load_config(&request, env)
+        }
+        loaded => loaded,
+    };
+    loaded.map_err(|err| anyhow::Error::from(err).context("cannot start the hub"))
 }
 
 /// Whether this is a desktop without a display server to talk to (GTK would abort).

@@ -3,9 +3,11 @@
 //!
 //! Pure data in, data out: [`Model`] folds [`HubEvent`]s (and what the user has looked at), and
 //! [`view`] turns it into a [`TrayView`]. No Tauri types here, so it is unit-tested without a
-//! display; `tray.rs` only paints the result.
+//! display; `tray.rs` only paints the result. The colour follows the rule the dashboard's pill
+//! follows too ([`exai_hub::overall`]); what is the tray's own is which lost windows were seen.
 
-use exai_hub::api::{HubEvent, SessionInfo, SessionState, Snapshot, UpstreamState, UpstreamStatus};
+use exai_hub::api::{HubEvent, SessionInfo, SessionState, Snapshot, UpstreamStatus};
+use exai_hub::overall::{self, Daemon, Tone, Windows};
 use exai_proto::SessionId;
 use std::collections::HashSet;
 
@@ -20,6 +22,17 @@ pub enum Colour {
     Red,
     /// No editor window is connected.
     Grey,
+}
+
+impl From<Tone> for Colour {
+    fn from(tone: Tone) -> Colour {
+        match tone {
+            Tone::Green => Colour::Green,
+            Tone::Amber => Colour::Amber,
+            Tone::Red => Colour::Red,
+            Tone::Grey => Colour::Grey,
+        }
+    }
 }
 
 impl Colour {
@@ -51,6 +64,9 @@ pub struct Model {
     sessions: Vec<SessionInfo>,
     /// Lost sessions the user has looked at; a session that comes back leaves this set.
     seen: HashSet<SessionId>,
+    /// A daemon URL was configured (from the snapshot's host): when not, an unreachable default
+    /// daemon is "not configured yet" (amber), not "down" (red).
+    daemon_configured: bool,
 }
 
 impl Model {
@@ -58,6 +74,7 @@ impl Model {
     pub fn reset(&mut self, snapshot: &Snapshot) {
         self.upstream = Some(snapshot.upstream.clone());
         self.sessions = snapshot.sessions.clone();
+        self.daemon_configured = snapshot.host.daemon_configured;
         let present: HashSet<SessionId> = self.sessions.iter().map(|session| session.id).collect();
         self.seen.retain(|id| present.contains(id));
     }
@@ -118,9 +135,6 @@ impl Model {
 /// Facts from outside the hub that change what the tray shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Context {
-    /// A daemon URL was configured (config file or environment); when not, an unreachable
-    /// default daemon is "not configured yet" (amber), not "down" (red).
-    pub daemon_configured: bool,
     /// Toasts are on (the menu's check item).
     pub notifications: bool,
 }
@@ -150,61 +164,32 @@ pub struct TrayView {
 }
 
 /// The daemon's state in the tray's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Daemon {
-    Starting,
-    Connecting,
-    Connected,
-    Down,
-    NotConfigured,
-    Unauthorized,
-}
-
-impl Daemon {
-    fn of(upstream: Option<&UpstreamStatus>, configured: bool) -> Daemon {
-        match upstream.map(|upstream| upstream.state) {
-            None => Daemon::Starting,
-            Some(UpstreamState::Connecting) => Daemon::Connecting,
-            Some(UpstreamState::Connected) => Daemon::Connected,
-            Some(UpstreamState::Down) if configured => Daemon::Down,
-            Some(UpstreamState::Down) => Daemon::NotConfigured,
-            Some(UpstreamState::Unauthorized) => Daemon::Unauthorized,
-        }
-    }
-
-    fn words(self) -> &'static str {
-        match self {
-            Daemon::Starting => "starting",
-            Daemon::Connecting => "daemon connecting",
-            Daemon::Connected => "daemon connected",
-            Daemon::Down => "daemon down",
-            Daemon::NotConfigured => "no daemon configured",
-            Daemon::Unauthorized => "daemon rejected the token",
-        }
+fn daemon_words(daemon: Daemon) -> &'static str {
+    match daemon {
+        Daemon::Starting => "starting",
+        Daemon::Connecting => "daemon connecting",
+        Daemon::Connected => "daemon connected",
+        Daemon::Down => "daemon down",
+        Daemon::NotConfigured => "no daemon configured",
+        Daemon::Unauthorized => "daemon rejected the token",
     }
 }
 
 /// Computes what the tray shows.
 pub fn view(model: &Model, context: Context) -> TrayView {
     let upstream = model.upstream.as_ref();
-    let daemon = Daemon::of(upstream, context.daemon_configured);
-    let count = |state: SessionState| model.sessions.iter().filter(|s| s.state == state).count();
-    let n_ready = count(SessionState::Ready);
-    let n_degraded = count(SessionState::Degraded);
-    let n_lost = count(SessionState::Lost);
-    let n_live = n_ready + n_degraded;
-    let unseen_lost = model
+    let daemon = Daemon::of(
+        upstream.map(|upstream| upstream.state),
+        model.daemon_configured,
+    );
+    let windows = Windows::count(&model.sessions, |id| model.seen.contains(&id));
+    let colour = Colour::from(overall::tone(daemon, windows));
+    let n_live = windows.live();
+    let n_lost = model
         .sessions
         .iter()
-        .any(|session| session.state == SessionState::Lost && !model.seen.contains(&session.id));
-
-    let colour = match daemon {
-        Daemon::Down | Daemon::Unauthorized => Colour::Red,
-        _ if unseen_lost => Colour::Red,
-        _ if n_live == 0 => Colour::Grey,
-        Daemon::Connected if n_degraded == 0 => Colour::Green,
-        _ => Colour::Amber,
-    };
+        .filter(|session| session.state == SessionState::Lost)
+        .count();
 
     let windows = match n_live {
         0 => "no editor connected".to_owned(),
@@ -216,7 +201,7 @@ pub fn view(model: &Model, context: Context) -> TrayView {
     } else {
         String::new()
     };
-    let tooltip = format!("EXAI: {windows}{lost}, {}", daemon.words());
+    let tooltip = format!("EXAI: {windows}{lost}, {}", daemon_words(daemon));
 
     let url = upstream.map(|upstream| upstream.url.as_str()).unwrap_or("");
     let header = match daemon {
@@ -264,7 +249,7 @@ fn session_text(session: &SessionInfo) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use exai_hub::api::ClientInfo;
+    use exai_hub::api::{ClientInfo, UpstreamState};
 
     fn session(n: u64, state: SessionState) -> SessionInfo {
         SessionInfo {
@@ -292,23 +277,27 @@ mod tests {
         }
     }
 
+    fn status(state: UpstreamState) -> UpstreamStatus {
+        UpstreamStatus {
+            url: "ws://127.0.0.1:8079".into(),
+            state,
+            connections: 0,
+            busy: 0,
+            pool_size: 4,
+            tools: 0,
+            queued: 0,
+            reconnects: 0,
+            last_error: None,
+            error_history: Vec::new(),
+            rate_limit: None,
+            rate_limited: 0,
+            over_capacity: 0,
+        }
+    }
+
     fn upstream(state: UpstreamState) -> HubEvent {
         HubEvent::UpstreamChanged {
-            upstream: UpstreamStatus {
-                url: "ws://127.0.0.1:8079".into(),
-                state,
-                connections: 0,
-                busy: 0,
-                pool_size: 4,
-                tools: 0,
-                queued: 0,
-                reconnects: 0,
-                last_error: None,
-                error_history: Vec::new(),
-                rate_limit: None,
-                rate_limited: 0,
-                over_capacity: 0,
-            },
+            upstream: status(state),
         }
     }
 
@@ -317,12 +306,15 @@ mod tests {
     }
 
     const CONFIGURED: Context = Context {
-        daemon_configured: true,
         notifications: true,
     };
 
+    /// A model whose hub has a daemon URL configured.
     fn model(daemon: UpstreamState, sessions: &[(u64, SessionState)]) -> Model {
-        let mut model = Model::default();
+        let mut model = Model {
+            daemon_configured: true,
+            ..Model::default()
+        };
         model.apply(&upstream(daemon));
         for &(n, state) in sessions {
             model.apply(&changed(session(n, state)));
@@ -382,15 +374,34 @@ mod tests {
 
     #[test]
     fn an_unconfigured_daemon_is_amber_not_red() {
-        let model = model(UpstreamState::Down, &[(1, SessionState::Degraded)]);
-        let context = Context {
-            daemon_configured: false,
-            notifications: true,
-        };
-        let view = view(&model, context);
+        let mut model = model(UpstreamState::Down, &[(1, SessionState::Degraded)]);
+        model.daemon_configured = false;
+        let view = view(&model, CONFIGURED);
         assert_eq!(view.colour, Colour::Amber);
         assert_eq!(view.tooltip, "EXAI: 1 window, no daemon configured");
         assert_eq!(view.header, "Daemon: not configured (set EXAI_WS_URL)");
+    }
+
+    #[test]
+    fn whether_a_daemon_is_configured_comes_from_the_snapshot() {
+        let mut snapshot = Snapshot {
+            hub_version: "0".into(),
+            endpoint: "exai-hub-v1".into(),
+            host: exai_hub::api::HostInfo {
+                kind: exai_hub::api::HostKind::Tray,
+                pid: 1,
+                dashboard_url: None,
+                daemon_configured: false,
+            },
+            upstream: status(UpstreamState::Down),
+            sessions: vec![session(1, SessionState::Degraded)],
+        };
+        let mut model = Model::default();
+        model.reset(&snapshot);
+        assert_eq!(view(&model, CONFIGURED).colour, Colour::Amber);
+        snapshot.host.daemon_configured = true;
+        model.reset(&snapshot);
+        assert_eq!(view(&model, CONFIGURED).colour, Colour::Red);
     }
 
     #[test]

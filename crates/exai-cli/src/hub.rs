@@ -4,9 +4,9 @@
 use crate::{ExitCode, HubArgs, dashboard};
 use anyhow::Context as _;
 use exai_hub::api::HostKind;
-use exai_hub::config::{self, HubConfig};
 use exai_hub::logring::LogRing;
-use exai_hub::{Hub, connect, control};
+use exai_hub::start::{self, ConfigFile, ConfigRequest, Flags, StartError};
+use exai_hub::{Hub, connect};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -28,10 +28,7 @@ pub(crate) async fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
         .try_init()
         .context("cannot install the logger")?;
 
-    let mut config = load_config(&args)?;
-    for warning in config.warnings() {
-        tracing::warn!("{warning}");
-    }
+    let mut config = start::load_config(&config_request(&args), |key| std::env::var(key).ok())?;
     let dashboard = match args.dashboard {
         Some(addr) => {
             let bound = dashboard::bind(addr, std::env::var("EXAI_DASHBOARD_TOKEN").ok()).await?;
@@ -40,10 +37,9 @@ pub(crate) async fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let (handle, task) = match Hub::new(config.clone(), Some(logs)).await {
-        Ok(hub) => hub,
-        Err(err) => return Err(explain_already_running(err, config.endpoint.as_deref()).await),
-    };
+    let (handle, task) = Hub::new(config.clone(), Some(logs))
+        .await
+        .map_err(explain)?;
     tracing::info!(
         endpoint = handle.endpoint(),
         upstream = %config.exai.url,
@@ -84,30 +80,25 @@ pub(crate) async fn run(args: HubArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-/// A second hub on the same endpoint: say who already runs there.
-async fn explain_already_running(err: anyhow::Error, endpoint: Option<&str>) -> anyhow::Error {
-    if !matches!(
-        err.downcast_ref::<exai_ipc::ListenError>(),
-        Some(exai_ipc::ListenError::AlreadyRunning { .. })
-    ) {
-        return err;
+/// How `exai hub` words a failed start: a second hub on the same endpoint says who already runs
+/// there; anything else says what went wrong in the hub's own words.
+fn explain(err: StartError) -> anyhow::Error {
+    match err {
+        StartError::AlreadyRunning { host, endpoint } => {
+            let who = match host.kind {
+                HostKind::Tray => format!("the EXAI Tray app (pid {})", host.pid),
+                HostKind::Headless => format!("`exai hub` (pid {})", host.pid),
+            };
+            let dashboard = host
+                .dashboard_url
+                .map(|url| format!("; its dashboard is at {url}"))
+                .unwrap_or_default();
+            anyhow::anyhow!(
+                "{who} already runs the EXAI hub on {endpoint}{dashboard}. Editors can use it as it is; to run this one instead, quit that one first"
+            )
+        }
+        err => err.into(),
     }
-    let Ok(running) = control::status(endpoint).await else {
-        return err;
-    };
-    let who = match running.host.kind {
-        HostKind::Tray => format!("the EXAI Tray app (pid {})", running.host.pid),
-        HostKind::Headless => format!("`exai hub` (pid {})", running.host.pid),
-    };
-    let dashboard = running
-        .host
-        .dashboard_url
-        .map(|url| format!("; its dashboard is at {url}"))
-        .unwrap_or_default();
-    anyhow::anyhow!(
-        "{who} already runs the EXAI hub on {}{dashboard}. Editors can use it as it is; to run this one instead, quit that one first",
-        running.endpoint
-    )
 }
 
 #[allow(
@@ -121,28 +112,18 @@ fn announce(url: &str) {
     let _ = stdout.flush();
 }
 
-fn load_config(args: &HubArgs) -> anyhow::Result<HubConfig> {
-    let mut config = HubConfig::default();
-    let (path, explicit) = match &args.config {
-        Some(path) => (Some(path.clone()), true),
-        None => (config::default_config_path(), false),
-    };
-    if let Some(path) = path {
-        config.apply_file(config::load_file(&path, explicit)?);
+fn config_request(args: &HubArgs) -> ConfigRequest {
+    ConfigRequest {
+        host: HostKind::Headless,
+        file: match &args.config {
+            Some(path) => ConfigFile::Explicit(path.clone()),
+            None => ConfigFile::Default,
+        },
+        flags: Flags {
+            upstream: args.upstream.clone(),
+            endpoint: args.endpoint.clone(),
+            pool: args.pool,
+            call_timeout: args.call_timeout.map(Duration::from_secs),
+        },
     }
-    config.apply_env(|key| std::env::var(key).ok());
-    if let Some(url) = &args.upstream {
-        config.exai.url = url.clone();
-    }
-    if let Some(endpoint) = &args.endpoint {
-        config.endpoint = Some(endpoint.clone());
-    }
-    if let Some(pool) = args.pool {
-        config.exai.pool_size = pool;
-    }
-    if let Some(secs) = args.call_timeout {
-        config.exai.call_timeout = Duration::from_secs(secs);
-    }
-    config.validate()?;
-    Ok(config)
 }

@@ -172,6 +172,11 @@ pub struct HostInfo {
     pub pid: u32,
     /// The dashboard's address, without its token, when one is served over HTTP.
     pub dashboard_url: Option<String>,
+    /// A daemon URL was configured (file, environment or flag); when not, an unreachable
+    /// daemon counts as "not configured yet" rather than "down" in the overall colour.
+    /// (Absent from an older hub's snapshot: then `false`.)
+    #[serde(default)]
+    pub daemon_configured: bool,
 }
 
 /// Everything at once: what `exai status --json` prints and what a new dashboard starts from.

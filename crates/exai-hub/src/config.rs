@@ -144,6 +144,9 @@ pub struct HubConfig {
     pub host: crate::api::HostKind,
     /// The dashboard's address without its token, when the embedder serves one over HTTP.
     pub dashboard_url: Option<String>,
+    /// A daemon URL was given (file, environment or flag), not just the default: when not, an
+    /// unreachable daemon is "not configured yet" rather than "down" ([`crate::overall`]).
+    pub daemon_configured: bool,
 }
 
 impl Default for HubConfig {
@@ -155,6 +158,7 @@ impl Default for HubConfig {
             max_frame_len: DEFAULT_MAX_INCOMING_FRAME,
             host: crate::api::HostKind::Headless,
             dashboard_url: None,
+            daemon_configured: false,
         }
     }
 }

@@ -72,17 +72,24 @@ pub async fn request_focus(
             dashboard_url: snapshot.host.dashboard_url,
         }),
         HostKind::Tray => {
-            let mut conn = open(endpoint).await?;
-            conn.send(Frame::control(&ClientMsg::Focus { session }))
-                .await
-                .context("cannot write to the hub")?;
-            match answer(&mut conn).await? {
-                HubMsg::Focused => Ok(FocusOutcome::Focused {
-                    pid: snapshot.host.pid,
-                }),
-                other => Err(anyhow::anyhow!("unexpected answer from the hub: {other:?}").into()),
-            }
+            focus(endpoint, session).await?;
+            Ok(FocusOutcome::Focused {
+                pid: snapshot.host.pid,
+            })
         }
+    }
+}
+
+/// Asks the hub on `endpoint` to show its dashboard (on `session`, if given), without first
+/// asking what it is: for a caller that already knows it is a tray app.
+pub async fn focus(endpoint: Option<&str>, session: Option<SessionId>) -> Result<(), ControlError> {
+    let mut conn = open(endpoint).await?;
+    conn.send(Frame::control(&ClientMsg::Focus { session }))
+        .await
+        .context("cannot write to the hub")?;
+    match answer(&mut conn).await? {
+        HubMsg::Focused => Ok(()),
+        other => Err(anyhow::anyhow!("unexpected answer from the hub: {other:?}").into()),
     }
 }
 

@@ -17,8 +17,10 @@ pub mod control;
 pub mod logring;
 pub mod mcp;
 mod notice;
+pub mod overall;
 mod registry;
 mod session;
+pub mod start;
 pub mod upstream;
 
 use crate::api::{HostInfo, HubEvent, LogRecord, RequestRecord, Snapshot};
@@ -26,6 +28,7 @@ use crate::config::HubConfig;
 use crate::logring::LogRing;
 use crate::registry::{Registry, RegistryMsg};
 use crate::session::{Peer, SessionCtx};
+use crate::start::{ConfigError, StartError};
 use crate::upstream::Upstream;
 use crate::upstream::exai::ExaiUpstream;
 use exai_proto::SessionId;
@@ -54,7 +57,9 @@ impl Hub {
     /// Binds the local endpoint and wires the hub; nothing runs until [`HubTask::run`] is polled.
     ///
     /// Binding here, rather than in the task, lets a second hub on the same endpoint fail before
-    /// anything starts. Must be called inside a tokio runtime.
+    /// anything starts: with [`StartError::AlreadyRunning`] saying who runs there (asked over the
+    /// control protocol), so embedders only choose their words. Must be called inside a tokio
+    /// runtime.
     #[allow(
         clippy::new_ret_no_self,
         reason = "STYLE.md's embedder-owns-the-runtime shape: new returns the handle and the task"
@@ -62,10 +67,16 @@ impl Hub {
     pub async fn new(
         config: HubConfig,
         logs: Option<LogRing>,
-    ) -> anyhow::Result<(HubHandle, HubTask)> {
-        config.validate()?;
+    ) -> Result<(HubHandle, HubTask), StartError> {
+        config.validate().map_err(ConfigError::Invalid)?;
         let endpoint = exai_ipc::Endpoint::resolve(config.endpoint.as_deref())?;
-        let listener = exai_ipc::listen(&endpoint).await?;
+        let listener = match exai_ipc::listen(&endpoint).await {
+            Ok(listener) => listener,
+            Err(exai_ipc::ListenError::AlreadyRunning { endpoint: there }) => {
+                return Err(start::who_runs(config.endpoint.as_deref(), there).await);
+            }
+            Err(err) => return Err(err.into()),
+        };
         let (upstream, driver) = ExaiUpstream::new(config.exai.clone());
         let (events, _) = broadcast::channel(4096);
         let (registry_tx, registry_rx) = mpsc::unbounded_channel();
@@ -86,6 +97,7 @@ impl Hub {
                 kind: config.host,
                 pid: std::process::id(),
                 dashboard_url: config.dashboard_url.clone(),
+                daemon_configured: config.daemon_configured,
             },
         );
         let handle = HubHandle {

@@ -65,6 +65,7 @@ fn start() -> Harness {
             ..ExaiConfig::default()
         },
         host: exai_hub::api::HostKind::Tray,
+        daemon_configured: true,
         ..HubConfig::default()
     };
     let (hub, task) = block_on(exai_hub::Hub::new(config, Some(LogRing::new(100)))).expect("hub");
@@ -80,7 +81,6 @@ fn start() -> Harness {
         hub_task: Some(task),
         settings,
         endpoint_override: Some(endpoint),
-        daemon_configured: true,
         autostart: Autostart::Switch(Box::new(FakeAutostart(autostart.clone()))),
         tray: false,
         show_window: false,

@@ -173,7 +173,13 @@ pid: number,
 /**
  * The dashboard's address, without its token, when one is served over HTTP.
  */
-dashboard_url: string | null, };
+dashboard_url: string | null, 
+/**
+ * A daemon URL was configured (file, environment or flag); when not, an unreachable
+ * daemon counts as "not configured yet" rather than "down" in the overall colour.
+ * (Absent from an older hub's snapshot: then `false`.)
+ */
+daemon_configured: boolean, };
 
 export type Snapshot = { 
 /**

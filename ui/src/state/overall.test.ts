@@ -1,7 +1,29 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import type { UpstreamState } from "../api";
 import { session, snapshot, upstream } from "../test/fixtures";
 import { applySnapshot, initialState } from "./hub";
-import { overallState } from "./overall";
+import { daemonOf, overallState, overallTone, type Tone } from "./overall";
+
+/** The cases the hub's own test checks too (`exai_hub::overall`). */
+interface SharedCase {
+  case: string;
+  daemon: UpstreamState | null;
+  configured: boolean;
+  ready: number;
+  degraded: number;
+  unseen_lost: number;
+  tone: Tone;
+}
+const sharedCases: SharedCase[] = JSON.parse(readFileSync(new URL("../../../crates/exai-hub/src/overall_cases.json", import.meta.url), "utf8"));
+
+describe("overallTone, the rule the tray shares", () => {
+  it("has the shared cases", () => expect(sharedCases.length).toBeGreaterThanOrEqual(10));
+  it.each(sharedCases)("$case: $tone", (c) => {
+    const windows = { ready: c.ready, degraded: c.degraded, unseenLost: c.unseen_lost };
+    expect(overallTone(daemonOf(c.daemon, c.configured), windows)).toBe(c.tone);
+  });
+});
 
 const state = (...args: Parameters<typeof snapshot>) => applySnapshot(initialState, snapshot(...args));
 
@@ -18,7 +40,12 @@ describe("overallState", () => {
   });
 
   it("is amber while the daemon connects or a session is degraded", () => {
-    expect(overallState(state({ upstream: upstream({ state: "connecting" }) }), "open").tone).toBe("amber");
+    expect(overallState(state({ upstream: upstream({ state: "connecting" }), sessions: [session("a")] }), "open")).toMatchObject({
+      tone: "amber",
+      label: "Connecting to daemon",
+    });
+    // With no editor there is nothing to judge yet, as on the tray.
+    expect(overallState(state({ upstream: upstream({ state: "connecting" }) }), "open")).toMatchObject({ tone: "grey", label: "No editor connected" });
     expect(overallState(state({ sessions: [session("a", { state: "degraded" })] }), "open")).toMatchObject({ tone: "amber", label: "1 session degraded" });
   });
 
@@ -37,5 +64,14 @@ describe("overallState", () => {
     const allReady = state({ sessions: [session("a")] });
     expect(overallState(allReady, "down")).toMatchObject({ tone: "red", label: "Hub unreachable" });
     expect(overallState(allReady, "unauthorized")).toMatchObject({ tone: "red", label: "Access refused" });
+  });
+
+  it("is amber, not red, when no daemon was ever configured, as on the tray", () => {
+    const unconfigured = (sessions: ReturnType<typeof session>[]) =>
+      applySnapshot(initialState, snapshot({ host: { kind: "tray", pid: 1, dashboard_url: null, daemon_configured: false }, upstream: upstream({ state: "down" }), sessions }));
+    expect(overallState(unconfigured([session("a", { state: "degraded" })]), "open")).toMatchObject({ tone: "amber", label: "No daemon configured" });
+    expect(overallState(unconfigured([]), "open")).toMatchObject({ tone: "grey", label: "No editor connected" });
+    expect(overallState(unconfigured([]), "open").detail).toContain("EXAI_WS_URL");
+    expect(overallState(unconfigured([session("a", { state: "lost" })]), "open")).toMatchObject({ tone: "red", label: "1 session lost" });
   });
 });

@@ -1,13 +1,28 @@
 // The header's status pill: one colour and a few words for everything at once.
-//   red    the hub link, the daemon (down or token rejected) or any session is lost
-//   amber  the daemon is connecting, or a session is degraded
-//   grey   nothing to judge yet: no editor connected, or still loading
-//   green  every connected editor is ready
+//
+// The colour follows the one rule the tray icon follows too (`crates/exai-hub/src/overall.rs`;
+// both are tested against `crates/exai-hub/src/overall_cases.json`):
+//   red    the daemon is down or rejected the token, or a session is lost (until dismissed)
+//   grey   no editor connected (or still loading)
+//   green  the daemon is connected and every connected editor is ready
+//   amber  otherwise: connecting, a degraded session, or no daemon configured yet
+// Before that rule, the page's own link to the hub: refused or dropped is red.
 
-import type { LinkState } from "../api";
+import type { LinkState, UpstreamState } from "../api";
 import type { HubState } from "./hub";
 
 export type Tone = "green" | "amber" | "red" | "grey";
+
+/** The daemon as the rule sees it (`exai_hub::overall::Daemon`). */
+export type Daemon = "starting" | "connecting" | "connected" | "down" | "not_configured" | "unauthorized";
+
+/** Editor windows as the rule counts them (`exai_hub::overall::Windows`). */
+export interface Windows {
+  ready: number;
+  degraded: number;
+  /** Lost and not looked at; on the dashboard, every lost session still listed. */
+  unseenLost: number;
+}
 
 export interface Overall {
   tone: Tone;
@@ -17,9 +32,27 @@ export interface Overall {
   detail: string;
 }
 
+/** `Daemon::of`: an unreachable daemon nobody configured is not an outage. */
+export function daemonOf(state: UpstreamState | null, configured: boolean): Daemon {
+  if (state === null) return "starting";
+  if (state === "down" && !configured) return "not_configured";
+  return state;
+}
+
+/** The rule (`exai_hub::overall::tone`). */
+export function overallTone(daemon: Daemon, windows: Windows): Tone {
+  if (daemon === "down" || daemon === "unauthorized") return "red";
+  if (windows.unseenLost > 0) return "red";
+  if (windows.ready + windows.degraded === 0) return "grey";
+  if (daemon === "connected" && windows.degraded === 0) return "green";
+  return "amber";
+}
+
 function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`;
 }
+
+const NOT_CONFIGURED = "No EXAI daemon is configured: set EXAI_WS_URL (or url under [upstream] in the config file) to the daemon's address.";
 
 export function overallState(state: HubState, link: LinkState | "connecting"): Overall {
   if (link === "unauthorized") {
@@ -32,28 +65,44 @@ export function overallState(state: HubState, link: LinkState | "connecting"): O
     return { tone: "grey", label: "Connecting…", detail: "Waiting for the hub's first snapshot." };
   }
   const sessions = [...state.sessions.values()];
-  const lost = sessions.filter((s) => s.state === "lost").length;
-  const degraded = sessions.filter((s) => s.state === "degraded").length;
-  const live = sessions.filter((s) => s.state === "ready" || s.state === "degraded").length;
+  const windows: Windows = {
+    ready: sessions.filter((s) => s.state === "ready").length,
+    degraded: sessions.filter((s) => s.state === "degraded").length,
+    // The page lists every lost session until it is dismissed: none counts as looked at.
+    unseenLost: sessions.filter((s) => s.state === "lost").length,
+  };
+  const live = windows.ready + windows.degraded;
   const upstream = state.upstream;
+  const daemon = daemonOf(upstream.state, state.host?.daemon_configured ?? true);
+  const tone = overallTone(daemon, windows);
 
-  if (upstream.state === "unauthorized") {
-    return { tone: "red", label: "Token rejected", detail: `The EXAI daemon at ${upstream.url} rejected the token; fix EXAI_WS_TOKEN.` };
+  // The words name the first cause of the colour, in the rule's order.
+  if (daemon === "unauthorized") {
+    return { tone, label: "Token rejected", detail: `The EXAI daemon at ${upstream.url} rejected the token; fix EXAI_WS_TOKEN.` };
   }
-  if (upstream.state === "down") {
-    return { tone: "red", label: "Daemon down", detail: `The EXAI daemon at ${upstream.url} is unreachable; retrying.` };
+  if (daemon === "down") {
+    return { tone, label: "Daemon down", detail: `The EXAI daemon at ${upstream.url} is unreachable; retrying.` };
   }
-  if (lost > 0) {
-    return { tone: "red", label: `${plural(lost, "session")} lost`, detail: `${plural(lost, "editor window")} went away without a goodbye.` };
-  }
-  if (upstream.state === "connecting") {
-    return { tone: "amber", label: "Connecting to daemon", detail: `Connecting to the EXAI daemon at ${upstream.url}.` };
-  }
-  if (degraded > 0) {
-    return { tone: "amber", label: `${plural(degraded, "session")} degraded`, detail: "Some sessions cannot reach the daemon." };
+  if (windows.unseenLost > 0) {
+    return { tone, label: `${plural(windows.unseenLost, "session")} lost`, detail: `${plural(windows.unseenLost, "editor window")} went away without a goodbye.` };
   }
   if (live === 0) {
-    return { tone: "grey", label: "No editor connected", detail: "The daemon is connected; no editor window uses the hub yet." };
+    const why = {
+      starting: "The hub is starting.",
+      connecting: `The hub is connecting to the EXAI daemon at ${upstream.url}.`,
+      connected: "The daemon is connected.",
+      not_configured: NOT_CONFIGURED,
+    }[daemon];
+    return { tone, label: "No editor connected", detail: `${why} No editor window uses the hub yet.` };
   }
-  return { tone: "green", label: "All ready", detail: `${plural(live, "editor window")} connected; the daemon is connected.` };
+  if (daemon === "not_configured") {
+    return { tone, label: "No daemon configured", detail: NOT_CONFIGURED };
+  }
+  if (daemon === "connecting" || daemon === "starting") {
+    return { tone, label: "Connecting to daemon", detail: `Connecting to the EXAI daemon at ${upstream.url}.` };
+  }
+  if (windows.degraded > 0) {
+    return { tone, label: `${plural(windows.degraded, "session")} degraded`, detail: "Some sessions cannot reach the daemon." };
+  }
+  return { tone, label: "All ready", detail: `${plural(live, "editor window")} connected; the daemon is connected.` };
 }

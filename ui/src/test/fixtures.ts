@@ -50,7 +50,7 @@ export function snapshot(change: Partial<Snapshot> = {}): Snapshot {
   return {
     hub_version: "0.1.0",
     endpoint: "exai-hub-v1",
-    host: { kind: "headless", pid: 1, dashboard_url: null },
+    host: { kind: "headless", pid: 1, dashboard_url: null, daemon_configured: true },
     upstream: upstream(),
     sessions: [],
     ...change,

@@ -1,0 +1,189 @@
+//! The one rule for the whole system's colour at a glance: the tray icon and the dashboard's
+//! status pill both follow it.
+//!
+//! In order: red when the daemon is down or rejected the token, or a window was lost and nobody
+//! has looked at it yet; grey when no editor window is connected; green when the daemon is
+//! connected and every window is ready; amber otherwise (connecting, a degraded window, or no
+//! daemon configured yet, which is news to set up, not an outage).
+//!
+//! The cases live in `overall_cases.json`, which this module's test and the dashboard's
+//! (`ui/src/state/overall.test.ts`, whose `overallTone` is the TypeScript twin) both check.
+//! Which lost windows count as looked at is the caller's: the tray remembers what the user opened,
+//! the dashboard shows every lost window until it is dismissed.
+
+use crate::api::{SessionInfo, SessionState, UpstreamState};
+use exai_proto::SessionId;
+
+/// The overall colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// The daemon is connected and every window is ready.
+    Green,
+    /// Connecting, degraded, or no daemon configured yet.
+    Amber,
+    /// The daemon is down or rejected the token, or a lost window nobody has looked at.
+    Red,
+    /// No editor window is connected.
+    Grey,
+}
+
+impl Tone {
+    /// The name the dashboard uses (`data-tone`) and the shared cases spell.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tone::Green => "green",
+            Tone::Amber => "amber",
+            Tone::Red => "red",
+            Tone::Grey => "grey",
+        }
+    }
+}
+
+/// The daemon as the overall state sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Daemon {
+    /// No upstream status yet.
+    Starting,
+    /// Trying to connect.
+    Connecting,
+    /// Connected.
+    Connected,
+    /// Unreachable, and a URL was configured.
+    Down,
+    /// Unreachable at the default URL, and no URL was ever configured.
+    NotConfigured,
+    /// The daemon rejected the token.
+    Unauthorized,
+}
+
+impl Daemon {
+    /// From the upstream's state (`None`: not known yet) and whether a URL was configured
+    /// ([`crate::api::HostInfo::daemon_configured`]).
+    pub fn of(state: Option<UpstreamState>, configured: bool) -> Daemon {
+        match state {
+            None => Daemon::Starting,
+            Some(UpstreamState::Connecting) => Daemon::Connecting,
+            Some(UpstreamState::Connected) => Daemon::Connected,
+            Some(UpstreamState::Down) if configured => Daemon::Down,
+            Some(UpstreamState::Down) => Daemon::NotConfigured,
+            Some(UpstreamState::Unauthorized) => Daemon::Unauthorized,
+        }
+    }
+}
+
+/// The editor windows, counted as the rule needs them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Windows {
+    /// Connected and ready.
+    pub ready: usize,
+    /// Connected, but the daemon is not reachable for them.
+    pub degraded: usize,
+    /// Lost, and nobody has looked at them yet.
+    pub unseen_lost: usize,
+}
+
+impl Windows {
+    /// Counts `sessions`; a lost one for which `seen` says yes is left out.
+    pub fn count(sessions: &[SessionInfo], seen: impl Fn(SessionId) -> bool) -> Windows {
+        let mut windows = Windows::default();
+        for session in sessions {
+            match session.state {
+                SessionState::Ready => windows.ready += 1,
+                SessionState::Degraded => windows.degraded += 1,
+                SessionState::Lost if !seen(session.id) => windows.unseen_lost += 1,
+                SessionState::Lost | SessionState::Closed => {}
+            }
+        }
+        windows
+    }
+
+    /// Connected windows: ready or degraded.
+    pub fn live(self) -> usize {
+        self.ready + self.degraded
+    }
+}
+
+/// The rule (see the module doc).
+pub fn tone(daemon: Daemon, windows: Windows) -> Tone {
+    match daemon {
+        Daemon::Down | Daemon::Unauthorized => Tone::Red,
+        _ if windows.unseen_lost > 0 => Tone::Red,
+        _ if windows.live() == 0 => Tone::Grey,
+        Daemon::Connected if windows.degraded == 0 => Tone::Green,
+        _ => Tone::Amber,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One row of `overall_cases.json`.
+    #[derive(serde::Deserialize)]
+    struct Case {
+        case: String,
+        /// `null`: no upstream status yet.
+        daemon: Option<UpstreamState>,
+        configured: bool,
+        ready: usize,
+        degraded: usize,
+        unseen_lost: usize,
+        tone: String,
+    }
+
+    #[test]
+    fn every_shared_case_holds() {
+        let cases: Vec<Case> = serde_json::from_str(include_str!("overall_cases.json")).unwrap();
+        assert!(cases.len() >= 10);
+        for case in cases {
+            let windows = Windows {
+                ready: case.ready,
+                degraded: case.degraded,
+                unseen_lost: case.unseen_lost,
+            };
+            let tone = tone(Daemon::of(case.daemon, case.configured), windows);
+            assert_eq!(tone.as_str(), case.tone, "{}", case.case);
+        }
+    }
+
+    #[test]
+    fn a_lost_window_counts_until_seen_and_closed_ones_never() {
+        let session = |id: u64, state: SessionState| SessionInfo {
+            id: SessionId(id),
+            name: None,
+            client: None,
+            protocol_version: None,
+            pid: 1,
+            parent_pid: None,
+            peer_pid: None,
+            cwd: None,
+            state,
+            connected_at: 0,
+            last_activity: 0,
+            requests: 0,
+            errors: 0,
+            in_flight: 0,
+            recent_latency_ms: None,
+            last_error: None,
+            doing: Vec::new(),
+            resumes: 0,
+        };
+        let sessions = [
+            session(1, SessionState::Ready),
+            session(2, SessionState::Degraded),
+            session(3, SessionState::Lost),
+            session(4, SessionState::Lost),
+            session(5, SessionState::Closed),
+        ];
+        let windows = Windows::count(&sessions, |id| id == SessionId(3));
+        assert_eq!(
+            windows,
+            Windows {
+                ready: 1,
+                degraded: 1,
+                unseen_lost: 1
+            }
+        );
+        assert_eq!(Windows::count(&sessions, |_| true).unseen_lost, 0);
+    }
+}
