@@ -35,6 +35,17 @@ if [ "$passed" -eq 0 ]; then
   echo "no test ran: something is wrong with the test build" >&2
   exit 1
 fi
+# Cross-user checks need root; a test that cannot run one says `SKIPPED (needs root): <test>`
+# (tests/it/support.rs, written past the output capture). CI runs as root, so there a skip
+# means the check silently stopped running: fail rather than hide it.
+skipped=$({ grep -Eo 'SKIPPED \(needs root\): [^ ]+' target/test-output.txt || true; } | sort -u | wc -l)
+if [ "$skipped" -gt 0 ]; then
+  { grep -Eo 'SKIPPED \(needs root\): .*' target/test-output.txt || true; } | sort -u >&2
+  if [ "${CI:-}" = "true" ]; then
+    echo "$skipped test(s) skipped a check that needs root, under CI (which runs as root)" >&2
+    exit 1
+  fi
+fi
 step "the official MCP SDKs (Python mcp, TypeScript v1 and v2) through real shims (ci/sdk)"
 bash ci/sdk/test.sh
 
@@ -50,4 +61,6 @@ bash ci/wine/setup.sh
 cargo clippy --locked --target x86_64-pc-windows-gnu -p exai-ipc -p exai-shim -p exai-cli -p exai-tray -- -D warnings
 bash ci/wine/test.sh
 
-step "all passed: $passed native tests, the UI, the SDK clients, the browser and desktop tests, and the Windows builds under Wine"
+step "the benchmark harness, every row once (scripts/bench.sh --quick: a broken harness fails the run, a missed goal does not)" && bash scripts/bench.sh --quick
+
+step "all passed: $passed native tests ($skipped skipped, needing root), the UI, the SDK clients, the browser and desktop tests, and the Windows builds under Wine"

@@ -11,25 +11,21 @@ use std::path::Path;
 use exai_ipc::PeerInfo;
 use tokio::io::AsyncReadExt;
 
-use crate::support::{TestEndpoint, chmod, listen_ok, within};
+use crate::support::{TestEndpoint, chmod, is_root, listen_ok, skipped_needs_root, within};
 
 /// The uid and gid of `nobody` on most systems; no passwd entry is needed to switch to it.
 const NOBODY: u32 = 65534;
 
 #[tokio::test]
-#[allow(
-    clippy::print_stderr,
-    reason = "the test must say honestly when it could not run the real check"
-)]
 async fn a_peer_from_another_user_is_reported_with_its_uid() {
     assert!(!PeerInfo::from_ids(Some(1), Some(NOBODY), Some(0)).same_user);
     assert!(!PeerInfo::from_ids(Some(1), None, Some(0)).same_user);
     assert!(PeerInfo::from_ids(Some(1), Some(7), Some(7)).same_user);
 
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "not root: checked only the same_user rule, not a real connection from another user"
+    if !is_root() {
+        skipped_needs_root(
+            "other_user::a_peer_from_another_user_is_reported_with_its_uid",
+            "checked only the same_user rule, not a real connection from another user",
         );
         return;
     }
@@ -88,14 +84,12 @@ async fn a_peer_from_another_user_is_reported_with_its_uid() {
 /// ours (our directory, a socket file owned by us), is refused by `connect` by its peer uid, and
 /// receives not a byte.
 #[tokio::test]
-#[allow(
-    clippy::print_stderr,
-    reason = "the test must say honestly when it could not run the real check"
-)]
 async fn a_listener_of_another_user_is_refused_and_receives_nothing() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("not root: cannot listen as another user, so this check was skipped");
+    if !is_root() {
+        skipped_needs_root(
+            "other_user::a_listener_of_another_user_is_refused_and_receives_nothing",
+            "cannot listen as another user",
+        );
         return;
     }
     let test = TestEndpoint::new();

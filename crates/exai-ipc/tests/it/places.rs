@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use exai_ipc::{ConnectError, Endpoint, EndpointEnv, ListenError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{chmod, connected_pair, listen_ok, tempdir, within};
+use crate::support::{chmod, connected_pair, listen_ok, skipped_needs_root, tempdir, within};
 
 fn our_uid() -> u32 {
     // SAFETY: geteuid has no preconditions.
@@ -186,13 +186,12 @@ async fn an_untrusted_first_place_is_not_skipped() {
 }
 
 #[tokio::test]
-#[allow(
-    clippy::print_stderr,
-    reason = "the test must say honestly when it could not run the real check"
-)]
 async fn a_directory_or_socket_of_another_user_is_refused() {
     if our_uid() != 0 {
-        eprintln!("not root: cannot give files to another user, so this check was skipped");
+        skipped_needs_root(
+            "places::a_directory_or_socket_of_another_user_is_refused",
+            "cannot give files to another user",
+        );
         return;
     }
     const NOBODY: u32 = 65534;

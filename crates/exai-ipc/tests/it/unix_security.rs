@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use exai_ipc::{ConnectError, Endpoint, EndpointEnv, ListenError};
 
-use crate::support::{TestEndpoint, chmod, connected_pair, listen_ok, mode_of, tempdir};
+use crate::support::{
+    TestEndpoint, chmod, connected_pair, is_root, listen_ok, mode_of, skipped_needs_root, tempdir,
+};
 
 /// Facts whose per-user runtime dir is `runtime_dir`, so bare names land under it first.
 fn env_with_runtime_dir(runtime_dir: &Path) -> EndpointEnv {
@@ -159,14 +161,12 @@ async fn the_first_hubs_socket_survives_a_second_listen_and_drop_removes_it() {
 }
 
 #[tokio::test]
-#[allow(
-    clippy::print_stderr,
-    reason = "the test must say honestly when it could not run the real check"
-)]
 async fn a_default_dir_owned_by_another_user_is_refused() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("not root: cannot give a directory to another user, so this check was skipped");
+    if !is_root() {
+        skipped_needs_root(
+            "unix_security::a_default_dir_owned_by_another_user_is_refused",
+            "cannot give a directory to another user",
+        );
         return;
     }
     let runtime = tempdir();
