@@ -10,9 +10,17 @@
 //!
 //! It is the only crate in the workspace with `cfg(unix)` / `cfg(windows)`. Each platform has one
 //! backend module (`unix.rs`, `windows.rs`), imported under the alias `backend`; everything else
-//! is written once. We use tokio's Unix sockets and named pipes directly rather than the
-//! `interprocess` crate, because we need full control of the pipe's security descriptor and of
-//! peer credentials.
+//! is written once.
+//!
+//! We use tokio's Unix sockets and named pipes directly, not the `interprocess` crate the design
+//! card named. Its 2.x `ListenerOptions` (a Unix `mode`, a Windows `security_descriptor`,
+//! `create_tokio`) and `peer_creds` would replace only the few calls we make to tokio, which
+//! already has `peer_cred` and `ServerOptions::{first_pipe_instance, reject_remote_clients,
+//! create_with_security_attributes_raw}`; what is ours it does not do: the private 0700
+//! directory and its owner checks, the `flock` instance lock (it reclaims or overwrites a socket
+//! name instead, which would displace a running hub), the client's check of directory, socket
+//! owner and peer uid before it sends a byte, the search over places, and the named mutex Wine
+//! needs. A dependency for no less code of our own; see ARCHITECTURE.md, "Decisions".
 //!
 //! Set `RUST_LOG=exai_ipc=debug` in the embedding binary to see endpoint set-up and stale-socket
 //! clean-up in the logs.
