@@ -354,6 +354,50 @@ pub struct ConnectInfo {
     pub snippets: Vec<Snippet>,
 }
 
+/// Whether one editor's config file has the `exai` server (`exai connect --status`, the
+/// Connect page's list).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct EditorStatus {
+    /// A stable key: `code`, `cursor`, `claude-desktop`, `claude-code`, `windsurf`, `zed`, `codex`.
+    pub editor: String,
+    /// What the user sees, e.g. `VS Code`.
+    pub title: String,
+    /// The config file, absolute.
+    pub path: String,
+    /// Whether that file exists.
+    pub exists: bool,
+    /// Whether it has an `exai` entry.
+    pub connected: bool,
+    /// The command the `exai` entry runs, when there is one.
+    pub command: Option<String>,
+    /// Whether that command is an existing file.
+    pub command_exists: bool,
+    /// Whether the entry is exactly what connecting would write now (nothing to do).
+    pub up_to_date: bool,
+    /// Why the file could not be read (not JSON, not TOML, unreadable), in words.
+    pub problem: Option<String>,
+}
+
+/// What connecting an editor did (`exai connect <editor>`, the Connect page's button).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ConnectResult {
+    /// The editor's key, as in [`EditorStatus::editor`].
+    pub editor: String,
+    /// The file written (or that would be, for a dry run).
+    pub path: String,
+    /// Whether the file changed (false: the entry was already there, nothing was written).
+    pub changed: bool,
+    /// Where the file was copied before it was changed (none when it did not exist or did not
+    /// change).
+    pub backup: Option<String>,
+    /// One sentence for the user: what was done, where, and what to do next.
+    pub message: String,
+    /// The editor's status afterwards.
+    pub status: EditorStatus,
+}
+
 /// Settings of the program that shows the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -394,6 +438,8 @@ mod typescript {
             HubEvent::decl(&cfg),
             Snippet::decl(&cfg),
             ConnectInfo::decl(&cfg),
+            EditorStatus::decl(&cfg),
+            ConnectResult::decl(&cfg),
             Settings::decl(&cfg),
         ];
         let mut out = String::from(

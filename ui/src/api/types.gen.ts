@@ -361,6 +361,71 @@ shim_found: boolean,
  */
 snippets: Array<Snippet>, };
 
+export type EditorStatus = { 
+/**
+ * A stable key: `code`, `cursor`, `claude-desktop`, `claude-code`, `windsurf`, `zed`, `codex`.
+ */
+editor: string, 
+/**
+ * What the user sees, e.g. `VS Code`.
+ */
+title: string, 
+/**
+ * The config file, absolute.
+ */
+path: string, 
+/**
+ * Whether that file exists.
+ */
+exists: boolean, 
+/**
+ * Whether it has an `exai` entry.
+ */
+connected: boolean, 
+/**
+ * The command the `exai` entry runs, when there is one.
+ */
+command: string | null, 
+/**
+ * Whether that command is an existing file.
+ */
+command_exists: boolean, 
+/**
+ * Whether the entry is exactly what connecting would write now (nothing to do).
+ */
+up_to_date: boolean, 
+/**
+ * Why the file could not be read (not JSON, not TOML, unreadable), in words.
+ */
+problem: string | null, };
+
+export type ConnectResult = { 
+/**
+ * The editor's key, as in [`EditorStatus::editor`].
+ */
+editor: string, 
+/**
+ * The file written (or that would be, for a dry run).
+ */
+path: string, 
+/**
+ * Whether the file changed (false: the entry was already there, nothing was written).
+ */
+changed: boolean, 
+/**
+ * Where the file was copied before it was changed (none when it did not exist or did not
+ * change).
+ */
+backup: string | null, 
+/**
+ * One sentence for the user: what was done, where, and what to do next.
+ */
+message: string, 
+/**
+ * The editor's status afterwards.
+ */
+status: EditorStatus, };
+
 export type Settings = { 
 /**
  * Tray app or headless hub.
