@@ -26,7 +26,7 @@ pub(crate) fn run(args: ConfigArgs) -> anyhow::Result<ExitCode> {
     }
     if !found {
         note(&format!(
-            "note: {} does not exist yet: build it (scripts/run.sh) or pass --shim PATH",
+            "note: {} does not exist yet: install EXAI, build it (scripts/run.sh) or pass --shim PATH",
             info.shim_path
         ));
     }

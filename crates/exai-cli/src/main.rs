@@ -1,10 +1,11 @@
 //! `exai`: the hub headless (`exai hub`, optionally with its dashboard over loopback HTTP) and
-//! its control commands (`exai status`, `exai config`).
+//! its control commands (`exai status`, `exai config`, `exai connect`).
 //!
 //! Thin by design: the hub lives in `exai-hub`; this binary parses flags, installs the tracing
 //! subscriber, and prints. No GUI libraries, so it runs on servers, over SSH and in CI.
 
 mod config;
+mod connect;
 mod dashboard;
 mod hub;
 mod status;
@@ -28,6 +29,9 @@ enum Command {
     Status(StatusArgs),
     /// Print an editor's MCP configuration for exai-shim, ready to paste.
     Config(ConfigArgs),
+    /// Write the exai server into an editor's own MCP config file (after a backup); with no
+    /// editor, show which editors are connected.
+    Connect(ConnectArgs),
 }
 
 /// Flags of `exai hub`.
@@ -62,10 +66,34 @@ struct HubArgs {
 /// Flags of `exai config`.
 #[derive(Debug, clap::Args)]
 struct ConfigArgs {
-    /// vscode, vscode-user, cursor, claude-desktop, augment, or all.
+    /// vscode, vscode-user, cursor, claude-desktop, claude-code, windsurf, zed, codex, augment, or all.
     #[arg(value_name = "EDITOR", default_value = "all")]
     editor: String,
     /// The exai-shim to launch (default: the one next to exai, else on PATH).
+    #[arg(long, value_name = "PATH")]
+    shim: Option<PathBuf>,
+    /// A non-default local endpoint the shim must use (env EXAI_ENDPOINT).
+    #[arg(long, value_name = "NAME", env = "EXAI_ENDPOINT")]
+    endpoint: Option<String>,
+}
+
+/// Flags of `exai connect`.
+#[derive(Debug, clap::Args)]
+struct ConnectArgs {
+    /// code, cursor, claude-desktop, claude-code, windsurf, zed or codex; none: --status.
+    #[arg(value_name = "EDITOR")]
+    editor: Option<String>,
+    /// Show what would change and write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write the project's file instead of the user's (VS Code .vscode/mcp.json, Cursor
+    /// .cursor/mcp.json, Claude Code .mcp.json, Codex .codex/config.toml).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    /// Show every editor's file and whether it has the exai server.
+    #[arg(long, conflicts_with_all = ["dry_run"])]
+    status: bool,
+    /// The exai-shim to launch (default: the installed one, else the one next to exai).
     #[arg(long, value_name = "PATH")]
     shim: Option<PathBuf>,
     /// A non-default local endpoint the shim must use (env EXAI_ENDPOINT).
@@ -110,6 +138,7 @@ fn main() {
             Command::Hub(args) => hub::run(args).await,
             Command::Status(args) => status::run(args).await,
             Command::Config(args) => config::run(args),
+            Command::Connect(args) => connect::run(args),
         }
     });
     match code {

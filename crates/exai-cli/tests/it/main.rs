@@ -5,6 +5,7 @@
 mod autostart;
 mod burst;
 mod cli;
+mod connect;
 mod dashboard;
 mod faults;
 mod launcher;
