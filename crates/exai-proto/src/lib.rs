@@ -1,7 +1,8 @@
 //! The wire between an `exai-shim` (or an `exai status` control client) and the hub.
 //!
 //! This crate owns the frame layout ([`codec`]), the control messages exchanged around the relay
-//! ([`ClientMsg`], [`HubMsg`]) and [`PROTOCOL_VERSION`].
+//! ([`ClientMsg`], [`HubMsg`]) and [`PROTOCOL_VERSION`], and what both ends need to know about the
+//! MCP lines relayed inside ([`jsonrpc`]: raw ids, error codes, a borrowed message view, answers).
 //! It does no I/O: the codec is a pure transform over byte buffers that callers put on any
 //! `AsyncRead`/`AsyncWrite` (a Unix socket, a named pipe, or `tokio::io::duplex` in tests).
 //!
@@ -21,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod codec;
+pub mod jsonrpc;
 mod message;
 
 pub use codec::{DecodeError, Frame, FrameCodec};

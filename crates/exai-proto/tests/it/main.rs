@@ -1,5 +1,7 @@
 //! Pure tests of the shim ↔ hub wire: golden bytes, round trips, truncation, unknown input.
 
+mod codec_props;
+
 use bytes::BytesMut;
 use exai_proto::{
     ClientMsg, DecodeError, Frame, FrameCodec, Hello, HubMsg, PROTOCOL_VERSION, Resume, Role,
