@@ -1,8 +1,10 @@
-//! MCP messages as the hub speaks them to each editor window: parsing the few fields the hub
-//! reads, version negotiation, and building responses.
+//! MCP messages as the hub speaks them to each editor window: the params the hub reads, version
+//! negotiation, and building responses.
 //!
-//! Responses are assembled from the request's raw `id` text, so an id comes back with exactly
-//! its original type and value (`1`, `"1"` and `1.0` stay distinct).
+//! JSON-RPC itself (what a line is, raw ids, error codes, the response envelope) is
+//! [`exai_proto::jsonrpc`], shared with the shim. Responses are assembled around the request's
+//! raw `id` text, so an id comes back with exactly its original type and value (`1`, `"1"` and
+//! `1.0` stay distinct).
 //!
 //! Every result and notification has the shape of the version the request is answered in
 //! ([`request_version`]): `resultType` (and on `tools/list` and `server/discover` `ttlMs` and
@@ -10,9 +12,9 @@
 //! only from 2025-06-18. `ci/sdk` checks the lines against the official SDKs' validators.
 
 use bytes::Bytes;
+use exai_proto::jsonrpc::{self, ErrorCode, RawId, ResultWriter};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 
 /// A protocol revision the hub speaks. Ordered oldest first, so "from 2025-03-26 on" is a
 /// comparison.
@@ -85,32 +87,6 @@ pub const TOOLS_LIST_TTL_MS: u64 = 30_000;
 /// hub may be restarted into a newer version at any time.
 pub const DISCOVER_TTL_MS: u64 = 0;
 
-/// JSON-RPC (2026-07-28): the request's protocol version is not supported; `data` carries
-/// `supported` and `requested`.
-pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
-/// JSON-RPC: invalid JSON.
-pub const PARSE_ERROR: i64 = -32700;
-/// JSON-RPC: not a valid request object.
-pub const INVALID_REQUEST: i64 = -32600;
-/// JSON-RPC: method not found.
-pub const METHOD_NOT_FOUND: i64 = -32601;
-/// JSON-RPC: invalid params.
-pub const INVALID_PARAMS: i64 = -32602;
-
-/// The fields of an incoming message the hub looks at; everything else is skipped unparsed.
-#[derive(Debug, Deserialize)]
-pub struct Incoming<'a> {
-    /// The request id, verbatim. Absent for notifications.
-    #[serde(borrow, default)]
-    pub id: Option<&'a RawValue>,
-    /// The method; absent for responses.
-    #[serde(borrow, default)]
-    pub method: Option<Cow<'a, str>>,
-    /// The params, verbatim.
-    #[serde(borrow, default)]
-    pub params: Option<&'a RawValue>,
-}
-
 /// `clientInfo` as sent in `initialize` or `_meta`.
 #[derive(Debug, Deserialize)]
 pub struct WireClientInfo {
@@ -166,15 +142,6 @@ pub struct CallParams<'a> {
     /// `_meta`.
     #[serde(borrow, default, rename = "_meta")]
     pub meta: Option<Meta<'a>>,
-}
-
-/// `notifications/cancelled` params.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CancelledParams<'a> {
-    /// The id of the request to cancel, verbatim.
-    #[serde(borrow)]
-    pub request_id: &'a RawValue,
 }
 
 /// Picks the version to answer `initialize` with: the client's if the hub speaks it in the
@@ -234,7 +201,7 @@ fn server_info(version: Version) -> &'static str {
 /// `_meta["io.modelcontextprotocol/serverInfo"]`), then the caller's members, raw or serialized
 /// in place. Nothing is parsed back, and a large tool result is serialized once, into the line.
 pub struct ResultLine {
-    buf: Vec<u8>,
+    writer: ResultWriter,
     version: Version,
     empty: bool,
 }
@@ -242,23 +209,21 @@ pub struct ResultLine {
 impl ResultLine {
     /// Starts the line for a result of `version`; `capacity` is the expected size of the
     /// caller's members.
-    pub fn new(id: &str, version: Version, capacity: usize) -> ResultLine {
-        let mut buf = Vec::with_capacity(id.len() + capacity + 192);
-        buf.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
-        buf.extend_from_slice(id.as_bytes());
-        buf.extend_from_slice(br#","result":{"#);
+    pub fn new(id: RawId<'_>, version: Version, capacity: usize) -> ResultLine {
+        let mut writer = ResultWriter::new(id, capacity + 192);
+        writer.buf().push(b'{');
         let mut line = ResultLine {
-            buf,
+            writer,
             version,
             empty: true,
         };
         if version.is_stateless() {
             line = line.raw("resultType", r#""complete""#);
             line.key("_meta");
-            line.buf
-                .extend_from_slice(br#"{"io.modelcontextprotocol/serverInfo":"#);
-            line.buf.extend_from_slice(server_info(version).as_bytes());
-            line.buf.push(b'}');
+            let buf = line.writer.buf();
+            buf.extend_from_slice(br#"{"io.modelcontextprotocol/serverInfo":"#);
+            buf.extend_from_slice(server_info(version).as_bytes());
+            buf.push(b'}');
         }
         line
     }
@@ -268,29 +233,32 @@ impl ResultLine {
             !name.contains(['"', '\\']),
             "member names are plain: {name}"
         );
-        if !std::mem::take(&mut self.empty) {
-            self.buf.push(b',');
+        let first = std::mem::take(&mut self.empty);
+        let buf = self.writer.buf();
+        if !first {
+            buf.push(b',');
         }
-        self.buf.push(b'"');
-        self.buf.extend_from_slice(name.as_bytes());
-        self.buf.extend_from_slice(b"\":");
+        buf.push(b'"');
+        buf.extend_from_slice(name.as_bytes());
+        buf.extend_from_slice(b"\":");
     }
 
     /// Adds a member whose value is already JSON.
     pub fn raw(mut self, name: &str, json: &str) -> ResultLine {
         self.key(name);
-        self.buf.extend_from_slice(json.as_bytes());
+        self.writer.buf().extend_from_slice(json.as_bytes());
         self
     }
 
     /// Adds a member, serializing `value` straight into the line.
     pub fn value<T: serde::Serialize + ?Sized>(mut self, name: &str, value: &T) -> ResultLine {
         self.key(name);
-        let start = self.buf.len();
-        if serde_json::to_writer(&mut self.buf, value).is_err() {
+        let buf = self.writer.buf();
+        let start = buf.len();
+        if serde_json::to_writer(&mut *buf, value).is_err() {
             // Only a map with non-string keys fails; the hub's values are JSON already.
-            self.buf.truncate(start);
-            self.buf.extend_from_slice(b"null");
+            buf.truncate(start);
+            buf.extend_from_slice(b"null");
         }
         self
     }
@@ -307,13 +275,13 @@ impl ResultLine {
 
     /// The finished line.
     pub fn finish(mut self) -> Bytes {
-        self.buf.extend_from_slice(b"}}");
-        Bytes::from(self.buf)
+        self.writer.buf().push(b'}');
+        self.writer.finish()
     }
 }
 
 /// The `initialize` response, in the negotiated (handshake-era) version.
-pub fn initialize_response(id: &str, version: Version) -> Bytes {
+pub fn initialize_response(id: RawId<'_>, version: Version) -> Bytes {
     ResultLine::new(id, version, 256)
         .raw("protocolVersion", &format!("\"{version}\""))
         .raw("capabilities", CAPABILITIES)
@@ -324,7 +292,7 @@ pub fn initialize_response(id: &str, version: Version) -> Bytes {
 
 /// The `server/discover` response: a 2026-07-28 result whatever the request's `_meta` said (the
 /// method exists only there).
-pub fn discover_response(id: &str) -> Bytes {
+pub fn discover_response(id: RawId<'_>) -> Bytes {
     let versions: Vec<&str> = Version::ALL
         .iter()
         .map(|version| version.as_str())
@@ -338,12 +306,12 @@ pub fn discover_response(id: &str) -> Bytes {
 }
 
 /// An empty result (`ping`): `{}`, or `{"resultType":"complete",...}` in 2026-07-28.
-pub fn empty_response(id: &str, version: Version) -> Bytes {
+pub fn empty_response(id: RawId<'_>, version: Version) -> Bytes {
     ResultLine::new(id, version, 0).finish()
 }
 
 /// The `tools/list` response from the catalog's serialized `tools` array.
-pub fn tools_list_response(id: &str, version: Version, tools_json: &str) -> Bytes {
+pub fn tools_list_response(id: RawId<'_>, version: Version, tools_json: &str) -> Bytes {
     ResultLine::new(id, version, tools_json.len() + 48)
         .raw("tools", tools_json)
         .cacheable(TOOLS_LIST_TTL_MS)
@@ -352,7 +320,7 @@ pub fn tools_list_response(id: &str, version: Version, tools_json: &str) -> Byte
 
 /// The `tools/call` response (`CallToolResult`), the content serialized once, into the line.
 pub fn call_tool_response(
-    id: &str,
+    id: RawId<'_>,
     version: Version,
     content: &[serde_json::Value],
     is_error: bool,
@@ -363,17 +331,14 @@ pub fn call_tool_response(
         .finish()
 }
 
-/// An error response line; `id` is raw JSON (`null` when unknown).
-pub fn error_response(id: &str, code: i64, message: &str) -> Bytes {
-    let message = serde_json::to_string(message).unwrap_or_else(|_| "\"error\"".to_owned());
-    Bytes::from(format!(
-        r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":{code},"message":{message}}}}}"#
-    ))
+/// An error response line to request `id`.
+pub fn error_response(id: RawId<'_>, code: ErrorCode, message: &str) -> Bytes {
+    jsonrpc::error_line(Some(id), code, message)
 }
 
 /// The 2026-07-28 `UNSUPPORTED_PROTOCOL_VERSION` error for a `_meta` version the hub does not
 /// speak, with `data: {supported, requested}` so the client can pick one and retry.
-pub fn unsupported_version_response(id: &str, requested: &str) -> Bytes {
+pub fn unsupported_version_response(id: RawId<'_>, requested: &str) -> Bytes {
     let supported: Vec<&str> = Version::ALL
         .iter()
         .map(|version| version.as_str())
@@ -382,12 +347,13 @@ pub fn unsupported_version_response(id: &str, requested: &str) -> Bytes {
         "unsupported protocol version {requested:?}; the EXAI hub supports {}",
         supported.join(", ")
     );
-    let error = serde_json::json!({
-        "code": UNSUPPORTED_PROTOCOL_VERSION,
-        "message": message,
-        "data": { "supported": supported, "requested": requested },
-    });
-    Bytes::from(format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{error}}}"#))
+    let data = serde_json::json!({ "supported": supported, "requested": requested });
+    jsonrpc::error_line_with_data(
+        Some(id),
+        ErrorCode::UnsupportedProtocolVersion,
+        &message,
+        &data,
+    )
 }
 
 /// A `notifications/progress` line in the request's version: `message` exists from 2025-03-26
@@ -414,6 +380,10 @@ pub fn tools_list_changed() -> Bytes {
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    fn id(text: &str) -> RawId<'_> {
+        RawId::new(text).expect("a valid id")
+    }
 
     fn parse(line: &[u8]) -> Value {
         serde_json::from_slice(line).expect("every line the hub builds is JSON")
@@ -493,12 +463,18 @@ mod tests {
 
     #[test]
     fn ids_come_back_verbatim() {
-        for id in [r#""a:1""#, "7", "1.0", "-0", r#""日本""#] {
-            let line = empty_response(id, Version::V2025_11_25);
-            let expected = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#);
+        for text in [r#""a:1""#, "7", "1.0", "-0", r#""日本""#] {
+            let line = empty_response(id(text), Version::V2025_11_25);
+            let expected = format!(r#"{{"jsonrpc":"2.0","id":{text},"result":{{}}}}"#);
             assert_eq!(&line[..], expected.as_bytes());
-            let line = error_response(id, METHOD_NOT_FOUND, "method not found: \"x\"");
-            assert!(line.starts_with(format!(r#"{{"jsonrpc":"2.0","id":{id},"#).as_bytes()));
+            let line = tools_list_response(id(text), Version::V2026_07_28, "[]");
+            assert!(line.starts_with(format!(r#"{{"jsonrpc":"2.0","id":{text},"#).as_bytes()));
+            let line = error_response(
+                id(text),
+                ErrorCode::MethodNotFound,
+                "method not found: \"x\"",
+            );
+            assert!(line.starts_with(format!(r#"{{"jsonrpc":"2.0","id":{text},"#).as_bytes()));
             assert_eq!(parse(&line)["error"]["message"], "method not found: \"x\"");
         }
     }
@@ -506,7 +482,7 @@ mod tests {
     #[test]
     fn ping_is_empty_before_2026_and_complete_in_2026() {
         for version in Version::ALL {
-            let result = result(&empty_response("1", version));
+            let result = result(&empty_response(id("1"), version));
             assert_era(&result, version);
             if version.is_stateless() {
                 assert_eq!(keys(&result), ["_meta", "resultType"]);
@@ -519,7 +495,7 @@ mod tests {
     #[test]
     fn initialize_has_each_versions_shape() {
         for version in Version::ALL.into_iter().filter(|v| !v.is_stateless()) {
-            let result = result(&initialize_response("0", version));
+            let result = result(&initialize_response(id("0"), version));
             assert_era(&result, version);
             assert_eq!(
                 keys(&result),
@@ -547,7 +523,7 @@ mod tests {
 
     #[test]
     fn discover_is_a_cacheable_2026_result() {
-        let result = result(&discover_response(r#""d""#));
+        let result = result(&discover_response(id(r#""d""#)));
         assert_era(&result, Version::V2026_07_28);
         assert_eq!(
             keys(&result),
@@ -585,7 +561,7 @@ mod tests {
     fn tools_list_is_cacheable_only_in_2026() {
         let tools = r#"[{"name":"echo","inputSchema":{"type":"object"}}]"#;
         for version in Version::ALL {
-            let result = result(&tools_list_response("2", version, tools));
+            let result = result(&tools_list_response(id("2"), version, tools));
             assert_era(&result, version);
             assert_eq!(result["tools"][0]["name"], "echo");
             if version.is_stateless() {
@@ -606,7 +582,7 @@ mod tests {
         let content = vec![json!({"type": "text", "text": "héllo \"wörld\" ✓\n"})];
         for version in Version::ALL {
             for is_error in [false, true] {
-                let result = result(&call_tool_response("3", version, &content, is_error));
+                let result = result(&call_tool_response(id("3"), version, &content, is_error));
                 assert_era(&result, version);
                 assert_eq!(result["content"], json!(content));
                 assert_eq!(result["isError"], is_error);
@@ -619,7 +595,12 @@ mod tests {
             }
         }
         // An empty content list is still a list.
-        let result = result(&call_tool_response("4", Version::V2026_07_28, &[], true));
+        let result = result(&call_tool_response(
+            id("4"),
+            Version::V2026_07_28,
+            &[],
+            true,
+        ));
         assert_eq!(result["content"], json!([]));
     }
 
@@ -648,7 +629,7 @@ mod tests {
 
     #[test]
     fn unsupported_version_names_what_is_supported() {
-        let line = parse(&unsupported_version_response("5", "2099-01-01"));
+        let line = parse(&unsupported_version_response(id("5"), "2099-01-01"));
         assert_eq!(line["id"], 5);
         let error = &line["error"];
         assert_eq!(error["code"], -32022);

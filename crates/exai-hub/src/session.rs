@@ -6,11 +6,12 @@
 //! a channel, so one slow tool never blocks the window's other requests.
 
 use crate::api::{ClientInfo, RequestRecord};
-use crate::mcp::{self, Incoming};
+use crate::mcp;
 use crate::now_millis;
 use crate::registry::RegistryMsg;
 use crate::upstream::{Progress, ToolCall, ToolCatalog, Upstream, UpstreamError};
 use bytes::Bytes;
+use exai_proto::jsonrpc::{ErrorCode, Id, Message, Notification, RawId};
 use exai_proto::{ClientMsg, Frame, FrameCodec, Hello, HubMsg, PROTOCOL_VERSION, Role, SessionId};
 use futures_util::{SinkExt, StreamExt};
 use std::collections::HashMap;
@@ -162,7 +163,7 @@ where
 /// What request tasks send back to the session task.
 enum Out {
     Line(Bytes),
-    Done { id: Box<str>, key: u64 },
+    Done { id: Id, key: u64 },
 }
 
 struct InFlight {
@@ -174,7 +175,7 @@ struct Session {
     id: SessionId,
     ctx: Arc<SessionCtx>,
     out_tx: mpsc::UnboundedSender<Out>,
-    in_flight: HashMap<Box<str>, InFlight>,
+    in_flight: HashMap<Id, InFlight>,
     next_key: u64,
     /// The editor completed the handshake-era `initialize`.
     initialized: bool,
@@ -342,10 +343,10 @@ impl Session {
     }
 
     fn replay_initialize(&mut self, line: &[u8]) {
-        if let Ok(msg) = serde_json::from_slice::<Incoming<'_>>(line)
-            && msg.method.as_deref() == Some("initialize")
+        if let Message::Request(request) = Message::parse(line)
+            && request.method == "initialize"
         {
-            if let Ok(version) = self.initialize(msg.params.map(|raw| raw.get())) {
+            if let Ok(version) = self.initialize(request.params.map(|raw| raw.get())) {
                 self.version = Some(version);
             }
             self.initialized = true;
@@ -353,49 +354,36 @@ impl Session {
     }
 
     /// Handles one line from the editor; returns an immediate answer, if any.
+    ///
+    /// Every request and every invalid line is answered exactly once (here, or by the task it
+    /// starts); notifications and responses never are.
     fn handle_line(&mut self, line: &[u8]) -> Option<Bytes> {
-        // Look at the first byte before parsing: serde's derived struct visitor would also accept
-        // an array, turning a batch into a silently ignored "response".
-        match line.iter().find(|byte| !byte.is_ascii_whitespace()) {
-            Some(b'{') => {}
-            Some(b'[') => {
-                return Some(mcp::error_response(
-                    "null",
-                    mcp::INVALID_REQUEST,
+        let request = match Message::parse(line) {
+            Message::Request(request) => request,
+            Message::Notification(notification) => {
+                self.notification(&notification);
+                return None;
+            }
+            Message::Response(_) => {
+                // A response to a server-to-client request; the hub sends none.
+                tracing::debug!("ignored a response from the editor");
+                return None;
+            }
+            Message::Batch => {
+                return Some(exai_proto::jsonrpc::error_line(
+                    None,
+                    ErrorCode::InvalidRequest,
                     "JSON-RPC batches are not supported by the EXAI hub: send one message per line",
                 ));
             }
-            _ => {
-                let (code, message) =
-                    if serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok() {
-                        (
-                            mcp::INVALID_REQUEST,
-                            "not a JSON-RPC message object".to_owned(),
-                        )
-                    } else {
-                        (mcp::PARSE_ERROR, "parse error: not JSON".to_owned())
-                    };
-                return Some(mcp::error_response("null", code, &message));
-            }
-        }
-        let msg = match serde_json::from_slice::<Incoming<'_>>(line) {
-            Ok(msg) => msg,
-            Err(err) => {
-                let message = format!("parse error: {err}");
-                return Some(mcp::error_response("null", mcp::PARSE_ERROR, &message));
+            Message::Invalid(invalid) => {
+                tracing::debug!(reason = %invalid.reason, "answered an invalid line");
+                return Some(invalid.error_line());
             }
         };
-        let Some(method) = msg.method.as_deref() else {
-            // A response to a server-to-client request; the hub sends none.
-            tracing::debug!("ignored a response from the editor");
-            return None;
-        };
-        let Some(id) = msg.id else {
-            self.notification(method, msg.params.map(|raw| raw.get()));
-            return None;
-        };
-        let id = id.get();
-        let params = msg.params.map(|raw| raw.get());
+        let id = request.id;
+        let method = &*request.method;
+        let params = request.params.map(|raw| raw.get());
         let meta = params
             .and_then(|params| serde_json::from_str::<mcp::AnyParams<'_>>(params).ok())
             .and_then(|params| params.meta)
@@ -425,7 +413,7 @@ impl Session {
             "tools/list" => return self.tools_list(id, version, started),
             "tools/call" => return self.tools_call(id, params, version),
             other => Err((
-                mcp::METHOD_NOT_FOUND,
+                ErrorCode::MethodNotFound,
                 format!("method not found: {other} (the EXAI hub serves tools only)"),
             )),
         };
@@ -437,19 +425,15 @@ impl Session {
         Some(reply)
     }
 
-    fn notification(&mut self, method: &str, params: Option<&str>) {
-        match method {
+    fn notification(&mut self, notification: &Notification<'_>) {
+        match &*notification.method {
             "notifications/initialized" => {
                 self.initialized = true;
                 // From now on this window hears about catalog changes.
                 self.seen_generation = self.tools.borrow().as_ref().map(|tools| tools.generation);
             }
-            "notifications/cancelled" => {
-                let request_id = params
-                    .and_then(|params| {
-                        serde_json::from_str::<mcp::CancelledParams<'_>>(params).ok()
-                    })
-                    .map(|params| params.request_id.get().to_owned());
+            exai_proto::jsonrpc::CANCELLED => {
+                let request_id = notification.cancelled_id();
                 match request_id.and_then(|id| self.in_flight.remove(id.as_str())) {
                     Some(request) => request.cancel.cancel(),
                     None => tracing::debug!("cancellation for a request not in flight"),
@@ -460,14 +444,14 @@ impl Session {
     }
 
     /// Reads `initialize`, tells the registry who the window is; returns the negotiated version.
-    fn initialize(&mut self, params: Option<&str>) -> Result<mcp::Version, (i64, String)> {
+    fn initialize(&mut self, params: Option<&str>) -> Result<mcp::Version, (ErrorCode, String)> {
         let params = params
             .ok_or_else(|| "initialize needs params".to_owned())
             .and_then(|params| {
                 serde_json::from_str::<mcp::InitializeParams>(params)
                     .map_err(|err| format!("invalid initialize params: {err}"))
             })
-            .map_err(|reason| (mcp::INVALID_PARAMS, reason))?;
+            .map_err(|reason| (ErrorCode::InvalidParams, reason))?;
         let version = mcp::negotiate(&params.protocol_version);
         let client = params.client_info.map(|info| ClientInfo {
             name: info.name,
@@ -511,7 +495,12 @@ impl Session {
         });
     }
 
-    fn tools_list(&mut self, id: &str, version: mcp::Version, started: Instant) -> Option<Bytes> {
+    fn tools_list(
+        &mut self,
+        id: RawId<'_>,
+        version: mcp::Version,
+        started: Instant,
+    ) -> Option<Bytes> {
         let catalog = self.tools.borrow().clone();
         if let Some(catalog) = catalog {
             let json = self.tools_json(&catalog);
@@ -520,7 +509,7 @@ impl Session {
         }
         // No catalog yet: wait for the first one while the upstream is still connecting, or fail
         // at once with the upstream's own words.
-        let id: Box<str> = id.into();
+        let id = id.to_id();
         let mut tools = self.tools.clone();
         let status = self.ctx.upstream.status();
         let out = self.out_tx.clone();
@@ -567,10 +556,14 @@ impl Session {
                 let (line, error) = match waited {
                     Ok(catalog) => {
                         let json = serialize_tools(&catalog);
-                        (mcp::tools_list_response(&id, version, &json), None)
+                        (mcp::tools_list_response(id.as_raw(), version, &json), None)
                     }
                     Err(err) => (
-                        mcp::error_response(&id, err.jsonrpc_code(), &err.to_string()),
+                        mcp::error_response(
+                            id.as_raw(),
+                            ErrorCode::from_code(err.jsonrpc_code()),
+                            &err.to_string(),
+                        ),
                         Some(err.to_string()),
                     ),
                 };
@@ -600,7 +593,7 @@ impl Session {
 
     fn tools_call(
         &mut self,
-        id: &str,
+        id: RawId<'_>,
         params: Option<&str>,
         version: mcp::Version,
     ) -> Option<Bytes> {
@@ -608,21 +601,21 @@ impl Session {
             Some(Ok(params)) => params,
             Some(Err(err)) => {
                 let message = format!("invalid tools/call params: {err}");
-                return Some(mcp::error_response(id, mcp::INVALID_PARAMS, &message));
+                return Some(mcp::error_response(id, ErrorCode::InvalidParams, &message));
             }
             None => {
                 let message = "tools/call needs params with a tool name";
-                return Some(mcp::error_response(id, mcp::INVALID_PARAMS, message));
+                return Some(mcp::error_response(id, ErrorCode::InvalidParams, message));
             }
         };
-        if self.in_flight.contains_key(id) {
+        if self.in_flight.contains_key(id.as_str()) {
             let message = format!("request id {id} is already in flight in this session");
-            return Some(mcp::error_response(id, mcp::INVALID_REQUEST, &message));
+            return Some(mcp::error_response(id, ErrorCode::InvalidRequest, &message));
         }
         self.next_key += 1;
         let key = self.next_key;
         let cancel = CancellationToken::new();
-        let id: Box<str> = id.into();
+        let id = id.to_id();
         self.in_flight.insert(
             id.clone(),
             InFlight {
@@ -692,7 +685,7 @@ fn serialize_tools(catalog: &ToolCatalog) -> String {
 struct CallTask {
     session: SessionId,
     key: u64,
-    id: Box<str>,
+    id: Id,
     tool: String,
     arguments: serde_json::Value,
     progress_token: Option<String>,
@@ -754,7 +747,7 @@ impl CallTask {
             Some(Ok(result)) => {
                 rate_limited = result.rate_limited;
                 let line = mcp::call_tool_response(
-                    &self.id,
+                    self.id.as_raw(),
                     self.version,
                     &result.content,
                     result.is_error,
@@ -765,7 +758,8 @@ impl CallTask {
             }
             Some(Err(err)) => {
                 let message = err.to_string();
-                let line = mcp::error_response(&self.id, err.jsonrpc_code(), &message);
+                let code = ErrorCode::from_code(err.jsonrpc_code());
+                let line = mcp::error_response(self.id.as_raw(), code, &message);
                 let _ = self.out.send(Out::Line(line));
                 (false, Some(message), false)
             }

@@ -1,4 +1,5 @@
 mod hub;
+mod jsonrpc;
 #[path = "../support/mod.rs"]
 mod support;
 mod upstream;
