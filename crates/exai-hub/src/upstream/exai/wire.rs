@@ -398,3 +398,126 @@ mod tests {
         assert_eq!(parse("not json"), None);
     }
 }
+
+/// Property tests: the decoder never panics on what a daemon (or anything on its port) sends.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// JSON values that look like daemon frames now and then: the keys it uses, values of any type.
+    fn frame_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |x| x.is_finite())
+                .prop_map(Value::from),
+            ".{0,10}".prop_map(Value::String),
+            prop::sample::select(vec![
+                "progress",
+                "stream_chunk",
+                "stream_complete",
+                "call_tool_res",
+                "list_tools_res",
+                "pong",
+                "error",
+                "text",
+                "OVER_CAPACITY",
+                "TOOL_NOT_FOUND",
+            ])
+            .prop_map(Value::from),
+        ];
+        let key = prop::sample::select(vec![
+            "op",
+            "request_id",
+            "error",
+            "outputs",
+            "tools",
+            "message",
+            "chunk",
+            "from_cache",
+            "type",
+            "text",
+            "code",
+            "name",
+            "inputSchema",
+        ]);
+        leaf.prop_recursive(4, 32, 5, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..6).prop_map(|members| {
+                    Value::Object(
+                        members
+                            .into_iter()
+                            .map(|(key, value)| (key.to_owned(), value))
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn parse_never_panics_on_text(text in ".{0,64}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn parse_reads_any_json_and_errors_classify(value in frame_value()) {
+            let text = value.to_string();
+            let incoming = parse(&text);
+            prop_assert_eq!(incoming.is_some(), value.is_object());
+            if let Some(Incoming::BareError(error) | Incoming::Error { error, .. }) = incoming {
+                match classify(error) {
+                    ErrorVerdict::RetryAfter(wait, _) => prop_assert!(wait <= MAX_RETRY_AFTER),
+                    ErrorVerdict::ToolFailed(result) => prop_assert!(result.is_error),
+                    ErrorVerdict::Fail(_) => {}
+                }
+            }
+        }
+
+        #[test]
+        fn classify_never_panics(
+            code in prop_oneof![
+                Just("OVER_CAPACITY".to_owned()),
+                Just("TOOL_NOT_FOUND".to_owned()),
+                Just("VALIDATION_ERROR".to_owned()),
+                "[A-Z_]{0,12}",
+            ],
+            message in ".{0,40}",
+        ) {
+            let over = code == OVER_CAPACITY;
+            match classify(DaemonError { code, message }) {
+                ErrorVerdict::RetryAfter(wait, _) => {
+                    prop_assert!(over);
+                    prop_assert!(wait <= MAX_RETRY_AFTER);
+                }
+                _ => prop_assert!(!over),
+            }
+        }
+
+        #[test]
+        fn retry_after_reads_what_the_daemon_writes(
+            seconds in 0.0f64..100.0,
+            before in "[a-p :(]{0,20}",
+            after in "[a-z )]{0,10}",
+        ) {
+            let message = format!("{before}retry after {seconds:.1}s{after}");
+            let wait = retry_after(&message).expect("a wait");
+            let expected = ((seconds * 10.0).round() / 10.0).min(MAX_RETRY_AFTER.as_secs_f64());
+            prop_assert!((wait.as_secs_f64() - expected).abs() < 1e-6, "{} → {:?}", message, wait);
+        }
+
+        #[test]
+        fn retry_after_never_panics(message in ".{0,48}") {
+            if let Some(wait) = retry_after(&message) {
+                prop_assert!(wait <= MAX_RETRY_AFTER);
+            }
+        }
+    }
+}
