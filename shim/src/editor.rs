@@ -1,44 +1,13 @@
-//! What the shim needs to know about a JSON-RPC line, and nothing more.
+//! What the relay needs to know about a JSON-RPC line, from [`exai_proto::jsonrpc`]'s view.
 //!
-//! Editor lines get one borrowed serde parse that validates the JSON and picks out `id` (kept as
-//! raw JSON so it is echoed back with its original type and value), `method`, and for
-//! `notifications/cancelled` the `params.requestId`.
+//! Editor lines are looked at once: requests are tracked by their raw id (so they are failed if
+//! the hub goes away), invalid lines are answered here whether or not the hub is there (exactly
+//! the answer the hub would give), and `notifications/cancelled` retires the request it names.
 //! Hub lines are only checked for being a response, to retire the request in flight.
 //! Nothing is re-encoded: forwarded lines keep their original bytes.
 
-use crate::line::{self, INVALID_REQUEST, PARSE_ERROR};
 use bytes::Bytes;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
-use serde_json::value::RawValue;
-use std::borrow::Cow;
-
-/// The fields of an editor message the shim looks at.
-#[derive(Deserialize)]
-struct EditorMsg<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    method: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    params: Option<&'a RawValue>,
-}
-
-/// The `params` of `notifications/cancelled`.
-#[derive(Deserialize)]
-struct CancelParams<'a> {
-    #[serde(rename = "requestId", borrow, default)]
-    request_id: Option<&'a RawValue>,
-}
-
-/// The fields of a hub line the shim looks at.
-#[derive(Deserialize)]
-struct HubLine<'a> {
-    #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
-    #[serde(default)]
-    method: Option<IgnoredAny>,
-}
+use exai_proto::jsonrpc::{self, ErrorCode, Id, Message};
 
 /// What an editor line is, as far as the relay cares.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,17 +16,17 @@ pub enum Classified {
     Empty,
     /// Invalid: answer with this error line instead of forwarding.
     Reply(Bytes),
-    /// A request; `id` is its raw JSON id.
+    /// A request.
     Request {
-        /// The id as raw JSON text.
-        id: Box<str>,
+        /// Its raw id.
+        id: Id,
         /// Whether this is `initialize`, kept for resume.
         initialize: bool,
     },
     /// `notifications/cancelled`, with the raw id of the request it cancels.
     Cancel {
-        /// The cancelled request's id as raw JSON text.
-        request_id: Option<Box<str>>,
+        /// The cancelled request's id.
+        request_id: Option<Id>,
     },
     /// Another notification, or a response to a request from the hub.
     Other,
@@ -67,79 +36,56 @@ pub enum Classified {
 
 /// Classifies one editor line (without its newline).
 pub fn classify(line: &[u8]) -> Classified {
-    let Some(first) = line.iter().find(|byte| !byte.is_ascii_whitespace()) else {
+    if jsonrpc::is_blank(line) {
         return Classified::Empty;
-    };
-    if *first == b'[' {
-        return Classified::Batch;
     }
-    let message = match serde_json::from_slice::<EditorMsg<'_>>(line) {
-        Ok(message) => message,
-        Err(error) => return Classified::Reply(invalid(line, &error)),
-    };
-    match (message.id, message.method) {
-        (Some(id), Some(method)) => Classified::Request {
-            id: id.get().into(),
-            initialize: method == "initialize",
+    match Message::parse(line) {
+        Message::Request(request) => Classified::Request {
+            id: request.id.to_id(),
+            initialize: request.method == "initialize",
         },
-        (None, Some(method)) if method == "notifications/cancelled" => {
-            let request_id = message
-                .params
-                .and_then(|params| serde_json::from_str::<CancelParams<'_>>(params.get()).ok())
-                .and_then(|params| params.request_id)
-                .map(|id| id.get().into());
-            Classified::Cancel { request_id }
+        Message::Notification(notification) if notification.method == jsonrpc::CANCELLED => {
+            Classified::Cancel {
+                request_id: notification.cancelled_id().map(|id| id.to_id()),
+            }
         }
-        (None, Some(_)) | (Some(_), None) => Classified::Other,
-        (None, None) => Classified::Reply(line::error_line(
-            None,
-            INVALID_REQUEST,
-            "invalid request: a JSON-RPC message needs a method or an id",
-        )),
+        Message::Notification(_) | Message::Response(_) => Classified::Other,
+        Message::Batch => Classified::Batch,
+        Message::Invalid(invalid) => Classified::Reply(invalid.error_line()),
     }
 }
 
-/// The error answer for a line that failed to parse.
-fn invalid(line: &[u8], error: &serde_json::Error) -> Bytes {
-    let id = line::sniff_id(line);
-    if error.is_data() {
-        let message = format!("invalid request: not a JSON-RPC message object: {error}");
-        line::error_line(id, INVALID_REQUEST, &message)
-    } else {
-        line::error_line(id, PARSE_ERROR, &format!("parse error: {error}"))
-    }
-}
-
-/// The raw id a hub line answers, if it is a response (an id and no method).
+/// The raw id a hub line answers, if it is a response with an id.
 pub fn answered_id(line: &[u8]) -> Option<&str> {
-    if line.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
-    let message = serde_json::from_slice::<HubLine<'_>>(line).ok()?;
-    match (message.id, message.method) {
-        (Some(id), None) => Some(id.get()),
+    match Message::parse(line) {
+        Message::Response(response) => response.id.map(|id| id.as_str()),
         _ => None,
     }
 }
 
-/// The answer to a batch while the hub is unavailable: one error per request in it.
+/// The answer to a batch while the hub is unavailable: `message` to each request in it, and
+/// each invalid item's own error.
 ///
 /// Returns `None` when the batch holds only notifications and responses (nothing to answer), and
-/// a parse error when the batch is not valid JSON.
+/// a single error when the batch is not a valid JSON array.
 pub fn batch_errors(line: &[u8], message: &str) -> Option<Bytes> {
-    let items = match serde_json::from_slice::<Vec<EditorMsg<'_>>>(line) {
+    let items = match jsonrpc::parse_batch(line) {
         Ok(items) => items,
-        Err(error) => return Some(invalid(line, &error)),
+        Err(invalid) => return Some(invalid.error_line()),
     };
     let mut answer = Vec::from(&b"["[..]);
     for item in &items {
-        if let (Some(id), Some(_)) = (item.id, &item.method) {
-            if answer.len() > 1 {
-                answer.push(b',');
+        let error = match item {
+            Message::Request(request) => {
+                jsonrpc::error_line(Some(request.id), ErrorCode::Unavailable, message)
             }
-            let error = line::error_line(Some(id.get().as_bytes()), line::HUB_UNAVAILABLE, message);
-            answer.extend_from_slice(&error);
+            Message::Invalid(invalid) => invalid.error_line(),
+            _ => continue,
+        };
+        if answer.len() > 1 {
+            answer.push(b',');
         }
+        answer.extend_from_slice(&error);
     }
     answer.push(b']');
     (answer.len() > 2).then(|| Bytes::from(answer))
@@ -156,12 +102,16 @@ mod tests {
         }
     }
 
+    fn id(text: &str) -> Id {
+        jsonrpc::RawId::new(text).unwrap().to_id()
+    }
+
     #[test]
     fn classifies_requests_notifications_and_responses() {
         assert_eq!(
             classify(br#"{"jsonrpc":"2.0","id":"a\u0062","method":"initialize","params":{}}"#),
             Classified::Request {
-                id: r#""a\u0062""#.into(),
+                id: id(r#""a\u0062""#),
                 initialize: true
             }
         );
@@ -170,7 +120,7 @@ mod tests {
                 br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":4}}"#
             ),
             Classified::Cancel {
-                request_id: Some("4".into())
+                request_id: Some(id("4"))
             }
         );
         assert_eq!(
@@ -192,6 +142,14 @@ mod tests {
         assert_eq!(not_object["id"], serde_json::Value::Null);
         let empty = reply_json(classify(b"{}"));
         assert_eq!(empty["error"]["code"], -32600);
+        // Request-shaped, but not a request: answered here, never forwarded (finding 6).
+        let null_id = reply_json(classify(br#"{"id":null,"method":"ping"}"#));
+        assert_eq!(null_id["error"]["code"], -32600);
+        assert_eq!(null_id["id"], serde_json::Value::Null);
+        let no_method = reply_json(classify(br#"{"id":"z"}"#));
+        assert_eq!(no_method["id"], "z");
+        let null_method = reply_json(classify(br#"{"id":3,"method":null}"#));
+        assert_eq!(null_method["id"], 3);
     }
 
     #[test]
@@ -205,15 +163,20 @@ mod tests {
     }
 
     #[test]
-    fn batch_errors_cover_requests_only() {
+    fn batch_errors_cover_requests_and_invalid_items() {
         let answer = batch_errors(
-            br#"[{"id":1,"method":"a"},{"method":"n"},{"id":"b","method":"c"}]"#,
+            br#"[{"id":1,"method":"a"},{"method":"n"},{"id":"b","method":"c"},{"id":null,"method":"d"}]"#,
             "down",
         )
         .unwrap();
         let value: serde_json::Value = serde_json::from_slice(&answer).unwrap();
-        assert_eq!(value.as_array().unwrap().len(), 2);
+        assert_eq!(value.as_array().unwrap().len(), 3);
         assert_eq!(value[1]["id"], "b");
+        assert_eq!(value[1]["error"]["code"], -32001);
+        assert_eq!(value[2]["error"]["code"], -32600);
         assert_eq!(batch_errors(br#"[{"method":"n"}]"#, "down"), None);
+        let broken: serde_json::Value =
+            serde_json::from_slice(&batch_errors(b"[1,", "down").unwrap()).unwrap();
+        assert_eq!(broken["error"]["code"], -32700);
     }
 }

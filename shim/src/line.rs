@@ -1,13 +1,13 @@
-//! The editor side of the wire: a newline-delimited line reader with a length limit, a sniffer
-//! that finds a request id in a truncated line, and the JSON-RPC error lines the shim writes itself.
+//! The editor side of the wire: a newline-delimited line reader with a length limit, and the
+//! answer to a line over it (its id sniffed from the kept start with
+//! [`exai_proto::jsonrpc::sniff_id`]).
 //!
 //! Nothing here touches stdout: callers hand the built lines to the stdout writer.
 //! The reader keeps all of its state in the struct, so [`LineReader::next`] is cancel safe and can
 //! sit in a `tokio::select!` next to the hub connection.
 
 use bytes::{Buf, Bytes, BytesMut};
-use serde::de::IgnoredAny;
-use std::fmt::Write as _;
+use exai_proto::jsonrpc::{self, ErrorCode, RawId};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// How much of an over-long line is kept to sniff its id from.
@@ -22,13 +22,6 @@ const READ_CHUNK: usize = 64 << 10;
 /// Buffers that grew beyond this are replaced once they are nearly empty again.
 const SHRINK_ABOVE: usize = 1 << 20;
 
-/// JSON-RPC "parse error".
-pub const PARSE_ERROR: i32 = -32700;
-/// JSON-RPC "invalid request".
-pub const INVALID_REQUEST: i32 = -32600;
-/// Server error code used when the hub cannot be reached or went away.
-pub const HUB_UNAVAILABLE: i32 = -32001;
-
 /// One unit of input from the editor.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Input {
@@ -38,7 +31,7 @@ pub enum Input {
     TooLong {
         /// The line's length in bytes, without the line ending.
         len: usize,
-        /// The first bytes of the line, for [`sniff_id`].
+        /// The first bytes of the line, for [`jsonrpc::sniff_id`].
         prefix: Bytes,
     },
 }
@@ -217,152 +210,12 @@ fn memchr(haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&byte| byte == b'\n')
 }
 
-/// Finds the value of a top-level `"id"` key in the start of a JSON object.
-///
-/// Returns the raw JSON of the value when it is a complete string or number inside `prefix`,
-/// and `None` for anything else (no object, no id, a null id, or an id cut off by the prefix end).
-/// Nested objects and arrays are skipped, so an `"id"` inside `params` is never mistaken for the
-/// request id.
-pub fn sniff_id(prefix: &[u8]) -> Option<&[u8]> {
-    let mut scanner = Scanner {
-        text: prefix,
-        at: 0,
-    };
-    scanner.skip_ws();
-    scanner.expect(b'{')?;
-    loop {
-        scanner.skip_ws();
-        if scanner.peek()? == b'}' {
-            return None;
-        }
-        let key = scanner.string()?;
-        scanner.skip_ws();
-        scanner.expect(b':')?;
-        scanner.skip_ws();
-        let value = scanner.value()?;
-        if key == b"\"id\"" {
-            // A number is only complete when something follows it inside the prefix.
-            let complete = value.first() == Some(&b'"') || scanner.at < prefix.len();
-            let is_id = matches!(value.first(), Some(b'"' | b'-' | b'0'..=b'9'));
-            let valid = serde_json::from_slice::<IgnoredAny>(value).is_ok();
-            return (complete && is_id && valid).then_some(value);
-        }
-        scanner.skip_ws();
-        match scanner.bump()? {
-            b',' => continue,
-            _ => return None,
-        }
-    }
-}
-
-/// A cursor over JSON text that only knows how to skip values.
-struct Scanner<'a> {
-    text: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Scanner<'a> {
-    fn peek(&self) -> Option<u8> {
-        self.text.get(self.at).copied()
-    }
-
-    fn bump(&mut self) -> Option<u8> {
-        let byte = self.peek()?;
-        self.at += 1;
-        Some(byte)
-    }
-
-    fn expect(&mut self, wanted: u8) -> Option<()> {
-        (self.bump()? == wanted).then_some(())
-    }
-
-    fn skip_ws(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-            self.at += 1;
-        }
-    }
-
-    /// A complete string, quotes included.
-    fn string(&mut self) -> Option<&'a [u8]> {
-        let start = self.at;
-        self.expect(b'"')?;
-        loop {
-            match self.bump()? {
-                b'\\' => {
-                    self.bump()?;
-                }
-                b'"' => return Some(&self.text[start..self.at]),
-                _ => {}
-            }
-        }
-    }
-
-    /// One complete value of any kind; scalars end at the first delimiter or the prefix end.
-    fn value(&mut self) -> Option<&'a [u8]> {
-        let start = self.at;
-        match self.peek()? {
-            b'"' => {
-                self.string()?;
-            }
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                loop {
-                    match self.peek()? {
-                        b'"' => {
-                            self.string()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.at += 1;
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.at += 1;
-                }
-            }
-            _ => {
-                while let Some(byte) = self.peek() {
-                    if matches!(byte, b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n') {
-                        break;
-                    }
-                    self.at += 1;
-                }
-            }
-        }
-        Some(&self.text[start..self.at])
-    }
-}
-
-/// A JSON-RPC error response line (without newline).
-///
-/// `id` is the request id as raw JSON (`None` writes `null`); `message` is escaped here.
-pub fn error_line(id: Option<&[u8]>, code: i32, message: &str) -> Bytes {
-    let id = id.unwrap_or(b"null");
-    let mut line = Vec::with_capacity(64 + id.len() + message.len());
-    line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-    line.extend_from_slice(id);
-    let mut tail = String::with_capacity(32 + message.len());
-    // Writing into a String cannot fail, and serializing a &str to JSON cannot fail either.
-    let _ = write!(
-        tail,
-        ",\"error\":{{\"code\":{code},\"message\":{}}}}}",
-        serde_json::to_string(message).unwrap_or_else(|_| "\"\"".to_owned())
-    );
-    line.extend_from_slice(tail.as_bytes());
-    Bytes::from(line)
-}
-
 /// The answer to a line longer than the limit.
-pub fn too_large(id: Option<&[u8]>, len: usize, max_len: usize) -> Bytes {
+pub fn too_large(id: Option<RawId<'_>>, len: usize, max_len: usize) -> Bytes {
     let message = format!(
         "request too large: {len} bytes exceeds the limit of {max_len} bytes (EXAI_MAX_LINE_BYTES)"
     );
-    error_line(id, INVALID_REQUEST, &message)
+    jsonrpc::error_line(id, ErrorCode::InvalidRequest, &message)
 }
 
 #[cfg(test)]

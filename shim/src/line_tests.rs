@@ -1,53 +1,13 @@
-//! Unit tests for the line reader, the id sniffer and the error builders.
+//! Unit and property tests of the line reader and the over-long line's answer.
 
 use super::*;
-
-fn sniff(text: &str) -> Option<&str> {
-    sniff_id(text.as_bytes()).map(|raw| std::str::from_utf8(raw).unwrap())
-}
-
-#[test]
-fn sniffs_top_level_ids_of_both_types() {
-    assert_eq!(sniff(r#"{"jsonrpc":"2.0","id":7,"method":"x"}"#), Some("7"));
-    assert_eq!(
-        sniff(r#" { "id" : "a\"b" , "method":"x"}"#),
-        Some(r#""a\"b""#)
-    );
-    assert_eq!(sniff(r#"{"id":-1.5e3}"#), Some("-1.5e3"));
-    assert_eq!(
-        sniff(r#"{"method":"x","params":{"a":[1,{"b":"}"}]},"id":"z"}"#),
-        Some(r#""z""#)
-    );
-}
+use exai_proto::jsonrpc::sniff_id;
+use proptest::prelude::*;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 #[test]
-fn ignores_nested_null_and_truncated_ids() {
-    assert_eq!(sniff(r#"{"method":"x","params":{"id":5},"#), None);
-    assert_eq!(sniff(r#"{"params":["id",5],"id":null}"#), None);
-    assert_eq!(sniff(r#"{"id":12"#), None, "a number cut by the prefix end");
-    assert_eq!(
-        sniff(r#"{"id":"abc"#),
-        None,
-        "a string cut by the prefix end"
-    );
-    assert_eq!(sniff(r#"{"id":true}"#), None);
-    assert_eq!(sniff(r#"{"id":{"x":1}}"#), None);
-    assert_eq!(sniff(r#"{"id":1-2}"#), None, "not a valid number");
-    assert_eq!(sniff("[1,2]"), None);
-    assert_eq!(sniff("not json"), None);
-    assert_eq!(sniff(""), None);
-}
-
-#[test]
-fn error_lines_are_valid_json_rpc() {
-    let line = error_line(Some(b"\"x\""), PARSE_ERROR, "bad \"quote\"\nnewline");
-    let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
-    assert_eq!(
-        value,
-        serde_json::json!({"jsonrpc":"2.0","id":"x","error":{"code":-32700,"message":"bad \"quote\"\nnewline"}})
-    );
-    assert!(!line.contains(&b'\n'));
-
+fn the_answer_to_a_long_line_is_one_json_rpc_line() {
     let line = too_large(None, 20, 10);
     assert_eq!(
         &line[..],
@@ -85,7 +45,7 @@ async fn reader_reports_long_lines_and_continues() {
             Input::TooLong { len, prefix } => {
                 assert_eq!(*len, long.len(), "input {index}");
                 assert_eq!(prefix.len(), 100);
-                assert_eq!(sniff_id(prefix), Some(&b"3"[..]));
+                assert_eq!(sniff_id(prefix).map(|id| id.as_str()), Some("3"));
             }
             other => panic!("expected TooLong, got {other:?}"),
         }
@@ -98,4 +58,131 @@ async fn reader_limit_excludes_the_line_ending() {
     let inputs = read_all(b"12345\r\n123456\n", 5).await;
     assert_eq!(inputs[0], line("12345"));
     assert!(matches!(inputs[1], Input::TooLong { len: 6, .. }));
+}
+
+/// A reader that hands out its input in the given pieces, one per read.
+struct Pieces {
+    pieces: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl AsyncRead for Pieces {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if let Some(mut piece) = self.pieces.pop_front() {
+            let take = piece.len().min(buf.remaining());
+            buf.put_slice(&piece[..take]);
+            if take < piece.len() {
+                self.pieces.push_front(piece.split_off(take));
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Reads `input` cut at `cuts` to the end.
+fn read_in_pieces(input: &[u8], cuts: &[prop::sample::Index], max_len: usize) -> Vec<Input> {
+    let mut points: Vec<usize> = cuts.iter().map(|cut| cut.index(input.len() + 1)).collect();
+    points.sort_unstable();
+    points.push(input.len());
+    let mut from = 0;
+    let mut pieces = std::collections::VecDeque::new();
+    for to in points {
+        if to > from {
+            pieces.push_back(input[from..to].to_vec());
+        }
+        from = to;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut reader = LineReader::new(Pieces { pieces }, max_len);
+        let mut inputs = Vec::new();
+        while let Some(input) = reader.next().await.unwrap() {
+            inputs.push(input);
+        }
+        inputs
+    })
+}
+
+/// What the reader must make of `input`: `\n`-separated lines, one trailing `\r` dropped, a last
+/// line without newline kept, lines over the limit reported with their length and start.
+fn expected_lines(input: &[u8], max_len: usize) -> Vec<Input> {
+    let mut lines: Vec<&[u8]> = input.split(|&byte| byte == b'\n').collect();
+    if lines.last().is_some_and(|last| last.is_empty()) {
+        lines.pop();
+    }
+    lines
+        .into_iter()
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .map(|line| {
+            if line.len() > max_len {
+                Input::TooLong {
+                    len: line.len(),
+                    prefix: Bytes::copy_from_slice(&line[..max_len.min(SNIFF_PREFIX_LEN)]),
+                }
+            } else {
+                Input::Line(Bytes::copy_from_slice(line))
+            }
+        })
+        .collect()
+}
+
+fn line_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        4 => prop::sample::select(b"ab{}\":,".to_vec()),
+        2 => Just(b'\n'),
+        2 => Just(b'\r'),
+        1 => any::<u8>(),
+    ];
+    prop::collection::vec(byte, 0..200)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_chunking_gives_the_same_lines(
+        input in line_bytes(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..16),
+        max_len in 1usize..48,
+    ) {
+        let expected = expected_lines(&input, max_len);
+        prop_assert_eq!(read_in_pieces(&input, &[], max_len), expected_lines(&input, max_len));
+        prop_assert_eq!(read_in_pieces(&input, &cuts, max_len), expected);
+    }
+
+    #[test]
+    fn an_over_long_request_is_answered_with_its_id_or_null(
+        id in prop_oneof![any::<i64>().prop_map(|n| n.to_string()), "[a-z]{0,6}".prop_map(|s| format!("\"{s}\""))],
+        padding in 0usize..200,
+        id_first in any::<bool>(),
+        max_len in 1usize..120,
+    ) {
+        let data = "x".repeat(padding);
+        let line = if id_first {
+            format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"tools/call","params":{{"data":"{data}"}}}}"#)
+        } else {
+            format!(r#"{{"jsonrpc":"2.0","method":"tools/call","params":{{"data":"{data}"}},"id":{id}}}"#)
+        };
+        for input in read_in_pieces(format!("{line}\r\n").as_bytes(), &[], max_len) {
+            let answer = match input {
+                Input::Line(read) => {
+                    prop_assert_eq!(&read[..], line.as_bytes());
+                    continue;
+                }
+                Input::TooLong { len, prefix } => {
+                    prop_assert_eq!(len, line.len());
+                    too_large(sniff_id(&prefix), len, max_len)
+                }
+            };
+            let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+            prop_assert_eq!(answer["error"]["code"].as_i64(), Some(-32600));
+            let expected: serde_json::Value = serde_json::from_str(&id).unwrap();
+            prop_assert!(answer["id"].is_null() || answer["id"] == expected, "{}", answer);
+        }
+    }
 }

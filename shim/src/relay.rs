@@ -21,6 +21,7 @@ use crate::line::{self, Input, LineReader};
 use crate::writers;
 use bytes::Bytes;
 use exai_ipc::{AutostartLock, Endpoint};
+use exai_proto::jsonrpc::{self, ErrorCode, Id};
 use exai_proto::{ClientMsg, DecodeError, Frame, Hello, HubMsg, Resume, SessionId};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
@@ -234,7 +235,7 @@ struct Relay {
     /// The editor's most recent `initialize` request, replayed on resume.
     initialize: Option<Bytes>,
     /// Raw JSON ids of editor requests the hub has not answered yet.
-    in_flight: HashSet<Box<str>>,
+    in_flight: HashSet<Id>,
     /// An editor line waiting for room in the hub queue; the editor is not read meanwhile.
     to_hub: Option<Bytes>,
     /// Lines waiting for room in the stdout queue; neither side is read meanwhile.
@@ -475,9 +476,9 @@ impl Relay {
         self.report(reason.clone());
         self.unavailable = reason;
         self.attempt = Some(self.start_attempt(delay));
-        let ids: Vec<Box<str>> = self.in_flight.drain().collect();
+        let ids: Vec<Id> = self.in_flight.drain().collect();
         for id in ids {
-            let line = line::error_line(Some(id.as_bytes()), line::HUB_UNAVAILABLE, &message);
+            let line = jsonrpc::error_line(Some(id.as_raw()), ErrorCode::Unavailable, &message);
             if let Step::Exit(outcome) = self.emit(line) {
                 return Step::Exit(outcome);
             }
@@ -494,7 +495,7 @@ impl Relay {
                     limit = self.max_line_bytes,
                     "rejecting an over-long line"
                 );
-                let id = line::sniff_id(&prefix);
+                let id = jsonrpc::sniff_id(&prefix);
                 return self.emit(line::too_large(id, len, self.max_line_bytes));
             }
         };
@@ -508,7 +509,7 @@ impl Relay {
                 if self.link.is_none() {
                     let message = self.unavailable.message(&self.endpoint);
                     let error =
-                        line::error_line(Some(id.as_bytes()), line::HUB_UNAVAILABLE, &message);
+                        jsonrpc::error_line(Some(id.as_raw()), ErrorCode::Unavailable, &message);
                     return self.emit(error);
                 }
                 self.in_flight.insert(id);
@@ -516,7 +517,7 @@ impl Relay {
             }
             Classified::Cancel { request_id } => {
                 if let Some(request_id) = request_id {
-                    self.in_flight.remove(&*request_id);
+                    self.in_flight.remove(request_id.as_str());
                 }
                 self.forward_or_drop(line).await
             }
