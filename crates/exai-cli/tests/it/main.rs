@@ -8,6 +8,7 @@ mod cli;
 mod connect;
 mod dashboard;
 mod faults;
+mod jsonrpc;
 mod launcher;
 mod mcp;
 mod resilience;
