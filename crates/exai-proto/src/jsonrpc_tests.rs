@@ -12,16 +12,14 @@ fn parse_json(line: &[u8]) -> Value {
     serde_json::from_slice(line).expect("every line built here is JSON")
 }
 
-/// The answer a message gets, as JSON: the invalid line's error, or for a request a stand-in
-/// error built from its id.
-fn answer(line: &[u8]) -> Option<Value> {
+/// The answer a message gets: the invalid line's error, or for a request a stand-in error built
+/// from its id.
+fn answer(line: &[u8]) -> Option<Bytes> {
     match Message::parse(line) {
-        Message::Invalid(invalid) => Some(parse_json(&invalid.error_line())),
-        Message::Request(request) => Some(parse_json(&error_line(
-            Some(request.id),
-            ErrorCode::MethodNotFound,
-            "x",
-        ))),
+        Message::Invalid(invalid) => Some(invalid.error_line()),
+        Message::Request(request) => {
+            Some(error_line(Some(request.id), ErrorCode::MethodNotFound, "x"))
+        }
         _ => None,
     }
 }
@@ -426,11 +424,13 @@ proptest! {
         match Message::parse(line.as_bytes()) {
             Message::Request(_) | Message::Invalid(_) => {
                 let answer = answer(line.as_bytes()).unwrap();
-                prop_assert_eq!(&answer["jsonrpc"], "2.0");
+                // Compared as text: serde_json reads some floats back a bit off.
+                let id = answer_id(&answer);
+                let sent = value.get("id").map(Value::to_string);
+                prop_assert!(id == "null" || Some(&id) == sent.as_ref(), "{} → {:?}", line, answer);
+                let answer = parse_json(&answer);
                 prop_assert!(answer["error"]["code"].is_i64());
                 prop_assert!(answer["error"]["message"].is_string());
-                let id = &answer["id"];
-                prop_assert!(id.is_null() || Some(id) == value.get("id"), "{} → {}", line, answer);
             }
             Message::Notification(_) => prop_assert!(value.get("id").is_none() && value.get("method").is_some_and(Value::is_string)),
             Message::Response(_) => prop_assert!(response),
