@@ -41,6 +41,8 @@ describe("dashboard in a browser", () => {
   let daemon, hub, context, page, logsPage, env, dashboardUrl, origin, token;
   const shims = [];
   const consoleErrors = [];
+  /** Every /api request the main page made, with the headers that could carry the token. */
+  const apiRequests = [];
 
   before(async () => {
     const runtimeDir = await tempDir("exai-e2e-run-");
@@ -60,7 +62,7 @@ describe("dashboard in a browser", () => {
     token = url.searchParams.get("token");
     assert.ok(token, `the printed URL carries a token: ${dashboardUrl}`);
 
-    // A fresh profile per run: no cookie from an earlier run can log us in.
+    // A fresh profile per run: nothing from an earlier run can log us in.
     context = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
       args: CHROMIUM_ARGS,
@@ -80,16 +82,32 @@ describe("dashboard in a browser", () => {
     await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
   });
 
-  it("refuses the page without the token and with a wrong one (401)", async () => {
-    // The profile is fresh, so no cookie authenticates these requests.
+  it("serves the page to anyone but refuses the API without the bearer token (401)", async () => {
+    // The built UI is public; every /api request needs `Authorization: Bearer`, and nothing
+    // else counts: not the query, not a cookie.
+    const host = new URL(origin).host;
+    for (const headers of [
+      { Host: host },
+      { Host: host, Authorization: `Bearer ${"0".repeat(64)}` },
+      { Host: host, Cookie: `exai_dashboard_${new URL(origin).port}=${token}` },
+    ]) {
+      for (const path of ["/api/snapshot", "/api/events", `/api/snapshot?token=${token}`]) {
+        const answer = await rawGet(`${origin}${path}`, headers);
+        assert.equal(answer.status, 401, `${path} with ${Object.keys(headers).join(", ")}: ${answer.body}`);
+      }
+    }
+    const refused = await rawGet(`${origin}/api/snapshot`, { Host: host });
+    assert.match(refused.body, /\?token=/, "the refusal says to open the URL the hub printed");
+
+    // The page without the token, and with a wrong one: it loads, and says what to do.
     const probe = context.pages()[0] ?? (await context.newPage());
-    const bare = await probe.goto(`${origin}/`);
-    assert.equal(bare.status(), 401);
-    assert.match(await bare.text(), /URL|address/i, "the refusal says to open the URL the hub printed");
-    const wrong = await probe.goto(`${origin}/?token=${"0".repeat(64)}`);
-    assert.equal(wrong.status(), 401);
-    const api = await probe.goto(`${origin}/api/snapshot`);
-    assert.equal(api.status(), 401);
+    for (const url of [`${origin}/`, `${origin}/?token=${"0".repeat(64)}`]) {
+      const response = await probe.goto(url);
+      assert.equal(response.status(), 200);
+      assert.equal(response.headers()["set-cookie"], undefined);
+      await probe.locator(".banner", { hasText: "Open the address the hub printed" }).waitFor({ timeout: PROMPT_MS });
+      assert.equal(new URL(probe.url()).searchParams.has("token"), false, "the token leaves the address bar");
+    }
     await probe.close();
   });
 
@@ -108,19 +126,34 @@ describe("dashboard in a browser", () => {
   it("opens with the printed URL and shows an editor window as a ready row with the editor's name", async () => {
     page = await context.newPage();
     watchConsole(page, consoleErrors);
+    watchApi(page, apiRequests);
     const response = await page.goto(dashboardUrl);
     assert.notEqual(response.status(), 503, `exai was built without ui/dist: ${await response.text()}`);
-    // The token leaves the address bar (the cookie carries it from here on).
+    // No cookie: not set by the server, not readable by the page, not in the browser.
+    assert.equal(response.headers()["set-cookie"], undefined);
+    // The page takes the token out of the address bar and keeps it in memory.
     await page.waitForURL((url) => !url.searchParams.has("token"), { timeout: PROMPT_MS });
     assert.equal(await page.title(), "EXAI Tray");
     // The empty state teaches how to connect, before any editor is there.
     await page.locator(".empty-state", { hasText: "No editor connected" }).waitFor({ timeout: PROMPT_MS });
+    assert.equal(await page.evaluate(() => document.cookie), "");
+    assert.deepEqual(await context.cookies(), []);
 
     shims.push(await Shim.connect({ endpoint, label: alpha, editor: EDITOR, env }));
     const alphaRow = page.locator(row(alpha, "ready"), { hasText: EDITOR.name });
     await alphaRow.waitFor({ timeout: PROMPT_MS });
     assert.match(await alphaRow.getAttribute("data-session"), /^[0-9a-f]{16}$/);
     await page.locator(".pill[data-tone=green]").waitFor({ timeout: PROMPT_MS });
+  });
+
+  it("sends the token only as a bearer header, the event stream included", () => {
+    const paths = new Set(apiRequests.map((request) => request.path));
+    for (const path of ["/api/events", "/api/snapshot", "/api/logs"]) assert.ok(paths.has(path), `${path} was requested: ${[...paths]}`);
+    for (const request of apiRequests) {
+      assert.equal(request.authorization, `Bearer ${token}`, request.path);
+      assert.equal(request.cookie, undefined, request.path);
+      assert.equal(request.url.includes(token), false, `${request.path}: no token in the URL`);
+    }
   });
 
   it("counts the window's requests live", async () => {
@@ -140,9 +173,10 @@ describe("dashboard in a browser", () => {
   });
 
   it("streams log lines into #logs as they happen", async () => {
+    // Another tab, opened from the printed link (sessionStorage is per tab).
     logsPage = await context.newPage();
     watchConsole(logsPage, consoleErrors);
-    await logsPage.goto(`${origin}/#/logs`);
+    await logsPage.goto(`${dashboardUrl}#/logs`);
     await logsPage.locator("#logs .log-line").first().waitFor({ timeout: PROMPT_MS });
 
     // A new window connects after the page loaded: its lines can only arrive as events.
@@ -170,6 +204,15 @@ describe("dashboard in a browser", () => {
     assert.equal(await page.locator(row(alpha, "ready")).count(), 1);
     await page.locator(".pill[data-tone=red]", { hasText: "lost" }).waitFor({ timeout: PROMPT_MS });
     await lostLine.first().waitFor({ timeout: PROMPT_MS });
+  });
+
+  it("keeps working after a reload, from this tab's sessionStorage and without a cookie", async () => {
+    await page.reload();
+    await page.locator(row(alpha, "ready")).waitFor({ timeout: PROMPT_MS });
+    await page.locator(row(beta, "lost")).waitFor({ timeout: PROMPT_MS });
+    assert.equal(new URL(page.url()).searchParams.has("token"), false);
+    assert.equal(await page.evaluate(() => document.cookie), "");
+    assert.deepEqual(await context.cookies(), []);
   });
 
   it("takes a screenshot of the sessions view with a ready and a lost window", async () => {
@@ -251,6 +294,15 @@ describe("dashboard in a browser", () => {
     assert.deepEqual(consoleErrors, []);
   });
 });
+
+function watchApi(page, requests) {
+  page.on("request", async (request) => {
+    const url = new URL(request.url());
+    if (!url.pathname.startsWith("/api/")) return;
+    const headers = await request.allHeaders();
+    requests.push({ path: url.pathname, url: request.url(), authorization: headers.authorization, cookie: headers.cookie });
+  });
+}
 
 function watchConsole(page, errors) {
   page.on("console", (message) => {

@@ -1,9 +1,12 @@
-// The HTTP backend, for the page `exai hub --dashboard` serves. Same-origin relative URLs with
-// the `exai_dashboard_<port>` cookie the page load set (docs/dashboard-api.md, "HTTP backend rules");
-// live events over one EventSource.
+// The HTTP backend, for the page `exai hub --dashboard` serves (docs/dashboard-api.md, "HTTP
+// backend rules"). Same-origin relative URLs; the token goes only in `Authorization: Bearer`
+// (./token.ts says where it comes from and why there is no cookie); live events are
+// Server-Sent Events read with fetch, since EventSource cannot send that header.
 
 import type { Api, EventHandlers, Unsubscribe } from "./index";
 import { ApiError } from "./index";
+import { SseParser } from "./sse";
+import { pageToken } from "./token";
 import type {
   ConnectInfo,
   HubEvent,
@@ -13,17 +16,23 @@ import type {
   Snapshot,
 } from "./types.gen";
 
-/** Backoff for re-opening an event stream the server closed (EventSource gives up on a non-200). */
+/** Backoff for re-opening an event stream that ended or was refused. */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
+
+function headers(extra: Record<string, string>): Record<string, string> {
+  const token = pageToken();
+  return token === null ? extra : { ...extra, Authorization: `Bearer ${token}` };
+}
 
 async function request<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
   let response: Response;
   try {
     response = await fetch(path, {
       method,
-      credentials: "same-origin",
-      headers: body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" },
+      // Nothing but the bearer header proves who we are.
+      credentials: "omit",
+      headers: headers(body === undefined ? { Accept: "application/json" } : { Accept: "application/json", "Content-Type": "application/json" }),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (error) {
@@ -44,81 +53,123 @@ function sessionPath(id: string): string {
   return `/api/sessions/${encodeURIComponent(id)}`;
 }
 
+/** How one opened stream ended. */
+type StreamEnd =
+  /** The hub said we fell behind (`event: resync`): reconnect at once and take a snapshot. */
+  | "resync"
+  /** The hub closed it, the network failed, or we stopped. */
+  | "ended";
+
+/** Reads one event stream until it ends, handing each event on. */
+async function pump(body: ReadableStream<Uint8Array>, handlers: EventHandlers): Promise<StreamEnd> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const parser = new SseParser();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return "ended";
+      for (const message of parser.push(decoder.decode(value, { stream: true }))) {
+        if (message.event === "resync") return "resync";
+        if (message.event !== "message") continue;
+        let event: HubEvent;
+        try {
+          event = JSON.parse(message.data) as HubEvent;
+        } catch {
+          console.warn("ignored an event that is not JSON", message.data);
+          continue;
+        }
+        handlers.event(event);
+      }
+    }
+  } catch {
+    return "ended";
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+}
+
 /**
- * Keeps one EventSource open. The browser reconnects by itself after a network error; when
- * the server answers with an error status it closes the stream for good, so we open a new one
- * with backoff, and ask once whether our credentials still hold to say why.
+ * Keeps one event stream open: reopens it with backoff when it ends, at once when the hub
+ * told us to resync. Resolves once the first stream is open; rejects if the hub refuses the
+ * token at the first try.
  */
 function subscribe(handlers: EventHandlers): Promise<Unsubscribe> {
-  let source: EventSource | null = null;
+  let controller: AbortController | null = null;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let retryMs = RETRY_MIN_MS;
   let stopped = false;
+  /** The hub dropped us for falling behind: the next open stream starts with a resync. */
+  let behind = false;
 
   return new Promise((resolve, reject) => {
     let settled = false;
     const stop: Unsubscribe = () => {
       stopped = true;
       clearTimeout(retryTimer);
-      source?.close();
+      controller?.abort();
+    };
+    const retry = (state: "down" | "unauthorized") => {
+      if (stopped) return;
+      handlers.link(state);
+      retryTimer = setTimeout(() => void open(), retryMs);
+      retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
     };
 
-    const open = () => {
-      source = new EventSource("/api/events");
-      source.onopen = () => {
-        retryMs = RETRY_MIN_MS;
-        handlers.link("open");
-        if (!settled) {
-          settled = true;
-          resolve(stop);
-        }
-      };
-      source.onmessage = (message: MessageEvent<string>) => {
-        let event: HubEvent;
-        try {
-          event = JSON.parse(message.data) as HubEvent;
-        } catch {
-          console.warn("ignored an event that is not JSON", message.data);
-          return;
-        }
-        handlers.event(event);
-      };
-      source.onerror = () => {
-        if (stopped || !source) return;
-        if (source.readyState !== EventSource.CLOSED) {
-          // The browser is already reconnecting.
-          handlers.link("down");
-          return;
-        }
-        source.close();
-        void diagnose().then((state) => {
-          if (stopped) return;
-          if (!settled && state === "unauthorized") {
-            settled = true;
-            reject(new ApiError("the hub refused this page's token", 401));
-            return;
-          }
-          handlers.link(state);
-          retryTimer = setTimeout(open, retryMs);
-          retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+    const open = async () => {
+      const abort = new AbortController();
+      controller = abort;
+      let response: Response;
+      try {
+        response = await fetch("/api/events", {
+          credentials: "omit",
+          cache: "no-store",
+          headers: headers({ Accept: "text/event-stream" }),
+          signal: abort.signal,
         });
-      };
+      } catch {
+        retry("down");
+        return;
+      }
+      if (!response.ok || !response.body) {
+        void response.body?.cancel().catch(() => {});
+        if (response.status === 401 && !settled) {
+          settled = true;
+          stopped = true;
+          reject(new ApiError("the hub refused this page's token", 401));
+          return;
+        }
+        retry(response.status === 401 ? "unauthorized" : "down");
+        return;
+      }
+      retryMs = RETRY_MIN_MS;
+      handlers.link("open");
+      if (behind) {
+        behind = false;
+        // Events were dropped while we lagged: the app takes a fresh snapshot.
+        handlers.event({ type: "lagged", missed: 0 });
+      }
+      if (!settled) {
+        settled = true;
+        resolve(stop);
+      }
+      const end = await pump(response.body, handlers);
+      if (stopped) return;
+      if (end === "resync") {
+        behind = true;
+        abort.abort();
+        void open();
+      } else {
+        retry("down");
+      }
     };
-    open();
+    void open();
   });
 }
 
-/** Why the stream closed: a rejected token, or the hub is unreachable or failing. */
-async function diagnose(): Promise<"unauthorized" | "down"> {
-  try {
-    const response = await fetch("/api/settings", { credentials: "same-origin" });
-    return response.status === 401 ? "unauthorized" : "down";
-  } catch {
-    return "down";
-  }
-}
-
 export function createHttpApi(): Api {
+  // Read (and take out of the address bar) before anything else runs.
+  pageToken();
   return {
     kind: "http",
     snapshot: () => get<Snapshot>("/api/snapshot"),

@@ -3,23 +3,24 @@
 //!
 //! The same built UI as the tray app (`ui/dist`, embedded at build time), talking to the hub
 //! through the routes in `docs/dashboard-api.md`: JSON for reads and actions, Server-Sent Events
-//! for the live stream. Every request needs the token and a `Host`/`Origin` that name this
-//! dashboard (see [`guard`]).
+//! for the live stream ([`events`]). The built UI is public; every `/api` request needs the
+//! token as `Authorization: Bearer`, and every request a `Host`/`Origin` that name this
+//! dashboard (see [`guard`]). How many connections it holds and for how long: [`conn`].
 
+mod conn;
+mod events;
 mod guard;
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use exai_hub::HubHandle;
 use exai_hub::api::{ConnectInfo, HostKind, Settings};
 use exai_proto::SessionId;
-use guard::{Policy, Proof};
-use std::convert::Infallible;
+use guard::{Policy, Verdict};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +28,9 @@ use tokio_util::sync::CancellationToken;
 mod assets {
     include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 }
+
+/// The largest request body accepted (the API's bodies are a few hundred bytes of JSON).
+pub(crate) const MAX_BODY: usize = 16 * 1024;
 
 /// Security headers on every answer: no framing, no sniffing, no referrer (the first page load
 /// carries the token in its URL), nothing cached.
@@ -54,7 +58,7 @@ impl Bound {
 /// Binds the dashboard's address. The token is `EXAI_DASHBOARD_TOKEN` or a fresh random one.
 pub(crate) async fn bind(addr: SocketAddr, env_token: Option<String>) -> anyhow::Result<Bound> {
     let token = match env_token {
-        // Only characters that need no escaping in a URL query or a cookie.
+        // Only characters that need no escaping in a URL query or a header.
         Some(token)
             if token.len() < 16
                 || !token
@@ -115,67 +119,62 @@ pub(crate) async fn serve(
         .route("/api/settings", get(settings).post(settings))
         .route("/api/events", get(events))
         .fallback(asset)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(dash.clone(), guard))
         .with_state(dash);
-    axum::serve(bound.listener, app)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await?;
+    conn::serve(bound.listener, app, stop).await;
     Ok(())
 }
 
-/// Token, `Host` and `Origin` checks, then security headers on whatever the route answers.
+/// Body size, `Host`, `Origin` and token checks, then security headers on whatever the route
+/// answers. Nothing here redirects: the page takes the token out of its own address bar, so no
+/// answer ever carries a `Location`.
 async fn guard(State(dash): State<Arc<Dash>>, request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let text = |name| {
-        headers
-            .get(name)
-            .and_then(|value: &HeaderValue| value.to_str().ok())
-    };
-    let host = text(header::HOST);
-    if !dash.policy.host_allowed(host) {
-        return refuse(
+    let bytes = |name| headers.get(name).map(HeaderValue::as_bytes);
+    let public = is_public(request.method(), request.uri().path());
+    let verdict = dash.policy.check(
+        !public,
+        bytes(header::HOST),
+        bytes(header::ORIGIN),
+        bytes(header::AUTHORIZATION),
+    );
+    let too_large = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|length| length > MAX_BODY as u64);
+    let mut response = match verdict {
+        Verdict::ForeignHost => refuse(
             StatusCode::FORBIDDEN,
             "403 Forbidden: this EXAI dashboard answers only on its own address (the Host header names another).",
-        );
-    }
-    if let Some(origin) = headers.get(header::ORIGIN)
-        && !dash
-            .policy
-            .origin_allowed(origin.to_str().unwrap_or_default(), host)
-    {
-        return refuse(
+        ),
+        Verdict::ForeignOrigin => refuse(
             StatusCode::FORBIDDEN,
             "403 Forbidden: requests from other sites are refused (the Origin header names another site).",
-        );
-    }
-    let proof = dash.policy.proof(
-        request.uri().query(),
-        text(header::COOKIE),
-        text(header::AUTHORIZATION),
-    );
-    let mut response = match proof {
-        Proof::Missing => refuse(
-            StatusCode::UNAUTHORIZED,
-            "401 Unauthorized: this EXAI dashboard needs its token. Open the full address `exai hub --dashboard` printed when it started (it ends in ?token=...).",
         ),
-        // The link with the token: keep the token in a cookie, take it out of the address bar.
-        Proof::Query
-            if request.method() == Method::GET && !request.uri().path().starts_with("/api/") =>
-        {
-            // Never redirect off this origin (`//host/...` is a scheme-relative URL).
-            let path = request.uri().path();
-            let location = if path.starts_with("//") { "/" } else { path }.to_owned();
-            let mut response =
-                (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
-            if let Ok(value) = HeaderValue::from_str(&dash.policy.set_cookie()) {
-                response.headers_mut().insert(header::SET_COOKIE, value);
+        Verdict::NoToken => refuse(
+            StatusCode::UNAUTHORIZED,
+            "401 Unauthorized: this EXAI dashboard needs its token. Open the full address `exai hub --dashboard` printed when it started (it ends in ?token=...); other clients send it as `Authorization: Bearer TOKEN`.",
+        ),
+        Verdict::Allow if too_large => refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "413 Payload Too Large: the dashboard's requests carry at most 16 KiB.",
+        ),
+        Verdict::Allow => {
+            if !public && let Some(conn) = request.extensions().get::<conn::Conn>() {
+                conn.trust();
             }
-            response
+            next.run(request).await
         }
-        Proof::Query | Proof::Cookie | Proof::Bearer => next.run(request).await,
     };
     secure(response.headers_mut());
     response
+}
+
+/// The built UI is public (it is the same in every copy of exai and holds no secret); the
+/// token guards everything else.
+fn is_public(method: &Method, path: &str) -> bool {
+    (method == Method::GET || method == Method::HEAD) && (path == "/" || find_asset(path).is_some())
 }
 
 fn secure(headers: &mut HeaderMap) {
@@ -261,27 +260,13 @@ async fn settings() -> Response {
     .into_response()
 }
 
-/// The live stream: every [`exai_hub::api::HubEvent`] as one `data:` line of JSON.
-async fn events(State(dash): State<Arc<Dash>>) -> Response {
-    let subscription = dash.hub.subscribe();
-    let stop = dash.stop.clone();
-    let stream = futures_util::stream::unfold(
-        (subscription, stop),
-        |(mut subscription, stop)| async move {
-            let event = tokio::select! {
-                () = stop.cancelled() => return None,
-                event = subscription.next() => event?,
-            };
-            let data = serde_json::to_string(&event).unwrap_or_default();
-            Some((
-                Ok::<_, Infallible>(Event::default().data(data)),
-                (subscription, stop),
-            ))
-        },
-    );
-    Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+/// The live stream: see [`events`].
+async fn events(State(dash): State<Arc<Dash>>, Extension(conn): Extension<conn::Conn>) -> Response {
+    events::stream(dash.hub.subscribe(), dash.stop.clone(), conn)
+}
+
+fn find_asset(path: &str) -> Option<&'static (&'static str, &'static [u8], &'static str)> {
+    assets::ASSETS.iter().find(|(url, _, _)| *url == path)
 }
 
 async fn asset(request: Request) -> Response {
@@ -298,7 +283,7 @@ async fn asset(request: Request) -> Response {
         "/" => "/index.html",
         path => path,
     };
-    match assets::ASSETS.iter().find(|(url, _, _)| *url == path) {
+    match find_asset(path) {
         Some((_, bytes, content_type)) => {
             // Hashed file names never change; index.html must always be fetched fresh.
             let cache = if path == "/index.html" {
