@@ -350,6 +350,8 @@ pub struct ConnectInfo {
     pub shim_path: String,
     /// Whether that file exists (when not, the page says how to build or install it).
     pub shim_found: bool,
+    /// The non-default hub endpoint the snippets pass to the shim (`--endpoint`), if any.
+    pub endpoint: Option<String>,
     /// One snippet per editor and place.
     pub snippets: Vec<Snippet>,
 }

@@ -135,6 +135,16 @@ pub struct Connector {
 }
 
 impl Connector {
+    /// Connects to the shim and endpoint the Connect page's snippets use, for this process's
+    /// user.
+    pub fn for_info(info: &ConnectInfo) -> anyhow::Result<Connector> {
+        Ok(Connector {
+            env: Env::from_process()?,
+            shim: PathBuf::from(&info.shim_path),
+            endpoint: info.endpoint.clone(),
+        })
+    }
+
     /// The entry `editor` gets.
     pub fn entry(&self, editor: Editor) -> Entry {
         let args = shim_args(Some(editor.window_name()), self.endpoint.as_deref());
@@ -394,6 +404,7 @@ pub fn connect_info(shim: &Path, found: bool, endpoint: Option<&str>) -> Connect
     ConnectInfo {
         shim_path: command.clone(),
         shim_found: found,
+        endpoint: endpoint.map(str::to_owned),
         snippets,
     }
 }

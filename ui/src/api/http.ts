@@ -9,6 +9,8 @@ import { SseParser } from "./sse";
 import { pageToken } from "./token";
 import type {
   ConnectInfo,
+  ConnectResult,
+  EditorStatus,
   HubEvent,
   LogRecord,
   RequestRecord,
@@ -178,6 +180,8 @@ export function createHttpApi(): Api {
     reconnectUpstream: () => post<void>("/api/reconnect"),
     dismiss: (id) => post<void>(`${sessionPath(id)}/dismiss`),
     connectInfo: () => get<ConnectInfo>("/api/connect"),
+    connectStatus: () => get<EditorStatus[]>("/api/connect/editors"),
+    connectEditor: (editor) => post<ConnectResult>(`/api/connect/editors/${encodeURIComponent(editor)}`),
     settings: () => get<Settings>("/api/settings"),
     setSettings: (settings) => post<Settings>("/api/settings", settings),
     subscribe,

@@ -4,6 +4,8 @@
 
 import type {
   ConnectInfo,
+  ConnectResult,
+  EditorStatus,
   HubEvent,
   LogRecord,
   RequestRecord,
@@ -46,6 +48,10 @@ export interface Api {
   reconnectUpstream(): Promise<void>;
   dismiss(id: string): Promise<void>;
   connectInfo(): Promise<ConnectInfo>;
+  /** Every editor's config file and whether it has the exai server. */
+  connectStatus(): Promise<EditorStatus[]>;
+  /** Writes the exai server into one editor's config file (after a backup). */
+  connectEditor(editor: string): Promise<ConnectResult>;
   settings(): Promise<Settings>;
   setSettings(settings: Settings): Promise<Settings>;
   /** Resolves once events are flowing, so a snapshot fetched afterwards misses nothing. */

@@ -6,6 +6,8 @@ import type { Api, NavigateTarget } from "./index";
 import { ApiError } from "./index";
 import type {
   ConnectInfo,
+  ConnectResult,
+  EditorStatus,
   HubEvent,
   LogRecord,
   RequestRecord,
@@ -39,6 +41,8 @@ export function createTauriApi(): Api {
     reconnectUpstream: () => call<void>("reconnect_upstream"),
     dismiss: (id) => call<void>("dismiss", { id }),
     connectInfo: () => call<ConnectInfo>("connect_info"),
+    connectStatus: () => call<EditorStatus[]>("connect_status"),
+    connectEditor: (editor) => call<ConnectResult>("connect_editor", { editor }),
     settings: () => call<Settings>("settings"),
     setSettings: (settings) => call<Settings>("set_settings", { settings }),
     async subscribe(handlers) {

@@ -357,6 +357,10 @@ shim_path: string,
  */
 shim_found: boolean, 
 /**
+ * The non-default hub endpoint the snippets pass to the shim (`--endpoint`), if any.
+ */
+endpoint: string | null, 
+/**
  * One snippet per editor and place.
  */
 snippets: Array<Snippet>, };

@@ -1,11 +1,88 @@
-// "Connect an editor": the backend's ready-to-paste snippets (`connect_info`), one tab per
-// editor, each with where it goes and a copy button. The UI only renders them.
+// "Connect an editor": first every editor's config file with a Connect / Reconnect button
+// that writes the exai server into it (`connect_status`, `connect_editor`), then the
+// backend's ready-to-paste snippets (`connect_info`), one tab per editor, each with where it
+// goes and a copy button. The UI only renders what the backend says.
 
-import type { ConnectInfo, Snippet } from "../api";
+import type { ConnectInfo, ConnectResult, EditorStatus, Snippet } from "../api";
 import { h, replaceChildren } from "../dom";
-import { copyButton } from "./common";
+import { copyButton, pathCode } from "./common";
+import { editorView } from "./connect-state";
 import type { Context, View } from "./context";
 import { errorText } from "./context";
+
+/** The editors' files and a button each; fetched every time the page is shown. */
+class EditorList {
+  readonly element: HTMLElement;
+  /** The last result per editor, kept across refreshes so the message stays. */
+  private readonly results = new Map<string, { text: string; error: boolean }>();
+  private loading = false;
+
+  constructor(private readonly ctx: Context) {
+    this.element = h("div", { class: "editor-list", role: "list", "aria-label": "Editors", style: "display: flex; flex-direction: column; gap: 8px; margin: 12px 0" }, h("p", { class: "muted" }, "Looking for your editors' config files…"));
+  }
+
+  load(): void {
+    if (this.loading) return;
+    this.loading = true;
+    this.ctx.api.connectStatus().then(
+      (statuses) => {
+        this.loading = false;
+        this.show(statuses);
+      },
+      (error) => {
+        this.loading = false;
+        replaceChildren(this.element, h("p", { class: "error-text", role: "alert" }, `Could not read the editors' config files: ${errorText(error)}`));
+      },
+    );
+  }
+
+  private show(statuses: EditorStatus[]): void {
+    replaceChildren(this.element, ...statuses.map((status) => this.row(status)));
+  }
+
+  private row(status: EditorStatus): HTMLElement {
+    const view = editorView(status);
+    const result = this.results.get(status.editor);
+    const message = h(
+      "p",
+      { class: result?.error ? "error-text connect-result" : "muted connect-result", role: "status", "aria-live": "polite", hidden: !result },
+      result?.text ?? "",
+    );
+    const button = h(
+      "button",
+      { type: "button", class: "btn btn-small connect-editor", "aria-label": `${view.action} ${status.title}` },
+      view.action,
+    );
+    button.addEventListener("click", () => void this.connect(status, button, message));
+    const row = h(
+      "div",
+      { class: "shim-path editor-row", role: "listitem", data: { editor: status.editor, connected: String(status.connected) } },
+      h("span", { class: "dot", data: { tone: view.tone }, role: "img", "aria-label": view.text, title: view.text }),
+      h("strong", null, status.title),
+      h("span", { class: "editor-state" }, view.text),
+      button,
+      h("div", { style: "flex-basis: 100%" }, pathCode(status.path)),
+      message,
+    );
+    return row;
+  }
+
+  private async connect(status: EditorStatus, button: HTMLButtonElement, message: HTMLElement): Promise<void> {
+    button.disabled = true;
+    message.hidden = false;
+    message.className = "muted connect-result";
+    message.textContent = `Writing ${status.path}…`;
+    try {
+      const result: ConnectResult = await this.ctx.api.connectEditor(status.editor);
+      this.results.set(status.editor, { text: result.message, error: false });
+      this.ctx.toast(result.changed ? `${status.title} connected` : `${status.title} was already connected`);
+    } catch (error) {
+      this.results.set(status.editor, { text: `Could not connect ${status.title}: ${errorText(error)}`, error: true });
+    }
+    // Show every editor afresh (the button and its words change with the file).
+    this.load();
+  }
+}
 
 let panelCount = 0;
 
@@ -127,9 +204,12 @@ function tabs(ctx: Context, prefix: string, snippets: Snippet[]): HTMLElement {
 export class ConnectView implements View {
   readonly element: HTMLElement;
   private readonly panel: ConnectPanel;
+  private readonly editors: EditorList;
+  private mounted = false;
 
   constructor(ctx: Context) {
     this.panel = new ConnectPanel(ctx, { compact: false });
+    this.editors = new EditorList(ctx);
     this.element = h(
       "div",
       { class: "view view-connect" },
@@ -142,16 +222,38 @@ export class ConnectView implements View {
           null,
           "Each editor window runs ",
           h("code", null, "exai-shim"),
-          " as its MCP server; the shim hands the window to this hub, which shares one connection to the EXAI daemon. Paste the configuration for your editor, then start the MCP server there: the window appears under ",
+          " as its MCP server; the shim hands the window to this hub, which shares one connection to the EXAI daemon. Connect your editor below (or paste its configuration), then start the MCP server there: the window appears under ",
           h("a", { href: "#/" }, "Sessions"),
           " at once.",
         ),
+        h(
+          "p",
+          null,
+          "Connect writes the ",
+          h("code", null, "exai"),
+          " server into the editor's own config file, next to the servers already there: the old file is copied beside it first (",
+          h("code", null, "<file>.exai-backup-<time>"),
+          "), comments are kept, and nothing is written when the entry is already there. The same from a terminal: ",
+          h("code", null, "exai connect <editor>"),
+          ".",
+        ),
+        this.editors.element,
+        h("h3", null, "Or paste it yourself"),
         this.panel.element,
       ),
     );
   }
 
   render(): void {
+    // Read the files again each time the page is opened, not on every hub event.
+    if (!this.mounted) {
+      this.mounted = true;
+      this.editors.load();
+    }
     this.panel.load();
+  }
+
+  unmount(): void {
+    this.mounted = false;
   }
 }

@@ -116,6 +116,8 @@ pub(crate) async fn serve(
         .route("/api/sessions/{id}/dismiss", post(dismiss))
         .route("/api/reconnect", post(reconnect))
         .route("/api/connect", get(connect_info))
+        .route("/api/connect/editors", get(connect_status))
+        .route("/api/connect/editors/{editor}", post(connect_editor))
         .route("/api/settings", get(settings).post(settings))
         .route("/api/events", get(events))
         .fallback(asset)
@@ -247,6 +249,46 @@ async fn reconnect(State(dash): State<Arc<Dash>>) -> Response {
 
 async fn connect_info(State(dash): State<Arc<Dash>>) -> Response {
     axum::Json(dash.connect.clone()).into_response()
+}
+
+/// Every editor's config file and whether it has the exai server (read from disk each time).
+async fn connect_status(State(dash): State<Arc<Dash>>) -> Response {
+    let info = dash.connect.clone();
+    let statuses = tokio::task::spawn_blocking(move || {
+        exai_hub::connect::Connector::for_info(&info).map(|connector| connector.statuses())
+    })
+    .await;
+    match statuses {
+        Ok(Ok(statuses)) => axum::Json(statuses).into_response(),
+        Ok(Err(err)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{err:#}")).into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
+}
+
+/// Writes the exai server into one editor's own config file (the user's, never a project's:
+/// the page names no folder). 404 for an editor the hub does not know, 422 with the reason
+/// when the file cannot be merged (nothing is written then).
+async fn connect_editor(State(dash): State<Arc<Dash>>, Path(editor): Path<String>) -> Response {
+    let Some(editor) = exai_hub::connect::Editor::from_key(&editor) else {
+        return (StatusCode::NOT_FOUND, "no such editor").into_response();
+    };
+    let info = dash.connect.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        exai_hub::connect::Connector::for_info(&info)?.connect(editor, None, false)
+    })
+    .await;
+    match result {
+        Ok(Ok(result)) => {
+            tracing::info!(
+                editor = editor.key(),
+                changed = result.changed,
+                "editor connected from the dashboard"
+            );
+            axum::Json(result).into_response()
+        }
+        Ok(Err(err)) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{err:#}")).into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
 }
 
 /// The headless hub has no settings of its own (no login item, no toasts): both read as `null`.

@@ -14,9 +14,18 @@ pub struct TomlDoc<'a> {
 impl<'a> TomlDoc<'a> {
     /// Parses `text`; the error names the line and column (as `toml_edit` reports them).
     pub fn parse(text: &'a str) -> Result<TomlDoc<'a>, String> {
-        let doc = text
-            .parse::<DocumentMut>()
-            .map_err(|err| err.to_string().trim_end().replace('\n', " "))?;
+        let doc = text.parse::<DocumentMut>().map_err(|err| {
+            // "line L, column C: what", like the JSON files' errors (toml_edit's own text is
+            // several lines with a drawing of the spot).
+            let at = err.span().map_or(0, |span| span.start).min(text.len());
+            let before = &text[..at];
+            let line = before.matches('\n').count() + 1;
+            let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+                .chars()
+                .count()
+                + 1;
+            format!("line {line}, column {column}: {}", err.message().trim_end())
+        })?;
         Ok(TomlDoc { text, doc })
     }
 
@@ -260,7 +269,8 @@ mod tests {
         let err = TomlDoc::parse("model = \"o3\"\n[mcp_servers.exai\ncommand = 1\n")
             .err()
             .unwrap();
-        assert!(err.contains("line 2"), "{err}");
+        assert!(err.starts_with("line 2, column "), "{err}");
+        assert!(!err.contains('\n') && !err.contains('|'), "{err}");
         let err = TomlDoc::parse("mcp_servers = 3\n")
             .unwrap()
             .set_member(&["mcp_servers"], "exai", &entry("x"))
