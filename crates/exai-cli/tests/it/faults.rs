@@ -72,7 +72,10 @@ async fn a_hostile_client_on_the_socket_neither_starves_nor_bloats_the_hub() {
             .expect("exai status");
         let status: serde_json::Value =
             serde_json::from_slice(&snapshot.stdout).expect("status JSON");
-        let id = status["sessions"][0]["id"].as_str().expect("an id").to_owned();
+        let id = status["sessions"][0]["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned();
         id.parse::<SessionId>().expect("a session id")
     };
     for n in 0..20 {
@@ -97,7 +100,11 @@ async fn a_hostile_client_on_the_socket_neither_starves_nor_bloats_the_hub() {
         .expect("hello");
     let _ = guard("a welcome", flood.next()).await;
     for _ in 0..32 {
-        if flood.send(Frame::Line(vec![b'{'; 1 << 20].into())).await.is_err() {
+        if flood
+            .send(Frame::Line(vec![b'{'; 1 << 20].into()))
+            .await
+            .is_err()
+        {
             break;
         }
     }
@@ -105,7 +112,10 @@ async fn a_hostile_client_on_the_socket_neither_starves_nor_bloats_the_hub() {
     // The window is served throughout, and still owns its session.
     for n in 0..20 {
         let text = format!("during {n}");
-        assert_eq!(window.call_text("echo", json!({ "text": text })).await, text);
+        assert_eq!(
+            window.call_text("echo", json!({ "text": text })).await,
+            text
+        );
     }
     let after = rss_kib(pid);
     assert!(
