@@ -152,7 +152,7 @@ mod tests {
         let after = "{\n  \"a\": 1,\n  \"b\": 2,\n  \"exai\": {}\n}\n";
         assert_eq!(
             diff(before, after),
-            "  {\n  \"a\": 1,\n-   \"b\": 2\n+   \"b\": 2,\n+   \"exai\": {}\n  }"
+            "  {\n    \"a\": 1,\n-   \"b\": 2\n+   \"b\": 2,\n+   \"exai\": {}\n  }"
         );
     }
 }
