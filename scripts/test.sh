@@ -63,6 +63,4 @@ bash ci/wine/test.sh
 
 step "the benchmark harness, every row once (scripts/bench.sh --quick: a broken harness fails the run, a missed goal does not)" && bash scripts/bench.sh --quick
 
-step "the benchmark harness, every row once (scripts/bench.sh --quick: a broken harness fails the run, a missed goal does not)" && bash scripts/bench.sh --quick
-
 step "all passed: $passed native tests ($skipped skipped, needing root), the UI, the SDK clients, the browser and desktop tests, and the Windows builds under Wine"
