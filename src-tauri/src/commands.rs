@@ -9,7 +9,9 @@ use crate::forward::ShellTx;
 use crate::settings::SettingsStore;
 use crate::status::LookedAt;
 use exai_hub::HubHandle;
-use exai_hub::api::{ConnectInfo, LogRecord, RequestRecord, Settings, Snapshot};
+use exai_hub::api::{
+    ConnectInfo, ConnectResult, EditorStatus, LogRecord, RequestRecord, Settings, Snapshot,
+};
 use exai_proto::SessionId;
 use tauri::State;
 use tauri::ipc::InvokeError;
@@ -50,6 +52,10 @@ const SETTINGS: &str = "settings";
 fn hub_error(error: anyhow::Error) -> UiError {
     UiError::new(HUB_STOPPED, format_args!("{error:#}"))
 }
+/// An editor's config file could not be read or written.
+const CONNECT: &str = "connect";
+/// No such editor.
+const UNKNOWN_EDITOR: &str = "unknown_editor";
 
 /// Everything the hub knows now.
 #[tauri::command]
@@ -103,6 +109,38 @@ pub async fn connect_info(info: State<'_, ShellInfo>) -> Result<ConnectInfo, UiE
 #[tauri::command]
 pub fn settings(store: State<'_, SettingsStore>) -> Settings {
     store.get()
+}
+
+/// Connects editors to the shim the snippets use.
+fn connector(info: &ShellInfo) -> Result<exai_hub::connect::Connector, UiError> {
+    let (shim, found) = exai_hub::connect::find_shim();
+    let info = exai_hub::connect::connect_info(&shim, found, info.endpoint_override.as_deref());
+    exai_hub::connect::Connector::for_info(&info)
+        .map_err(|error| UiError::new(CONNECT, format_args!("{error:#}")))
+}
+
+/// Every editor's config file and whether it has the exai server.
+#[tauri::command]
+pub async fn connect_status(info: State<'_, ShellInfo>) -> Result<Vec<EditorStatus>, UiError> {
+    let connector = connector(&info)?;
+    tokio::task::spawn_blocking(move || connector.statuses())
+        .await
+        .map_err(|error| UiError::new(CONNECT, error))
+}
+
+/// Writes the exai server into one editor's own config file (after a backup).
+#[tauri::command]
+pub async fn connect_editor(
+    info: State<'_, ShellInfo>,
+    editor: String,
+) -> Result<ConnectResult, UiError> {
+    let editor = exai_hub::connect::Editor::from_key(&editor)
+        .ok_or_else(|| UiError::new(UNKNOWN_EDITOR, format_args!("no editor {editor:?}")))?;
+    let connector = connector(&info)?;
+    tokio::task::spawn_blocking(move || connector.connect(editor, None, false))
+        .await
+        .map_err(|error| UiError::new(CONNECT, error))?
+        .map_err(|error| UiError::new(CONNECT, format_args!("{error:#}")))
 }
 
 /// Changes settings; returns them as now in effect.
