@@ -630,6 +630,56 @@ pub fn sniff_id(prefix: &[u8]) -> Option<RawId<'_>> {
 }
 
 /// A cursor over JSON text that only knows how to skip values.
+/// The id of a response line (one with `result` or `error` and no `method`), read without
+/// parsing the line: the keys are scanned in order and the scan stops as soon as the answer is
+/// known, so for a line that starts `{"jsonrpc":"2.0","id":..,"result":` (every line the hub
+/// writes) a multi-megabyte result is never looked at. `None` for requests, notifications,
+/// batches, non-objects and lines whose id is not a valid request id.
+pub fn sniff_response_id(line: &[u8]) -> Option<RawId<'_>> {
+    let mut scanner = Scanner { text: line, at: 0 };
+    scanner.skip_ws();
+    scanner.expect(b'{')?;
+    let mut id = None;
+    let mut answer = false;
+    loop {
+        scanner.skip_ws();
+        if scanner.peek()? == b'}' {
+            break;
+        }
+        let key = scanner.string()?;
+        scanner.skip_ws();
+        scanner.expect(b':')?;
+        scanner.skip_ws();
+        match key {
+            b"\"method\"" => return None,
+            b"\"result\"" | b"\"error\"" => {
+                answer = true;
+                if id.is_some() {
+                    break;
+                }
+                scanner.value()?;
+            }
+            b"\"id\"" => {
+                let value = std::str::from_utf8(scanner.value()?).ok()?;
+                id = Some(RawId::new(value).ok()?);
+                if answer {
+                    break;
+                }
+            }
+            _ => {
+                scanner.value()?;
+            }
+        }
+        scanner.skip_ws();
+        match scanner.bump()? {
+            b',' => continue,
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    id.filter(|_| answer)
+}
+
 struct Scanner<'a> {
     text: &'a [u8],
     at: usize,
