@@ -8,7 +8,6 @@ use exai_hub::logring::LogRing;
 use exai_proto::{HubMsg, PROTOCOL_VERSION};
 use futures_util::SinkExt;
 use support::{control, guard, hello, start};
-use tokio_util::codec::Framed;
 use tracing_subscriber::layer::SubscriberExt as _;
 
 /// One thread (the default test runtime), so the thread-local subscriber sees every hub task.
@@ -19,7 +18,7 @@ async fn records_carry_the_session_they_concern() {
         tracing_subscriber::registry().with(logs.layer::<tracing_subscriber::Registry>());
     let _guard = tracing::subscriber::set_default(subscriber);
     let (_daemon, _dir, hub) = start(Some(logs.clone())).await;
-    let mut conn = Framed::new(hub.connect_memory(), exai_proto::FrameCodec::default());
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.send(hello(PROTOCOL_VERSION, "tagged"))
         .await
         .expect("hello");
@@ -31,10 +30,11 @@ async fn records_carry_the_session_they_concern() {
     let mut events = hub.subscribe();
     let tagged = |logs: &LogRing| {
         logs.records().into_iter().any(|record| {
-            record.session == Some(session_id) && record.message.contains("session connected")
+            record.session == Some(session_id)
+                && record.message.to_lowercase().contains("session connected")
         })
     };
-    guard(async {
+    guard("this step", async {
         while !tagged(&logs) {
             events.next().await.expect("hub running");
         }

@@ -22,10 +22,14 @@
 //! - `calls`: tool calls: in-flight table, cache, running a tool and relaying its frames.
 //! - `state`: state shared by all connections (stats, in-flight table, cache, gates, buckets).
 //! - `tools`: the built-in tools and their behaviour.
+//! - `guard`: the one failure guard every test binary uses.
+//! - `shim`: a raw shim (framed connection, hello, answers) for hub tests.
 
 mod calls;
 mod daemon;
+pub mod guard;
 mod session;
+pub mod shim;
 mod state;
 mod tools;
 

@@ -12,15 +12,11 @@ use std::panic::Location;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio_util::codec::Framed;
 
-/// How long any single wait may take before the test fails.
-const GUARD: Duration = Duration::from_secs(10);
-
-/// Awaits `future`, failing the test if it takes longer than a generous guard.
+/// Awaits `future`, failing the test if it takes longer than exai-testkit's guard.
 #[track_caller]
 pub fn guard<F: Future>(future: F) -> impl Future<Output = F::Output> {
     guard_at(Location::caller(), future)
@@ -28,10 +24,7 @@ pub fn guard<F: Future>(future: F) -> impl Future<Output = F::Output> {
 
 /// [`guard`] reporting `caller` as the place that waited.
 async fn guard_at<F: Future>(caller: &'static Location<'static>, future: F) -> F::Output {
-    match tokio::time::timeout(GUARD, future).await {
-        Ok(output) => output,
-        Err(_) => panic!("timed out after {GUARD:?} waiting at {caller}"),
-    }
+    exai_testkit::guard::guard_at("this step", caller, exai_testkit::guard::GUARD, future).await
 }
 
 /// A temporary directory holding the hub socket for one test.

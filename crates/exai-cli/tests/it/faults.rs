@@ -5,11 +5,11 @@
 //! `dashboard.rs`.)
 
 use crate::support::*;
-use exai_proto::{ClientMsg, Frame, FrameCodec, Hello, PROTOCOL_VERSION, Resume, Role, SessionId};
+use exai_proto::{Frame, Hello, Resume, SessionId};
+use exai_testkit::shim;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
-use tokio_util::codec::Framed;
 
 /// The resident memory of process `pid` in KiB (Linux).
 fn rss_kib(pid: u32) -> u64 {
@@ -23,15 +23,10 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 fn hello(name: String, resume: Option<Resume>) -> Frame {
-    Frame::control(&ClientMsg::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        role: Role::Shim,
-        pid: 1,
-        parent_pid: None,
-        cwd: None,
-        name: Some(name),
+    shim::hello_frame(Hello {
         resume,
-    }))
+        ..shim::hello(&name)
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -45,11 +40,8 @@ async fn a_hostile_client_on_the_socket_neither_starves_nor_bloats_the_hub() {
         "before"
     );
     let before = rss_kib(pid);
-    let endpoint = exai_ipc::Endpoint::named(&env.endpoint()).expect("endpoint");
-    let connect = || async {
-        let stream = exai_ipc::connect(&endpoint).await.expect("connect");
-        Framed::new(stream, FrameCodec::default())
-    };
+    let endpoint = env.endpoint();
+    let connect = || shim::connect(&endpoint);
 
     // Connections that never say hello, held open through the rest of the test.
     let mut idle = Vec::new();

@@ -18,33 +18,7 @@ use std::time::Duration;
 use tokio::process::Command;
 use tokio::sync::Notify;
 
-/// Failure guard for anything a test waits on; never a synchronisation device.
-pub const GUARD: Duration = Duration::from_secs(20);
-
-/// Awaits `future`, failing the test with `what` if it takes longer than [`GUARD`].
-#[track_caller]
-pub fn guard<F: std::future::Future>(
-    what: &'static str,
-    future: F,
-) -> impl std::future::Future<Output = F::Output> {
-    guard_for(what, GUARD, future)
-}
-
-/// [`guard`] with a longer limit, for work that is slow by design (paced to a rate limit).
-#[track_caller]
-pub fn guard_for<F: std::future::Future>(
-    what: &'static str,
-    limit: Duration,
-    future: F,
-) -> impl std::future::Future<Output = F::Output> {
-    let caller = std::panic::Location::caller();
-    async move {
-        match tokio::time::timeout(limit, future).await {
-            Ok(value) => value,
-            Err(_) => panic!("timed out waiting for {what} (at {caller})"),
-        }
-    }
-}
+pub use exai_testkit::guard::{GUARD, guard, guard_for};
 
 /// Path of a workspace binary built next to `exai`.
 pub fn bin(name: &str) -> PathBuf {

@@ -1,22 +1,11 @@
 //! The hub in process: sessions over `HubHandle::connect_memory` (no shim, no OS socket for the
 //! session), against the fake daemon.
 
-use crate::support::{Conn, control, guard, hello, start};
+use crate::support::{Conn, ask, control, guard, hello, start};
 use exai_hub::api::{HubEvent, SessionState};
-use exai_proto::{ClientMsg, Frame, FrameCodec, Hello, HubMsg, PROTOCOL_VERSION, Role};
+use exai_proto::{ClientMsg, Frame, Hello, HubMsg, PROTOCOL_VERSION, Role};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt as _;
-use tokio_util::codec::Framed;
-
-async fn ask(conn: &mut Conn, line: &str) -> serde_json::Value {
-    conn.send(Frame::Line(line.to_owned().into()))
-        .await
-        .expect("send");
-    match guard(conn.next()).await.expect("a frame").expect("decodes") {
-        Frame::Line(line) => serde_json::from_slice(&line).expect("JSON"),
-        other => panic!("expected a line, got {other:?}"),
-    }
-}
 
 #[tokio::test(flavor = "current_thread")]
 async fn memory_session_speaks_mcp() {
@@ -24,7 +13,7 @@ async fn memory_session_speaks_mcp() {
     // thread-local subscriber races with other tests' threads over tracing's callsite cache.
     let (_daemon, _dir, hub) = start(None).await;
     let mut events = hub.subscribe();
-    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.send(hello(PROTOCOL_VERSION, "memory"))
         .await
         .expect("hello");
@@ -73,7 +62,8 @@ async fn memory_session_speaks_mcp() {
     // The session appeared with its details.
     let mut appeared = false;
     while !appeared {
-        if let Some(HubEvent::SessionAppeared { session }) = guard(events.next()).await {
+        if let Some(HubEvent::SessionAppeared { session }) = guard("this step", events.next()).await
+        {
             assert_eq!(session.id, session_id);
             assert_eq!(session.pid, 4242);
             assert_eq!(session.cwd.as_deref(), Some("/work/project"));
@@ -84,7 +74,7 @@ async fn memory_session_speaks_mcp() {
         .await
         .expect("goodbye");
     loop {
-        match guard(events.next()).await {
+        match guard("this step", events.next()).await {
             Some(HubEvent::SessionGone { id }) if id == session_id => break,
             Some(HubEvent::SessionChanged { session }) if session.id == session_id => {
                 assert_ne!(session.state, SessionState::Lost, "a goodbye is not a loss");
@@ -99,7 +89,7 @@ async fn memory_session_speaks_mcp() {
 #[tokio::test]
 async fn a_wrong_protocol_version_is_rejected_with_a_reason() {
     let (_daemon, _dir, hub) = start(None).await;
-    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.send(hello(PROTOCOL_VERSION + 1, "future"))
         .await
         .expect("hello");
@@ -107,7 +97,7 @@ async fn a_wrong_protocol_version_is_rejected_with_a_reason() {
         panic!("not rejected")
     };
     assert!(reason.contains("protocol version mismatch"), "{reason}");
-    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.send(Frame::Line("{}".into())).await.expect("send");
     let HubMsg::Rejected { reason } = control(&mut conn).await else {
         panic!("not rejected")
@@ -119,7 +109,7 @@ async fn a_wrong_protocol_version_is_rejected_with_a_reason() {
 #[tokio::test]
 async fn shutdown_tells_every_shim() {
     let (_daemon, _dir, hub) = start(None).await;
-    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.send(hello(PROTOCOL_VERSION, "told"))
         .await
         .expect("hello");
@@ -138,7 +128,7 @@ async fn three_windows_dropped_at_once_are_one_notice_and_requests_are_kept_per_
     let mut conns = Vec::new();
     let mut ids = Vec::new();
     for name in ["a", "b", "c"] {
-        let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+        let mut conn = exai_testkit::shim::raw(hub.connect_memory());
         conn.send(hello(PROTOCOL_VERSION, name))
             .await
             .expect("hello");
@@ -178,7 +168,7 @@ async fn three_windows_dropped_at_once_are_one_notice_and_requests_are_kept_per_
     drop(conns);
     let mut notices = Vec::new();
     let mut named: Vec<exai_proto::SessionId> = Vec::new();
-    guard(async {
+    guard("this step", async {
         while named.len() < 3 {
             match events.next().await {
                 Some(HubEvent::Notice { notice }) => {
@@ -221,7 +211,7 @@ async fn a_focus_request_reaches_the_embedder() {
         }
     );
     // The control message itself is passed on as an event.
-    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.send(Frame::control(&ClientMsg::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
         role: Role::Control,
@@ -240,7 +230,7 @@ async fn a_focus_request_reaches_the_embedder() {
     .await
     .unwrap();
     assert!(matches!(control(&mut conn).await, HubMsg::Focused));
-    let focused = guard(async {
+    let focused = guard("this step", async {
         loop {
             if let Some(HubEvent::FocusRequested { session }) = events.next().await {
                 return session;
@@ -253,7 +243,7 @@ async fn a_focus_request_reaches_the_embedder() {
 }
 
 async fn window(hub: &exai_hub::HubHandle, name: &str) -> Conn {
-    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.send(hello(PROTOCOL_VERSION, name))
         .await
         .expect("hello");
@@ -305,7 +295,7 @@ async fn list_changed_reaches_handshake_windows_only() {
     daemon.drop_connections().await;
 
     // The handshake window is told...
-    let changed = match guard(legacy.next())
+    let changed = match guard("this step", legacy.next())
         .await
         .expect("a frame")
         .expect("decodes")
@@ -335,7 +325,7 @@ async fn list_changed_reaches_handshake_windows_only() {
 #[tokio::test]
 async fn a_hello_over_its_limits_is_rejected_naming_the_field() {
     let (_daemon, _dir, hub) = start(None).await;
-    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.send(hello(PROTOCOL_VERSION, &"n".repeat(300)))
         .await
         .expect("hello");
@@ -349,7 +339,7 @@ async fn a_hello_over_its_limits_is_rejected_naming_the_field() {
 
     // A length prefix announcing 256 MiB before any hello: refused on the header, nothing is
     // buffered for it.
-    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.get_mut()
         .write_all(&[0x10, 0, 0, 0, 0])
         .await
@@ -359,7 +349,7 @@ async fn a_hello_over_its_limits_is_rejected_naming_the_field() {
     };
     assert!(reason.contains("exceeds the limit of 131072"), "{reason}");
     assert!(
-        guard(conn.next()).await.is_none(),
+        guard("this step", conn.next()).await.is_none(),
         "and the connection is closed"
     );
     assert!(hub.snapshot().await.expect("snapshot").sessions.is_empty());
@@ -369,7 +359,7 @@ async fn a_hello_over_its_limits_is_rejected_naming_the_field() {
 #[tokio::test]
 async fn a_control_frame_over_the_limit_ends_the_session() {
     let (_daemon, _dir, hub) = start(None).await;
-    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.send(hello(PROTOCOL_VERSION, "chatty"))
         .await
         .expect("hello");
@@ -379,7 +369,10 @@ async fn a_control_frame_over_the_limit_ends_the_session() {
         reason: Some(reason),
     });
     let _ = conn.send(goodbye).await;
-    assert!(guard(conn.next()).await.is_none(), "the hub hung up");
+    assert!(
+        guard("this step", conn.next()).await.is_none(),
+        "the hub hung up"
+    );
     hub.shutdown();
 }
 
@@ -387,7 +380,7 @@ async fn a_control_frame_over_the_limit_ends_the_session() {
 async fn only_the_shim_with_the_secret_can_resume_a_lost_session() {
     let (_daemon, _dir, hub) = start(None).await;
     let mut events = hub.subscribe();
-    let mut first = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut first = exai_testkit::shim::raw(hub.connect_memory());
     first
         .send(hello(PROTOCOL_VERSION, "owner"))
         .await
@@ -401,7 +394,7 @@ async fn only_the_shim_with_the_secret_can_resume_a_lost_session() {
         panic!("no welcome with a secret")
     };
     drop(first);
-    guard(async {
+    guard("this step", async {
         while let Some(event) = events.next().await {
             if let HubEvent::SessionChanged { session } = event
                 && session.id == session_id
@@ -429,7 +422,7 @@ async fn only_the_shim_with_the_secret_can_resume_a_lost_session() {
         }))
     };
     for wrong in [None, Some("0".repeat(32))] {
-        let mut intruder = Framed::new(hub.connect_memory(), FrameCodec::default());
+        let mut intruder = exai_testkit::shim::raw(hub.connect_memory());
         intruder.send(resume_hello(wrong)).await.expect("hello");
         let HubMsg::Welcome {
             session_id: given, ..
@@ -448,7 +441,7 @@ async fn only_the_shim_with_the_secret_can_resume_a_lost_session() {
     assert_eq!(owned.state, SessionState::Lost);
     assert_eq!(owned.name.as_deref(), Some("owner"));
 
-    let mut owner = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut owner = exai_testkit::shim::raw(hub.connect_memory());
     owner.send(resume_hello(Some(secret))).await.expect("hello");
     let HubMsg::Welcome {
         session_id: given, ..

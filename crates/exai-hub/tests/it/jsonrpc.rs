@@ -3,16 +3,15 @@
 
 use crate::support::{Conn, control, guard, hello, start};
 use exai_proto::jsonrpc::{Message, RawId};
-use exai_proto::{Frame, FrameCodec, HubMsg, PROTOCOL_VERSION};
+use exai_proto::{Frame, HubMsg, PROTOCOL_VERSION};
 use futures_util::{SinkExt, StreamExt};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::Value;
 use serde_json::value::RawValue;
-use tokio_util::codec::Framed;
 
 async fn open(hub: &exai_hub::HubHandle) -> Conn {
-    let mut conn = Framed::new(hub.connect_memory(), FrameCodec::default());
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.send(hello(PROTOCOL_VERSION, "jsonrpc"))
         .await
         .expect("hello");
@@ -31,7 +30,10 @@ async fn answers(conn: &mut Conn, line: &[u8], sentinel: usize) -> Vec<Vec<u8>> 
     let sentinel = format!(r#""sentinel-{sentinel}""#);
     let mut answers = Vec::new();
     loop {
-        let Frame::Line(answer) = guard(conn.next()).await.expect("a frame").expect("decodes")
+        let Frame::Line(answer) = guard("this step", conn.next())
+            .await
+            .expect("a frame")
+            .expect("decodes")
         else {
             continue;
         };

@@ -8,18 +8,16 @@ use exai_hub::config::{ExaiConfig, Secret};
 use exai_hub::upstream::exai::ExaiUpstream;
 use exai_hub::upstream::{Progress, ToolCall, ToolCatalog, ToolResult, Upstream, UpstreamError};
 use exai_proto::SessionId;
+use exai_testkit::guard::{GUARD, guard};
 use exai_testkit::{DaemonConfig, RateLimit, TestDaemon, ToolSpec};
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
-
-/// Failure guard for anything a test waits on.
-const GUARD: Duration = Duration::from_secs(10);
 
 /// A running upstream and its driver task.
 struct Pool {
@@ -96,13 +94,19 @@ impl Pool {
         name: &str,
         arguments: Value,
     ) -> Result<ToolResult, UpstreamError> {
-        guard(self.upstream.call_tool(tool_call(session, name, arguments))).await
+        guard(
+            "this step",
+            self.upstream.call_tool(tool_call(session, name, arguments)),
+        )
+        .await
     }
 
     /// Shuts the pool down and checks that the driver ends.
     async fn shutdown(self) {
         self.upstream.shutdown();
-        guard(self.driver).await.expect("driver task panicked");
+        guard("this step", self.driver)
+            .await
+            .expect("driver task panicked");
     }
 }
 
@@ -131,17 +135,6 @@ fn tool_call(session: u64, name: &str, arguments: Value) -> ToolCall {
         name: name.to_owned(),
         arguments,
         progress: None,
-    }
-}
-
-/// `future`, failing the test (naming the caller's line) if it takes longer than [`GUARD`].
-#[track_caller]
-fn guard<F: IntoFuture>(future: F) -> impl Future<Output = F::Output> {
-    let caller = std::panic::Location::caller();
-    async move {
-        timeout(GUARD, future)
-            .await
-            .unwrap_or_else(|_| panic!("timed out at {caller}"))
     }
 }
 
@@ -256,7 +249,7 @@ async fn progress_and_chunks_are_forwarded_in_order() {
     let mut call = tool_call(1, "gate", json!({"key": "p1", "text": "done"}));
     call.progress = Some(progress_tx);
     let running = tokio::spawn(pool.upstream.call_tool(call));
-    let first = guard(progress_rx.recv()).await;
+    let first = guard("this step", progress_rx.recv()).await;
     assert_eq!(
         first,
         Some(Progress::Working {
@@ -264,7 +257,7 @@ async fn progress_and_chunks_are_forwarded_in_order() {
         })
     );
     daemon.open_gate("p1");
-    let result = guard(running).await.unwrap().unwrap();
+    let result = guard("this step", running).await.unwrap().unwrap();
     assert_eq!(result.content, text("done"));
 
     // Chunks arrive in order, after the progress frames.
@@ -275,7 +268,9 @@ async fn progress_and_chunks_are_forwarded_in_order() {
         json!({"ms": 30, "chunks": ["one", "two", "three"]}),
     );
     call.progress = Some(progress_tx);
-    let result = guard(pool.upstream.call_tool(call)).await.unwrap();
+    let result = guard("this step", pool.upstream.call_tool(call))
+        .await
+        .unwrap();
     assert_eq!(result.content, text(r#"{"slept_ms":30}"#));
     let mut updates = Vec::new();
     while let Ok(update) = progress_rx.try_recv() {
@@ -314,7 +309,7 @@ async fn a_hundred_concurrent_calls_use_fresh_ids_and_one_request_per_connection
         let name = if n % 2 == 0 { "echo" } else { "slow" };
         pool.upstream.call_tool(tool_call(n % 7, name, arguments))
     });
-    let results = guard(futures_util::future::join_all(calls)).await;
+    let results = guard("this step", futures_util::future::join_all(calls)).await;
     for (n, result) in results.into_iter().enumerate() {
         let result = result.unwrap();
         let expected = if n % 2 == 0 {
@@ -351,7 +346,7 @@ async fn a_sessions_backlog_does_not_starve_another_session() {
             tokio::spawn(pool.upstream.call_tool(call))
         })
         .collect();
-    guard(daemon.wait_gate_started("a1")).await;
+    guard("this step", daemon.wait_gate_started("a1")).await;
     pool.wait_status(|s| s.queued == 4 && s.busy == 1).await;
 
     // Session B's single call arrives last but goes out right after A's running call.
@@ -363,15 +358,15 @@ async fn a_sessions_backlog_does_not_starve_another_session() {
     pool.wait_status(|s| s.queued == 5).await;
     daemon.open_gate("a1");
     // With one connection and gate a2 still closed, B can only finish if it went before a2.
-    let b_result = guard(b_call).await.unwrap().unwrap();
+    let b_result = guard("this step", b_call).await.unwrap().unwrap();
     assert_eq!(b_result.content, text("b"));
-    guard(daemon.wait_gate_started("a2")).await;
+    guard("this step", daemon.wait_gate_started("a2")).await;
 
     for n in 2..=5 {
         daemon.open_gate(&format!("a{n}"));
     }
     for (n, call) in a_calls.into_iter().enumerate() {
-        let result = guard(call).await.unwrap().unwrap();
+        let result = guard("this step", call).await.unwrap().unwrap();
         assert_eq!(result.content, text(&format!("a{}", n + 1)));
     }
     pool.shutdown().await;
@@ -431,9 +426,14 @@ async fn a_cancelled_call_keeps_its_connection_busy_until_the_daemon_finishes() 
         pool.upstream
             .call_tool(tool_call(1, "gate", json!({"key": "c1"}))),
     );
-    guard(daemon.wait_gate_started("c1")).await;
+    guard("this step", daemon.wait_gate_started("c1")).await;
     running.abort();
-    assert!(guard(running).await.unwrap_err().is_cancelled());
+    assert!(
+        guard("this step", running)
+            .await
+            .unwrap_err()
+            .is_cancelled()
+    );
 
     // A queued call that is cancelled is never sent.
     let queued = tokio::spawn(
@@ -442,7 +442,7 @@ async fn a_cancelled_call_keeps_its_connection_busy_until_the_daemon_finishes() 
     );
     pool.wait_status(|s| s.queued == 1).await;
     queued.abort();
-    assert!(guard(queued).await.unwrap_err().is_cancelled());
+    assert!(guard("this step", queued).await.unwrap_err().is_cancelled());
 
     let next = tokio::spawn(
         pool.upstream
@@ -451,11 +451,11 @@ async fn a_cancelled_call_keeps_its_connection_busy_until_the_daemon_finishes() 
     // The connection stays busy with the cancelled call: the daemon cannot stop it.
     pool.wait_status(|s| s.busy == 1 && s.queued == 2).await;
     daemon.open_gate("c1");
-    let result = guard(next).await.unwrap().unwrap();
+    let result = guard("this step", next).await.unwrap().unwrap();
     assert_eq!(result.content, text("next"));
 
     // The daemon counts a result after sending it: wait for the count rather than race it.
-    guard(daemon.wait_until(|s| s.results_sent == 2)).await;
+    guard("this step", daemon.wait_until(|s| s.results_sent == 2)).await;
     let stats = daemon.stats();
     assert_eq!(stats.calls, 2, "the cancelled queued call was never sent");
     assert_eq!(
@@ -619,8 +619,8 @@ async fn the_hub_paces_to_the_daemons_limits_so_no_call_is_refused() {
         async move { (n, call.await) }
     });
     let (results, saw_held) = tokio::join!(
-        guard(futures_util::future::join_all(calls)),
-        guard(async {
+        guard("this step", futures_util::future::join_all(calls)),
+        guard("this step", async {
             held.wait_for(|s| s.rate_limited > 0)
                 .await
                 .map(|s| s.rate_limited)
@@ -722,7 +722,7 @@ async fn a_stopped_daemon_fails_calls_fast_and_the_pool_recovers_on_restart() {
     let echo = pool.call(1, "echo", json!({"text": "back"})).await.unwrap();
     assert_eq!(echo.content, text("back"));
     // The catalog is fetched again after Down.
-    guard(daemon.wait_until(|s| s.list_tools == 2)).await;
+    guard("this step", daemon.wait_until(|s| s.list_tools == 2)).await;
     pool.shutdown().await;
 }
 
@@ -776,7 +776,11 @@ async fn a_wrong_token_is_unauthorized_without_a_retry_storm() {
 
     // The dashboard's Reconnect button tries once more, now, and only once.
     pool.upstream.reconnect();
-    guard(daemon.wait_until(|s| s.closes.iter().filter(|code| **code == 4003).count() == 2)).await;
+    guard(
+        "this step",
+        daemon.wait_until(|s| s.closes.iter().filter(|code| **code == 4003).count() == 2),
+    )
+    .await;
     assert_eq!(
         daemon.stats().connections_accepted,
         2,
@@ -849,7 +853,7 @@ async fn a_changed_tool_list_bumps_the_catalog_generation() {
     daemon.drop_connections().await;
     pool.wait_status(|s| s.reconnects == 1 && s.connections == 1)
         .await;
-    guard(daemon.wait_until(|s| s.list_tools == 3)).await;
+    guard("this step", daemon.wait_until(|s| s.list_tools == 3)).await;
     // The catalog update is handled before the next job on the one connection.
     let result = pool.call(1, "fresh", json!({})).await.unwrap();
     assert_eq!(result.content, text(r#"{"arguments":{},"tool":"fresh"}"#));
@@ -884,7 +888,7 @@ async fn a_missing_stream_complete_and_duplicate_finals_are_tolerated() {
     let slow = pool.call(1, "slow", json!({"ms": 5})).await.unwrap();
     assert_eq!(slow.content, text(r#"{"slept_ms":5}"#));
     // Every call's final came twice; the daemon counts a result after sending it.
-    guard(daemon.wait_until(|s| s.results_sent == 8)).await;
+    guard("this step", daemon.wait_until(|s| s.results_sent == 8)).await;
     assert_eq!(daemon.stats().calls, 4);
     pool.shutdown().await;
 }
@@ -898,8 +902,10 @@ async fn the_driver_ends_when_every_handle_is_dropped() {
     let clone = upstream.clone();
     drop(upstream);
     drop(clone);
-    guard(driver).await.expect("driver ended cleanly");
-    guard(daemon.wait_until(|s| s.live_connections == 0)).await;
+    guard("this step", driver)
+        .await
+        .expect("driver ended cleanly");
+    guard("this step", daemon.wait_until(|s| s.live_connections == 0)).await;
 }
 
 #[tokio::test]
@@ -909,7 +915,11 @@ async fn calls_after_shutdown_fail_at_once() {
     pool.wait_connected(1).await;
     let upstream = pool.upstream.clone();
     pool.shutdown().await;
-    let result = guard(upstream.call_tool(tool_call(1, "echo", json!({"text": "late"})))).await;
+    let result = guard(
+        "this step",
+        upstream.call_tool(tool_call(1, "echo", json!({"text": "late"}))),
+    )
+    .await;
     assert!(
         matches!(result, Err(UpstreamError::Unavailable { .. })),
         "{result:?}"
@@ -958,7 +968,7 @@ async fn idle_connections_are_health_checked_with_the_ping_op() {
     config.health_interval = Duration::from_millis(30);
     let pool = Pool::with_config(config);
     pool.wait_connected(2).await;
-    guard(daemon.wait_until(|s| s.pings >= 6)).await;
+    guard("this step", daemon.wait_until(|s| s.pings >= 6)).await;
     let status = pool.wait_connected(2).await;
     assert_eq!(status.reconnects, 0);
     assert_eq!(daemon.stats().connections_accepted, 2);

@@ -1,9 +1,7 @@
 //! Helpers for driving the fake daemon with a raw tokio-tungstenite client.
 //!
-//! Every wait is bounded by [`GUARD`], which only turns a hang into a failure; no helper
-//! sleeps to synchronise.
-
-use std::time::Duration;
+//! Every wait is bounded by exai-testkit's one guard, which only turns a hang into a failure;
+//! no helper sleeps to synchronise.
 
 use exai_testkit::{DaemonConfig, TestDaemon};
 use futures_util::{SinkExt, StreamExt};
@@ -12,20 +10,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// The failure guard for every wait.
-pub const GUARD: Duration = Duration::from_secs(10);
-
-/// Runs `future` under [`GUARD`], failing the test with `what` if it hangs.
-#[track_caller]
-pub fn guarded<F: Future>(what: &'static str, future: F) -> impl Future<Output = F::Output> {
-    let caller = std::panic::Location::caller();
-    async move {
-        match tokio::time::timeout(GUARD, future).await {
-            Ok(output) => output,
-            Err(_) => panic!("timed out waiting for {what} (at {caller})"),
-        }
-    }
-}
+pub use exai_testkit::guard::guard as guarded;
 
 /// Starts a daemon with `config`.
 pub async fn daemon(config: DaemonConfig) -> TestDaemon {
