@@ -273,6 +273,7 @@ mod tests {
             recent_latency_ms: None,
             last_error: None,
             doing: Vec::new(),
+            lost_reason: None,
             resumes: 0,
         }
     }
@@ -395,6 +396,7 @@ mod tests {
             },
             upstream: status(UpstreamState::Down),
             sessions: vec![session(1, SessionState::Degraded)],
+            started_at: 0,
         };
         let mut model = Model::default();
         model.reset(&snapshot);

@@ -135,6 +135,9 @@ pub struct SessionInfo {
     pub last_error: Option<String>,
     /// What the session was doing when it was lost or closed (the methods/tools in flight).
     pub doing: Vec<String>,
+    /// Why the window is lost, in words (how its shim's connection ended); `None` unless lost.
+    #[serde(default)]
+    pub lost_reason: Option<String>,
     /// How many times the shim reconnected to resume this session.
     pub resumes: u64,
 }
@@ -193,6 +196,10 @@ pub struct Snapshot {
     pub upstream: UpstreamStatus,
     /// Sessions, oldest first; lost ones stay for a while.
     pub sessions: Vec<SessionInfo>,
+    /// When this hub started. With `host.pid`, it tells a page that a hub restarted under it.
+    /// (Absent from an older hub's snapshot: then 0.)
+    #[serde(default)]
+    pub started_at: UnixMillis,
 }
 
 /// How a request ended.
@@ -218,6 +225,27 @@ pub struct RequestRecord {
     pub cancelled: bool,
     /// Milliseconds the request was held back by the daemon's rate limit (0: not at all).
     pub rate_limited_ms: u64,
+    /// The tool's arguments as compact JSON, cut to [`ARGUMENTS_SHOWN`] bytes (ending in `…`
+    /// when cut); `None` for other methods.
+    #[serde(default)]
+    pub arguments: Option<String>,
+    /// The daemon answered from its cache (or from an identical call in flight): the duration
+    /// is the cache's, not the tool's.
+    #[serde(default)]
+    pub from_cache: bool,
+}
+
+/// How much of a call's arguments a [`RequestRecord`] keeps, in bytes.
+pub const ARGUMENTS_SHOWN: usize = 200;
+
+/// One tool in the daemon's catalog, as the dashboard lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ToolInfo {
+    /// The tool's name, as editors call it.
+    pub name: String,
+    /// What it does, in the daemon's words (empty when it gave none).
+    pub description: String,
 }
 
 /// A log record from the hub's tracing ring.
@@ -232,11 +260,21 @@ pub struct LogRecord {
     pub level: String,
     /// The tracing target (module path).
     pub target: String,
-    /// The message, with structured fields appended as `key=value`.
+    /// The message as a sentence; structured fields follow in parentheses as `key: value`
+    /// (`None`, empty values and the session left out, `Some(..)` and quotes taken off).
     pub message: String,
     /// The session it concerns, when a `session` field or span says so.
     #[cfg_attr(test, ts(as = "Option<String>"))]
     pub session: Option<SessionId>,
+    /// How many times in a row the same line (level, target, session, message) was logged;
+    /// a repeat raises this on the one record (same `seq`, `at` of the latest) instead of
+    /// adding a line. 1: once.
+    #[serde(default = "one")]
+    pub repeat: u64,
+}
+
+fn one() -> u64 {
+    1
 }
 
 /// Something that happened in the hub.
@@ -434,6 +472,7 @@ mod typescript {
             HostInfo::decl(&cfg),
             Snapshot::decl(&cfg),
             RequestRecord::decl(&cfg),
+            ToolInfo::decl(&cfg),
             LogRecord::decl(&cfg),
             NoticeKind::decl(&cfg),
             Notice::decl(&cfg),

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+mod catalog;
 pub mod config;
 pub mod connect;
 pub mod control;

@@ -50,7 +50,7 @@ pub(crate) async fn run(events: broadcast::Sender<HubEvent>, stop: CancellationT
             () = sleep_until_opt(deadline) => notices.fire(Instant::now()),
         };
         for notice in fired {
-            tracing::info!(kind = ?notice.kind, title = %notice.title, "notice");
+            tracing::info!("notice shown: {}", notice.title);
             let _ = events.send(HubEvent::Notice { notice });
         }
     }
@@ -316,6 +316,7 @@ mod tests {
             recent_latency_ms: None,
             last_error: None,
             doing: vec!["tools/call chat".into()],
+            lost_reason: None,
             resumes: 0,
         }
     }

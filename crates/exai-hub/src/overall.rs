@@ -166,6 +166,7 @@ mod tests {
             recent_latency_ms: None,
             last_error: None,
             doing: Vec::new(),
+            lost_reason: None,
             resumes: 0,
         };
         let sessions = [

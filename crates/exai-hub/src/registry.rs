@@ -69,8 +69,8 @@ pub(crate) enum RegistryMsg {
     },
     /// A request finished (or was cancelled).
     Finished { key: u64, record: RequestRecord },
-    /// The shim's connection ended.
-    Disconnected { id: SessionId, clean: bool },
+    /// The shim's connection ended: cleanly, or lost for the reason given.
+    Disconnected { id: SessionId, lost: Option<String> },
     /// Remove a lost session now (the operator looked at it).
     Dismiss { id: SessionId },
     /// A snapshot for `exai status` and new dashboards.
@@ -102,6 +102,7 @@ pub(crate) struct Registry {
     lost_retention: Duration,
     endpoint: String,
     host: HostInfo,
+    started_at: u64,
 }
 
 impl Registry {
@@ -120,6 +121,7 @@ impl Registry {
             lost_retention,
             endpoint,
             host,
+            started_at: now_millis(),
         }
     }
 
@@ -192,6 +194,9 @@ impl Registry {
             }),
             RegistryMsg::Finished { key, record } => {
                 let id = record.session;
+                if !record.ok && !record.cancelled {
+                    self.log_failure(&record);
+                }
                 self.update(id, |entry| {
                     if entry.in_flight.remove(&key).is_some() {
                         entry.info.in_flight = entry.info.in_flight.saturating_sub(1);
@@ -224,7 +229,7 @@ impl Registry {
                 });
                 self.emit(HubEvent::RequestFinished { request: record });
             }
-            RegistryMsg::Disconnected { id, clean } => self.disconnected(id, clean),
+            RegistryMsg::Disconnected { id, lost } => self.disconnected(id, lost),
             RegistryMsg::Dismiss { id } => {
                 if self
                     .sessions
@@ -267,6 +272,7 @@ impl Registry {
                     entry.info.peer_pid = peer_pid;
                     entry.info.resumes += 1;
                     entry.info.last_activity = now;
+                    entry.info.lost_reason = None;
                     entry.lost_at = None;
                     let session = entry.info.clone();
                     let secret = entry.secret.clone();
@@ -325,6 +331,7 @@ impl Registry {
             recent_latency_ms: None,
             last_error: None,
             doing: Vec::new(),
+            lost_reason: None,
             resumes,
         };
         self.emit(HubEvent::SessionAppeared {
@@ -352,31 +359,40 @@ impl Registry {
         }
     }
 
-    fn disconnected(&mut self, id: SessionId, clean: bool) {
+    fn disconnected(&mut self, id: SessionId, lost: Option<String>) {
         let Some(entry) = self.sessions.get_mut(&id) else {
             return;
         };
-        entry.info.state = if clean {
+        entry.info.state = if lost.is_none() {
             SessionState::Closed
         } else {
             SessionState::Lost
         };
         entry.info.last_activity = now_millis();
+        entry.info.lost_reason = lost;
         let session = entry.info.clone();
-        if clean {
-            tracing::info!(session = %id, "session closed");
-            self.emit(HubEvent::SessionChanged { session });
-            self.remove(id);
-        } else {
-            tracing::warn!(
-                session = %id,
-                pid = session.pid,
-                doing = ?session.doing,
-                "session lost: the shim went away without a goodbye"
-            );
-            entry.lost_at = Some(Instant::now());
-            self.emit(HubEvent::SessionChanged { session });
+        match &session.lost_reason {
+            None => {
+                tracing::info!(session = %id, "{} closed", window_words(&session));
+                self.emit(HubEvent::SessionChanged { session });
+                self.remove(id);
+            }
+            Some(reason) => {
+                tracing::warn!(session = %id, "{}", lost_sentence(&session, reason));
+                entry.lost_at = Some(Instant::now());
+                self.emit(HubEvent::SessionChanged { session });
+            }
         }
+    }
+
+    /// Each failed request once, at WARN, as a sentence naming the window, the tool and the
+    /// error (the request record has the rest).
+    fn log_failure(&self, record: &RequestRecord) {
+        let window = match self.sessions.get(&record.session) {
+            Some(entry) => window_words(&entry.info),
+            None => "A window".to_owned(),
+        };
+        tracing::warn!(session = %record.session, "{}", failure_sentence(&window, record));
     }
 
     fn remove(&mut self, id: SessionId) {
@@ -441,6 +457,7 @@ impl Registry {
             hub_version: env!("CARGO_PKG_VERSION").to_owned(),
             endpoint: self.endpoint.clone(),
             host: self.host.clone(),
+            started_at: self.started_at,
             upstream: self.upstream.borrow().clone(),
             sessions: self
                 .order
@@ -452,9 +469,173 @@ impl Registry {
     }
 }
 
+/// How a log line names a window: `Window "api" (Visual Studio Code, pid 42)`.
+pub(crate) fn window_words(session: &SessionInfo) -> String {
+    let editor = session.client.as_ref().map(|client| client.name.as_str());
+    match (session.name.as_deref(), editor) {
+        (Some(name), Some(editor)) => format!("Window \"{name}\" ({editor}, pid {})", session.pid),
+        (Some(name), None) | (None, Some(name)) => {
+            format!("Window \"{name}\" (pid {})", session.pid)
+        }
+        (None, None) => format!("The window of shim pid {}", session.pid),
+    }
+}
+
+/// The most of an error a log line repeats (the request record keeps 500 characters).
+const ERROR_IN_LOG: usize = 300;
+
+/// `Window "api" (pid 42): tool "fail" failed after 12 ms: <error>`.
+pub(crate) fn failure_sentence(window: &str, record: &RequestRecord) -> String {
+    let what = match &record.tool {
+        Some(tool) => format!("tool \"{tool}\""),
+        None => record.method.clone(),
+    };
+    let flat = record
+        .error
+        .as_deref()
+        .map(|error| error.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|error| !error.is_empty())
+        .unwrap_or_else(|| "no message".to_owned());
+    let error = if flat.chars().count() > ERROR_IN_LOG {
+        flat.chars().take(ERROR_IN_LOG).chain(['…']).collect()
+    } else {
+        flat
+    };
+    let cached = if record.from_cache {
+        " (answered from the daemon's cache)"
+    } else {
+        ""
+    };
+    format!(
+        "{window}: {what} failed after {}{cached}: {error}",
+        duration_words(record.duration_ms)
+    )
+}
+
+/// `Window "api" (pid 42) lost while running tools/call slow: its shim's connection closed ...`.
+pub(crate) fn lost_sentence(session: &SessionInfo, reason: &str) -> String {
+    let doing = if session.doing.is_empty() {
+        "while idle".to_owned()
+    } else {
+        let more = session.in_flight.saturating_sub(session.doing.len() as u64);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        format!("while running {}{more}", session.doing.join(", "))
+    };
+    format!("{} lost {doing}: {reason}", window_words(session))
+}
+
+fn duration_words(ms: f64) -> String {
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(name: Option<&str>, editor: Option<&str>) -> SessionInfo {
+        SessionInfo {
+            id: SessionId(7),
+            name: name.map(str::to_owned),
+            client: editor.map(|name| ClientInfo {
+                name: name.to_owned(),
+                version: "1".to_owned(),
+            }),
+            protocol_version: None,
+            pid: 42,
+            parent_pid: None,
+            peer_pid: None,
+            cwd: None,
+            state: SessionState::Lost,
+            connected_at: 0,
+            last_activity: 0,
+            requests: 0,
+            errors: 0,
+            in_flight: 0,
+            recent_latency_ms: None,
+            last_error: None,
+            doing: Vec::new(),
+            lost_reason: None,
+            resumes: 0,
+        }
+    }
+
+    fn failed(tool: Option<&str>, error: &str) -> RequestRecord {
+        RequestRecord {
+            session: SessionId(7),
+            method: "tools/call".to_owned(),
+            tool: tool.map(str::to_owned),
+            started_at: 0,
+            duration_ms: 12.4,
+            ok: false,
+            error: Some(error.to_owned()),
+            cancelled: false,
+            rate_limited_ms: 0,
+            arguments: None,
+            from_cache: false,
+        }
+    }
+
+    #[test]
+    fn windows_are_named_by_label_editor_or_pid() {
+        assert_eq!(
+            window_words(&session(Some("api"), Some("Visual Studio Code"))),
+            r#"Window "api" (Visual Studio Code, pid 42)"#
+        );
+        assert_eq!(
+            window_words(&session(None, Some("Cursor"))),
+            r#"Window "Cursor" (pid 42)"#
+        );
+        assert_eq!(
+            window_words(&session(None, None)),
+            "The window of shim pid 42"
+        );
+    }
+
+    #[test]
+    fn a_failed_call_is_one_sentence_with_window_tool_and_error() {
+        let window = window_words(&session(Some("api"), None));
+        let text = failure_sentence(&window, &failed(Some("fail"), "EXAI daemon error:\n  boom"));
+        assert_eq!(
+            text,
+            r#"Window "api" (pid 42): tool "fail" failed after 12 ms: EXAI daemon error: boom"#
+        );
+        let mut cached = failed(None, &"x".repeat(1000));
+        cached.method = "tools/list".to_owned();
+        cached.from_cache = true;
+        let text = failure_sentence(&window, &cached);
+        assert!(text.starts_with(r#"Window "api" (pid 42): tools/list failed after 12 ms (answered from the daemon's cache): xxx"#), "{text}");
+        assert!(text.ends_with("x…") && text.len() < 400, "{text}");
+    }
+
+    #[test]
+    fn a_lost_window_says_what_it_was_doing_and_why() {
+        let mut lost = session(Some("api"), None);
+        assert_eq!(
+            lost_sentence(&lost, "its shim went away"),
+            r#"Window "api" (pid 42) lost while idle: its shim went away"#
+        );
+        lost.doing = vec!["tools/call slow".to_owned()];
+        lost.in_flight = 3;
+        assert_eq!(
+            lost_sentence(&lost, "its shim went away"),
+            r#"Window "api" (pid 42) lost while running tools/call slow and 2 more: its shim went away"#
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! of requests in flight; tool calls run in tasks of their own and send their lines back through
 //! a channel, so one slow tool never blocks the window's other requests.
 
-use crate::api::{ClientInfo, RequestRecord};
+use crate::api::{ARGUMENTS_SHOWN, ClientInfo, RequestRecord};
 use crate::mcp;
 use crate::now_millis;
 use crate::registry::RegistryMsg;
@@ -160,6 +160,14 @@ where
     }
 }
 
+/// Why a window is lost when its shim's connection just ended.
+const WENT_AWAY: &str = "its shim went away without a goodbye (the editor window, the editor or \
+    the shim quit, crashed or was killed)";
+
+fn write_failed(err: &dyn std::fmt::Display) -> String {
+    format!("the hub could not write to its shim ({err}): the shim or its editor went away")
+}
+
 /// What request tasks send back to the session task.
 enum Out {
     Line(Bytes),
@@ -216,10 +224,11 @@ where
             hub_version: env!("CARGO_PKG_VERSION").to_owned(),
             resume_secret: Some(secret),
         };
-        if conn.send(Frame::control(&welcome)).await.is_err() {
-            let _ = ctx
-                .registry
-                .send(RegistryMsg::Disconnected { id, clean: false });
+        if let Err(err) = conn.send(Frame::control(&welcome)).await {
+            let lost = Some(format!(
+                "the hub could not send its welcome to the shim ({err})"
+            ));
+            let _ = ctx.registry.send(RegistryMsg::Disconnected { id, lost });
             return;
         }
         tracing::info!("session connected");
@@ -242,7 +251,7 @@ where
             // The shim replays the editor's `initialize` after a hub restart; nobody reads the answer.
             session.replay_initialize(line.as_bytes());
         }
-        let clean = session.run(&mut conn, out_rx).await;
+        let lost = session.run(&mut conn, out_rx).await.err();
         session.ctx.upstream.window_closed();
         for (_, request) in session.in_flight.drain() {
             request.cancel.cancel();
@@ -250,15 +259,20 @@ where
         let _ = session
             .ctx
             .registry
-            .send(RegistryMsg::Disconnected { id, clean });
+            .send(RegistryMsg::Disconnected { id, lost });
     }
     .instrument(span)
     .await;
 }
 
 impl Session {
-    /// Runs the session; returns whether it ended cleanly (goodbye or hub shutdown).
-    async fn run<S>(&mut self, conn: &mut Conn<S>, mut out_rx: mpsc::UnboundedReceiver<Out>) -> bool
+    /// Runs the session: `Ok` when it ended cleanly (goodbye or hub shutdown), else why the
+    /// window is lost, in words.
+    async fn run<S>(
+        &mut self,
+        conn: &mut Conn<S>,
+        mut out_rx: mpsc::UnboundedReceiver<Out>,
+    ) -> Result<(), String>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -270,13 +284,13 @@ impl Session {
                 () = shutdown.cancelled() => {
                     let reason = "the EXAI hub is shutting down".to_owned();
                     let _ = conn.send(Frame::control(&HubMsg::Shutdown { reason })).await;
-                    return true;
+                    return Ok(());
                 }
                 Some(out) = out_rx.recv() => match out {
                     Out::Line(line) => {
                         if let Err(err) = conn.send(Frame::Line(line)).await {
                             tracing::debug!(error = %err, "write to shim failed");
-                            return false;
+                            return Err(write_failed(&err));
                         }
                     }
                     Out::Done { id, key } => {
@@ -289,20 +303,20 @@ impl Session {
                 frame = conn.next() => match frame {
                     Some(Ok(Frame::Line(line))) => {
                         if let Some(reply) = self.handle_line(&line)
-                            && conn.send(Frame::Line(reply)).await.is_err()
+                            && let Err(err) = conn.send(Frame::Line(reply)).await
                         {
-                            return false;
+                            return Err(write_failed(&err));
                         }
                     }
                     Some(Ok(Frame::Control(payload))) if payload.len() > exai_proto::MAX_CONTROL_FRAME_LEN => {
                         tracing::warn!(len = payload.len(), max = exai_proto::MAX_CONTROL_FRAME_LEN, "control frame over the limit from shim; dropping the connection");
-                        return false;
+                        return Err(format!("its shim sent a control message of {} bytes, over the {} byte limit, and the hub dropped it", payload.len(), exai_proto::MAX_CONTROL_FRAME_LEN));
                     }
                     Some(Ok(Frame::Control(payload))) => {
                         match Frame::decode_control::<ClientMsg>(&payload) {
                             Ok(ClientMsg::Goodbye { reason }) => {
                                 tracing::info!(reason = ?reason, "shim said goodbye");
-                                return true;
+                                return Ok(());
                             }
                             Ok(other) => tracing::debug!(message = ?other, "ignored control message"),
                             Err(err) => tracing::warn!(error = %err, "malformed control message"),
@@ -313,9 +327,9 @@ impl Session {
                     }
                     Some(Err(err)) => {
                         tracing::warn!(error = %err, "bad frame from shim; dropping the connection");
-                        return false;
+                        return Err(format!("the hub could not read its shim ({err}) and dropped the connection"));
                     }
-                    None => return false,
+                    None => return Err(WENT_AWAY.to_owned()),
                 },
                 changed = self.tools.changed(), if tools_open => {
                     if changed.is_err() {
@@ -324,9 +338,9 @@ impl Session {
                         continue;
                     }
                     if let Some(line) = self.tools_changed()
-                        && conn.send(Frame::Line(line)).await.is_err()
+                        && let Err(err) = conn.send(Frame::Line(line)).await
                     {
-                        return false;
+                        return Err(write_failed(&err));
                     }
                 }
             }
@@ -674,7 +688,24 @@ fn request_record(
         error,
         cancelled,
         rate_limited_ms: 0,
+        arguments: None,
+        from_cache: false,
     }
+}
+
+/// A call's arguments as the request record keeps them: compact JSON, at most
+/// [`ARGUMENTS_SHOWN`] bytes (cut at a character boundary, ending in `…`).
+fn arguments_shown(arguments: &serde_json::Value) -> String {
+    let mut text = arguments.to_string();
+    if text.len() > ARGUMENTS_SHOWN {
+        let mut end = ARGUMENTS_SHOWN - '…'.len_utf8();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 fn serialize_tools(catalog: &ToolCatalog) -> String {
@@ -707,6 +738,7 @@ impl CallTask {
             }
             None => (None, None),
         };
+        let arguments = arguments_shown(&self.arguments);
         let mut call = self.upstream.call_tool(ToolCall {
             session: self.session,
             name: self.tool.clone(),
@@ -739,6 +771,7 @@ impl CallTask {
         };
         drop(call);
         let mut rate_limited = Duration::ZERO;
+        let mut from_cache = false;
         let (ok, error, cancelled) = match outcome {
             None => {
                 tracing::debug!(id = %self.id, tool = %self.tool, "call cancelled by the editor");
@@ -746,6 +779,7 @@ impl CallTask {
             }
             Some(Ok(result)) => {
                 rate_limited = result.rate_limited;
+                from_cache = result.from_cache;
                 let line = mcp::call_tool_response(
                     self.id.as_raw(),
                     self.version,
@@ -779,6 +813,8 @@ impl CallTask {
             cancelled,
         );
         record.rate_limited_ms = rate_limited.as_millis() as u64;
+        record.arguments = Some(arguments);
+        record.from_cache = from_cache;
         let _ = self.registry.send(RegistryMsg::Finished {
             key: self.key,
             record,
@@ -799,4 +835,22 @@ fn first_text(content: &[serde_json::Value]) -> String {
         .find_map(|item| item.get("text").and_then(|text| text.as_str()))
         .map(|text| text.chars().take(500).collect())
         .unwrap_or_else(|| "tool reported an error".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_kept_short_and_whole_characters() {
+        let small = serde_json::json!({"text": "hi"});
+        assert_eq!(arguments_shown(&small), r#"{"text":"hi"}"#);
+        let big = serde_json::json!({"text": "日本".repeat(200)});
+        let shown = arguments_shown(&big);
+        assert!(shown.len() <= ARGUMENTS_SHOWN, "{}", shown.len());
+        assert!(
+            shown.starts_with(r#"{"text":"日本"#) && shown.ends_with('…'),
+            "{shown}"
+        );
+    }
 }

@@ -155,6 +155,10 @@ last_error: string | null,
  */
 doing: Array<string>, 
 /**
+ * Why the window is lost, in words (how its shim's connection ended); `None` unless lost.
+ */
+lost_reason: string | null, 
+/**
  * How many times the shim reconnected to resume this session.
  */
 resumes: number, };
@@ -201,7 +205,12 @@ upstream: UpstreamStatus,
 /**
  * Sessions, oldest first; lost ones stay for a while.
  */
-sessions: Array<SessionInfo>, };
+sessions: Array<SessionInfo>, 
+/**
+ * When this hub started. With `host.pid`, it tells a page that a hub restarted under it.
+ * (Absent from an older hub's snapshot: then 0.)
+ */
+started_at: number, };
 
 export type RequestRecord = { 
 /**
@@ -239,7 +248,27 @@ cancelled: boolean,
 /**
  * Milliseconds the request was held back by the daemon's rate limit (0: not at all).
  */
-rate_limited_ms: number, };
+rate_limited_ms: number, 
+/**
+ * The tool's arguments as compact JSON, cut to [`ARGUMENTS_SHOWN`] bytes (ending in `…`
+ * when cut); `None` for other methods.
+ */
+arguments: string | null, 
+/**
+ * The daemon answered from its cache (or from an identical call in flight): the duration
+ * is the cache's, not the tool's.
+ */
+from_cache: boolean, };
+
+export type ToolInfo = { 
+/**
+ * The tool's name, as editors call it.
+ */
+name: string, 
+/**
+ * What it does, in the daemon's words (empty when it gave none).
+ */
+description: string, };
 
 export type LogRecord = { 
 /**
@@ -259,13 +288,20 @@ level: string,
  */
 target: string, 
 /**
- * The message, with structured fields appended as `key=value`.
+ * The message as a sentence; structured fields follow in parentheses as `key: value`
+ * (`None`, empty values and the session left out, `Some(..)` and quotes taken off).
  */
 message: string, 
 /**
  * The session it concerns, when a `session` field or span says so.
  */
-session: string | null, };
+session: string | null, 
+/**
+ * How many times in a row the same line (level, target, session, message) was logged;
+ * a repeat raises this on the one record (same `seq`, `at` of the latest) instead of
+ * adding a line. 1: once.
+ */
+repeat: number, };
 
 export type NoticeKind = "sessions_lost" | "daemon_down" | "token_rejected" | "daemon_back";
 

@@ -429,7 +429,7 @@ impl Conn {
                             Retry::GiveUp => {}
                         }
                     }
-                    tracing::warn!(conn = self.slot, code = %error.code, message = %error.message, "list_tools failed");
+                    tracing::warn!(code = %error.code, error = %error.message, "the daemon could not list its tools");
                     return Ok(None);
                 }
                 Wait::Result(_) | Wait::Pong => return Ok(None),
@@ -460,7 +460,7 @@ impl Conn {
             Wait::Pong => Ok(()),
             Wait::Error(error) => {
                 // The daemon answered, so the connection works; the error is worth a line.
-                tracing::warn!(conn = self.slot, code = %error.code, message = %error.message, "ping answered with an error");
+                tracing::warn!(code = %error.code, error = %error.message, "the daemon answered a ping with an error");
                 Ok(())
             }
             Wait::Result(_) | Wait::Tools(_) => Ok(()),

@@ -575,7 +575,7 @@ impl Pool {
                 match failure {
                     DialFailure::Unauthorized(message) => {
                         if self.first_time(&message) {
-                            tracing::warn!(conn = slot, url = %self.config.url, error = %message, retry_in_ms = self.config.unauthorized_backoff.as_millis() as u64, "the daemon rejected the token: set EXAI_WS_TOKEN or `token` in the hub config");
+                            tracing::warn!(error = %message, retry_in_ms = self.config.unauthorized_backoff.as_millis() as u64, "the daemon at {} rejected the token: set EXAI_WS_TOKEN or `token` in the hub config", self.config.url);
                         }
                         self.last_dial = LastDial::Rejected;
                         self.retry_at = Some(now + self.config.unauthorized_backoff);
@@ -584,7 +584,7 @@ impl Pool {
                     DialFailure::Other(message) => {
                         let delay = self.back_off();
                         if self.first_time(&message) {
-                            tracing::warn!(conn = slot, url = %self.config.url, error = %message, retry_in_ms = delay.as_millis() as u64, "cannot connect to the daemon");
+                            tracing::warn!(error = %message, retry_in_ms = delay.as_millis() as u64, "cannot connect to the daemon at {}", self.config.url);
                         } else {
                             tracing::debug!(conn = slot, url = %self.config.url, error = %message, retry_in_ms = delay.as_millis() as u64, "cannot connect to the daemon (again)");
                         }
@@ -630,7 +630,7 @@ impl Pool {
                     .is_none_or(|last| now.duration_since(last) >= OVER_CAPACITY_LOG_EVERY);
                 if log_now {
                     self.last_over_capacity_log = Some(now);
-                    tracing::warn!(conn = slot, error = %message, retry_in_ms = retry_in.as_millis() as u64, limit = %conn::describe_limits(&self.config), "the daemon's rate limit refused a request although the hub paces to it; holding every connection back and retrying (another client may share the daemon's per-IP budget)");
+                    tracing::warn!(error = %message, retry_in_ms = retry_in.as_millis() as u64, limit = %conn::describe_limits(&self.config), "the daemon's rate limit refused a request although the hub paces to it; holding every connection back and retrying (another client may share the daemon's per-IP budget)");
                 } else {
                     tracing::debug!(conn = slot, error = %message, retry_in_ms = retry_in.as_millis() as u64, "over capacity; retrying");
                 }
@@ -663,7 +663,7 @@ impl Pool {
                         self.back_off();
                     }
                     if self.first_time(&cause) {
-                        tracing::warn!(conn = slot, error = %cause, "pooled connection lost");
+                        tracing::warn!(error = %cause, "a connection to the daemon was lost");
                     } else {
                         tracing::debug!(conn = slot, error = %cause, "pooled connection lost (again)");
                     }
@@ -701,7 +701,10 @@ impl Pool {
             Some(catalog) => catalog.generation + 1,
             None => 1,
         };
-        tracing::info!(generation, tools = tools.len(), "tool catalog updated");
+        tracing::info!(
+            "the daemon offers {} tools (catalog version {generation})",
+            tools.len()
+        );
         let catalog = Arc::new(ToolCatalog { generation, tools });
         self.catalog = Some(Arc::clone(&catalog));
         self.tools_tx.send_replace(Some(catalog));
@@ -725,14 +728,27 @@ impl Pool {
         }
         match state {
             UpstreamState::Connected | UpstreamState::Connecting => {
-                tracing::info!(url = %self.config.url, from = ?self.state, to = ?state, connections = up, "upstream state changed");
+                if state == UpstreamState::Connected {
+                    tracing::info!(
+                        "connected to the daemon at {} ({up} of {} connections up)",
+                        self.config.url,
+                        self.slots.len()
+                    );
+                } else {
+                    tracing::info!("connecting to the daemon at {}", self.config.url);
+                }
                 if state == UpstreamState::Connected {
                     // Back: the old error stays in the history only.
                     self.last_error = None;
                 }
             }
             UpstreamState::Down | UpstreamState::Unauthorized => {
-                tracing::warn!(url = %self.config.url, from = ?self.state, to = ?state, error = ?self.last_error, "upstream state changed");
+                let what = if state == UpstreamState::Down {
+                    "is down"
+                } else {
+                    "refuses the token"
+                };
+                tracing::warn!(error = ?self.last_error, "the daemon at {} {what}", self.config.url);
             }
         }
         self.state = state;
