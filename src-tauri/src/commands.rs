@@ -69,6 +69,12 @@ pub fn logs(hub: State<'_, HubHandle>) -> Vec<LogRecord> {
     hub.logs()
 }
 
+/// The daemon's tools (name, description), by name.
+#[tauri::command]
+pub fn tools(hub: State<'_, HubHandle>) -> Vec<exai_hub::api::ToolInfo> {
+    hub.tools()
+}
+
 /// A session's recent requests, oldest first.
 #[tauri::command]
 pub async fn session_requests(

@@ -181,6 +181,7 @@ pub fn run_app<R: Runtime>(
         .invoke_handler(tauri::generate_handler![
             commands::snapshot,
             commands::logs,
+            commands::tools,
             commands::session_requests,
             commands::reconnect_upstream,
             commands::dismiss,

@@ -6,6 +6,7 @@ import { ApiError, type Api, type ConnectInfo, type HubEvent, type LinkState } f
 import { h, setAttr, setText } from "./dom";
 import { currentRoute, navigate, type Route } from "./router";
 import { liveSessions } from "./state/hub";
+import { linkNotice, restartMessage } from "./state/link";
 import { overallState } from "./state/overall";
 import { Store } from "./state/store";
 import { ConnectView } from "./views/connect";
@@ -21,7 +22,7 @@ export class App implements Context {
   readonly store = new Store();
   private readonly main = h("main", { id: "main", class: "main", tabindex: "-1" });
   private readonly pill = h("span", { class: "pill", role: "status", "aria-live": "polite" }, h("span", { class: "dot" }), h("span", { class: "pill-text" }));
-  private readonly banner = h("div", { class: "banner", role: "alert", hidden: true });
+  private readonly banner = h("div", { class: "banner", id: "banner", role: "alert", hidden: true });
   private readonly footer = h("footer", { class: "footer" });
   private readonly toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
   private readonly navLinks = new Map<Route["view"], HTMLAnchorElement>();
@@ -33,6 +34,10 @@ export class App implements Context {
   private frame = 0;
   private connectInfoPromise: Promise<ConnectInfo> | null = null;
   private syncing = false;
+  /** When the event stream dropped (null while it flows). */
+  private downSince: number | null = null;
+  /** The restart the banner told about already. */
+  private restartShown: unknown = null;
 
   constructor(
     root: HTMLElement,
@@ -46,7 +51,10 @@ export class App implements Context {
   async start(): Promise<void> {
     window.addEventListener("hashchange", () => this.route());
     this.route();
-    setInterval(() => this.current?.tick?.(Date.now()), 1000);
+    setInterval(() => {
+      this.current?.tick?.(Date.now());
+      this.renderLink();
+    }, 1000);
     void this.api.onNavigate((target) => navigate(target));
     try {
       await this.api.subscribe({
@@ -105,14 +113,27 @@ export class App implements Context {
     const previous = this.store.link;
     this.store.setLink(link);
     if (link === "open") {
+      this.downSince = null;
+      this.main.classList.remove("stale");
+      setAttr(this.main, "aria-describedby", null);
       this.hideBanner();
-      // Events were missed while the stream was down.
+      // Events were missed while the stream was down (and the hub may be another one now).
       if (previous === "down" || previous === "unauthorized") void this.resync();
-    } else if (link === "unauthorized") {
-      this.showBanner("The hub refused this page's token (it may have restarted). Open the address the hub printed: EXAI dashboard: http://127.0.0.1:…/?token=…");
     } else {
-      this.showBanner("Lost the connection to the hub; reconnecting…");
+      this.downSince ??= Date.now();
+      this.renderLink();
     }
+  }
+
+  /** Says what became of the hub while the stream is down or refused (state/link.ts). */
+  private renderLink(): void {
+    const notice = linkNotice(this.store.link, this.downSince, Date.now(), location.origin);
+    if (!notice) return;
+    if (this.banner.hidden || this.banner.dataset.kind !== this.store.link || this.banner.firstElementChild?.textContent !== notice.message) {
+      this.showBanner(notice.message, undefined, this.store.link);
+    }
+    this.main.classList.toggle("stale", notice.stale);
+    setAttr(this.main, "aria-describedby", notice.stale ? "banner" : null);
   }
 
   private async resync(): Promise<void> {
@@ -130,7 +151,8 @@ export class App implements Context {
     }
   }
 
-  private showBanner(message: string, retry?: () => void): void {
+  private showBanner(message: string, retry?: () => void, kind = "error"): void {
+    this.banner.dataset.kind = kind;
     this.banner.replaceChildren(h("span", null, message));
     if (retry) {
       this.banner.append(h("button", { type: "button", class: "btn btn-small", onClick: retry }, "Retry"));
@@ -185,6 +207,10 @@ export class App implements Context {
     if (this.frame) cancelAnimationFrame(this.frame);
     this.frame = 0;
     const state = this.store.state;
+    if (state.restarted && state.restarted !== this.restartShown) {
+      this.restartShown = state.restarted;
+      this.showBanner(restartMessage(state.restarted.from, state.restarted.to), undefined, "restarted");
+    }
     const overall = overallState(state, this.store.link);
     this.pill.dataset.tone = overall.tone;
     setText(this.pill.querySelector(".pill-text")!, overall.label);

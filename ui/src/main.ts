@@ -1,6 +1,7 @@
 // Entry point: pick the backend (Tauri IPC or the headless hub's HTTP API) and start the shell.
 
 import "./styles.css";
+import "./story.css";
 import { createApi } from "./api";
 import { App } from "./app";
 

@@ -484,7 +484,8 @@ pub(crate) fn window_words(session: &SessionInfo) -> String {
 /// The most of an error a log line repeats (the request record keeps 500 characters).
 const ERROR_IN_LOG: usize = 300;
 
-/// `Window "api" (pid 42): tool "fail" failed after 12 ms: <error>`.
+/// `Window "api" (pid 42): tool "fail" failed: <error>`. Without the duration (the request
+/// record has it), so the same failure again is the same line, counted by the log ring.
 pub(crate) fn failure_sentence(window: &str, record: &RequestRecord) -> String {
     let what = match &record.tool {
         Some(tool) => format!("tool \"{tool}\""),
@@ -506,10 +507,7 @@ pub(crate) fn failure_sentence(window: &str, record: &RequestRecord) -> String {
     } else {
         ""
     };
-    format!(
-        "{window}: {what} failed after {}{cached}: {error}",
-        duration_words(record.duration_ms)
-    )
+    format!("{window}: {what} failed{cached}: {error}")
 }
 
 /// `Window "api" (pid 42) lost while running tools/call slow: its shim's connection closed ...`.
@@ -526,16 +524,6 @@ pub(crate) fn lost_sentence(session: &SessionInfo, reason: &str) -> String {
         format!("while running {}{more}", session.doing.join(", "))
     };
     format!("{} lost {doing}: {reason}", window_words(session))
-}
-
-fn duration_words(ms: f64) -> String {
-    if ms < 10.0 {
-        format!("{ms:.1} ms")
-    } else if ms < 1000.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{:.1} s", ms / 1000.0)
-    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {
@@ -614,13 +602,13 @@ mod tests {
         let text = failure_sentence(&window, &failed(Some("fail"), "EXAI daemon error:\n  boom"));
         assert_eq!(
             text,
-            r#"Window "api" (pid 42): tool "fail" failed after 12 ms: EXAI daemon error: boom"#
+            r#"Window "api" (pid 42): tool "fail" failed: EXAI daemon error: boom"#
         );
         let mut cached = failed(None, &"x".repeat(1000));
         cached.method = "tools/list".to_owned();
         cached.from_cache = true;
         let text = failure_sentence(&window, &cached);
-        assert!(text.starts_with(r#"Window "api" (pid 42): tools/list failed after 12 ms (answered from the daemon's cache): xxx"#), "{text}");
+        assert!(text.starts_with(r#"Window "api" (pid 42): tools/list failed (answered from the daemon's cache): xxx"#), "{text}");
         assert!(text.ends_with("x…") && text.len() < 400, "{text}");
     }
 

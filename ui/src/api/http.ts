@@ -16,6 +16,7 @@ import type {
   RequestRecord,
   Settings,
   Snapshot,
+  ToolInfo,
 } from "./types.gen";
 
 /** Backoff for re-opening an event stream that ended or was refused. */
@@ -176,6 +177,7 @@ export function createHttpApi(): Api {
     kind: "http",
     snapshot: () => get<Snapshot>("/api/snapshot"),
     logs: () => get<LogRecord[]>("/api/logs"),
+    tools: () => get<ToolInfo[]>("/api/tools"),
     sessionRequests: (id) => get<RequestRecord[]>(`${sessionPath(id)}/requests`),
     reconnectUpstream: () => post<void>("/api/reconnect"),
     dismiss: (id) => post<void>(`${sessionPath(id)}/dismiss`),

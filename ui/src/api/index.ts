@@ -11,6 +11,7 @@ import type {
   RequestRecord,
   Settings,
   Snapshot,
+  ToolInfo,
 } from "./types.gen";
 
 export type * from "./types.gen";
@@ -43,6 +44,8 @@ export interface Api {
   snapshot(): Promise<Snapshot>;
   /** Oldest first. */
   logs(): Promise<LogRecord[]>;
+  /** The daemon's tools (name, description), by name; empty before the first catalog. */
+  tools(): Promise<ToolInfo[]>;
   /** Oldest first, the last 100. */
   sessionRequests(id: string): Promise<RequestRecord[]>;
   reconnectUpstream(): Promise<void>;

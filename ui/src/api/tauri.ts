@@ -13,6 +13,7 @@ import type {
   RequestRecord,
   Settings,
   Snapshot,
+  ToolInfo,
 } from "./types.gen";
 
 /** Commands fail with `UiError { code, message }`; anything else is shown as text. */
@@ -37,6 +38,7 @@ export function createTauriApi(): Api {
     kind: "tauri",
     snapshot: () => call<Snapshot>("snapshot"),
     logs: () => call<LogRecord[]>("logs"),
+    tools: () => call<ToolInfo[]>("tools"),
     sessionRequests: (id) => call<RequestRecord[]>("session_requests", { id }),
     reconnectUpstream: () => call<void>("reconnect_upstream"),
     dismiss: (id) => call<void>("dismiss", { id }),

@@ -2,6 +2,7 @@
 // start from, `HubEvent`s applied on top, bounded log and request buffers. No DOM, no I/O; the
 // store (store.ts) holds the current value and tells the views.
 
+import { hubIdentity, isRestart, type HubIdentity } from "./link";
 import type {
   HostInfo,
   HubEvent,
@@ -32,6 +33,10 @@ export interface HubState {
   logs: readonly LogRecord[];
   /** Events were missed (`lagged`); a fresh snapshot and logs are needed. */
   stale: boolean;
+  /** The hub process the snapshot came from. */
+  identity: HubIdentity | null;
+  /** The last time a snapshot came from another hub process than the one before (a restart). */
+  restarted: { from: HubIdentity; to: HubIdentity } | null;
 }
 
 export const initialState: HubState = {
@@ -44,14 +49,25 @@ export const initialState: HubState = {
   requests: new Map(),
   logs: [],
   stale: false,
+  identity: null,
+  restarted: null,
 };
 
-/** Replaces everything the snapshot covers; keeps request timelines of sessions still there. */
+/**
+ * Replaces everything the snapshot covers; keeps request timelines of sessions still there.
+ * A snapshot from another hub process (a restart) starts over: the old hub's log sequence
+ * numbers and request timelines mean nothing to the new one.
+ */
 export function applySnapshot(state: HubState, snapshot: Snapshot): HubState {
+  const identity = hubIdentity(snapshot);
+  if (isRestart(state.identity, identity)) {
+    state = { ...initialState, restarted: { from: state.identity!, to: identity } };
+  }
   const sessions = new Map(snapshot.sessions.map((session) => [session.id, session]));
   const requests = new Map([...state.requests].filter(([id]) => sessions.has(id)));
   return {
     ...state,
+    identity,
     loaded: true,
     hubVersion: snapshot.hub_version,
     endpoint: snapshot.endpoint,
@@ -138,6 +154,10 @@ export function mergeRequests(
 export function mergeLogs(known: readonly LogRecord[], incoming: readonly LogRecord[]): readonly LogRecord[] {
   if (incoming.length === 0) return known;
   const last = known.length > 0 ? known[known.length - 1].seq : -1;
+  if (incoming.length === 1 && incoming[0].seq === last) {
+    // The hub counted a repeat of its newest line: the same seq with a higher `repeat`.
+    return [...known.slice(0, -1), incoming[0]];
+  }
   let merged: LogRecord[];
   if (incoming.every((record, index) => record.seq > (index === 0 ? last : incoming[index - 1].seq))) {
     merged = known.concat(incoming);

@@ -41,6 +41,7 @@ export function session(id: string, change: Partial<SessionInfo> = {}): SessionI
     recent_latency_ms: null,
     last_error: null,
     doing: [],
+    lost_reason: null,
     resumes: 0,
     ...change,
   };
@@ -53,12 +54,13 @@ export function snapshot(change: Partial<Snapshot> = {}): Snapshot {
     host: { kind: "headless", pid: 1, dashboard_url: null, daemon_configured: true },
     upstream: upstream(),
     sessions: [],
+    started_at: 1_700_000_000_000,
     ...change,
   };
 }
 
 export function log(seq: number, change: Partial<LogRecord> = {}): LogRecord {
-  return { seq, at: 1_700_000_000_000 + seq, level: "INFO", target: "exai_hub::upstream", message: `line ${seq}`, session: null, ...change };
+  return { seq, at: 1_700_000_000_000 + seq, level: "INFO", target: "exai_hub::upstream", message: `line ${seq}`, session: null, repeat: 1, ...change };
 }
 
 export function request(sessionId: string, startedAt: number, change: Partial<RequestRecord> = {}): RequestRecord {
@@ -72,6 +74,8 @@ export function request(sessionId: string, startedAt: number, change: Partial<Re
     error: null,
     cancelled: false,
     rate_limited_ms: 0,
+    arguments: null,
+    from_cache: false,
     ...change,
   };
 }

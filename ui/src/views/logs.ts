@@ -1,6 +1,7 @@
 // Live logs: the hub's log ring as a bounded tail (state/hub.ts LOG_LIMIT), filtered by level,
 // session and text. It follows new lines while scrolled to the bottom; Pause freezes the view
-// while the tail keeps filling. Each line can be copied.
+// while the tail keeps filling. Each line can be copied. A line the hub logged several times in a
+// row is one line with its count (×N); the module a line came from shows on debug lines only.
 
 import type { LogRecord, SessionInfo } from "../api";
 import { h, KeyedList, setText } from "../dom";
@@ -10,17 +11,13 @@ import { LOG_LIMIT } from "../state/hub";
 import { defaultLogFilter, HUB_ONLY, isFiltering, LEVELS, logMatcher, type Level, type LogFilter } from "../state/logfilter";
 import { copyButton, displayLabel } from "./common";
 import type { Context, View } from "./context";
+import { logLineText, repeatText, showsTarget } from "./story";
 
 /** How close to the bottom (px) still counts as "at the bottom" for following. */
 const STICKY_PX = 24;
 
 function shortId(id: string): string {
   return id.slice(-6);
-}
-
-function lineText(record: LogRecord, sessionName: string | null): string {
-  const session = record.session ? ` [${sessionName ?? record.session}]` : "";
-  return `${formatDateTime(record.at)}.${String(record.at % 1000).padStart(3, "0")} ${record.level.padEnd(5)} ${record.target}${session} ${record.message}`;
 }
 
 export class LogsView implements View {
@@ -73,7 +70,8 @@ export class LogsView implements View {
     this.panel.addEventListener("scroll", () => {
       this.atBottom = this.panel.scrollHeight - this.panel.scrollTop - this.panel.clientHeight <= STICKY_PX;
     }, { passive: true });
-    this.list = new KeyedList<LogRecord>(lines, (record) => String(record.seq), (record) => this.line(record), () => {});
+    // A repeat comes back with the same seq and a higher count; a restarted hub counts from 1.
+    this.list = new KeyedList<LogRecord>(lines, (record) => `${record.seq}|${record.repeat ?? 1}|${record.at}`, (record) => this.line(record), () => {});
 
     const field = (label: string, control: HTMLElement) =>
       h("label", { class: "field", for: control.id }, h("span", null, label), control);
@@ -129,15 +127,21 @@ export class LogsView implements View {
 
   private line(record: LogRecord): HTMLElement {
     const session = record.session;
+    const repeat = repeatText(record);
     return h(
       "div",
-      { class: "log-line", role: "listitem", data: { seq: String(record.seq), level: record.level.toUpperCase(), session: session ?? "" } },
+      { class: "log-line", role: "listitem", data: { seq: String(record.seq), level: record.level.toUpperCase(), session: session ?? "", repeat: String(record.repeat ?? 1) } },
       h("time", { class: "log-time", title: formatDateTime(record.at) }, formatClock(record.at)),
       h("span", { class: "log-level" }, record.level.toUpperCase()),
       h("span", { class: "log-session", title: session ?? "the hub itself" }, session ? this.sessionName(session) : ""),
-      h("span", { class: "log-target", title: record.target }, record.target),
-      h("span", { class: "log-message" }, record.message),
-      copyButton(this.ctx, () => lineText(record, this.sessionName(session)), "Copy", "log line"),
+      h("span", { class: "log-target", title: record.target }, showsTarget(record) ? record.target : ""),
+      h(
+        "span",
+        { class: "log-message", title: record.target },
+        record.message,
+        repeat ? h("span", { class: "log-repeat", title: `logged ${record.repeat} times in a row, the last at ${formatDateTime(record.at)}` }, ` ${repeat}`) : null,
+      ),
+      copyButton(this.ctx, () => logLineText(record, this.sessionName(session)), "Copy", "log line"),
     );
   }
 

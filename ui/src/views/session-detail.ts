@@ -1,5 +1,6 @@
 // One editor window: who it is, its counters, its errors in full and a timeline of its recent
-// requests (the hub's last 100, then live `request_finished` events).
+// requests (the hub's last 100, then live `request_finished` events). A lost window's page says
+// first why it is lost and what it was doing (story.ts has the words).
 
 import type { RequestRecord, SessionInfo } from "../api";
 import { h, KeyedList, replaceChildren, setAttr, setText } from "../dom";
@@ -9,14 +10,10 @@ import type { HubState } from "../state/hub";
 import { actionButton, displayLabel, editorText, pathCode, SESSION_STATE_TEXT, stateDot, updateDot } from "./common";
 import type { Context, View } from "./context";
 import { errorText } from "./context";
+import { lostStory, requestRow } from "./story";
 
 function requestKey(record: RequestRecord): string {
   return `${record.started_at}|${record.method}|${record.tool ?? ""}|${record.duration_ms}`;
-}
-
-function outcome(record: RequestRecord): "ok" | "error" | "cancelled" {
-  if (record.cancelled) return "cancelled";
-  return record.ok ? "ok" : "error";
 }
 
 /** Errors shown in full at the top; the rest stay in the timeline. */
@@ -25,23 +22,30 @@ const ERRORS_SHOWN = 10;
 const OUTCOME_TEXT = { ok: "OK", error: "Error", cancelled: "Cancelled" } as const;
 
 function timelineItem(record: RequestRecord, scaleMs: number): HTMLLIElement {
-  const result = outcome(record);
+  const row = requestRow(record);
   // A log scale keeps a 2 ms call visible next to a 5 minute one.
   const width = scaleMs > 0 ? Math.max(2, (100 * Math.log1p(record.duration_ms)) / Math.log1p(scaleMs)) : 2;
+  const flags = [
+    row.cached ? h("span", { class: "flag flag-cached", title: row.durationTitle }, row.cached) : null,
+    row.rateLimited ? h("span", { class: "flag flag-rate", title: row.durationTitle }, row.rateLimited) : null,
+  ].filter((flag) => flag !== null);
   return h(
     "li",
-    { class: "request", data: { outcome: result } },
-    h("time", { class: "request-time", datetime: new Date(record.started_at).toISOString(), title: formatDateTime(record.started_at) }, formatClock(record.started_at)),
-    h("span", { class: "request-what" }, h("code", null, record.method), record.tool ? h("span", { class: "tool" }, record.tool) : null),
+    { class: "request", data: row.cached ? { outcome: row.outcome, cached: "true" } : { outcome: row.outcome } },
+    h("time", { class: "request-time", datetime: new Date(record.started_at).toISOString(), title: row.timeTitle }, row.time),
+    h("span", { class: "request-what", title: row.tool ? `${row.method} ${row.tool}` : row.method }, h("code", null, row.method), row.tool ? h("span", { class: "tool" }, row.tool) : null),
     h("span", { class: "request-bar", "aria-hidden": "true" }, h("span", { style: `width: ${width.toFixed(1)}%` })),
-    h(
-      "span",
-      { class: "request-duration num", title: record.rate_limited_ms > 0 ? `waited ${formatDuration(record.rate_limited_ms)} for the daemon's rate limit` : null },
-      formatDuration(record.duration_ms),
-      record.rate_limited_ms > 0 ? h("span", { class: "rate-limited" }, ` (${formatDuration(record.rate_limited_ms)} rate limit)`) : null,
-    ),
-    h("span", { class: "badge", data: { outcome: result } }, OUTCOME_TEXT[result]),
-    record.error ? h("p", { class: "request-error" }, record.error) : null,
+    h("span", { class: "request-duration num", title: row.durationTitle }, row.duration),
+    h("span", { class: "badge", data: { outcome: row.outcome } }, OUTCOME_TEXT[row.outcome]),
+    flags.length > 0 || row.args
+      ? h(
+          "p",
+          { class: "request-details" },
+          ...flags,
+          row.args ? h("code", { class: "request-args", title: row.args }, row.args) : null,
+        )
+      : null,
+    row.error ? h("p", { class: "request-error" }, row.error) : null,
   );
 }
 
@@ -51,6 +55,7 @@ export class SessionDetailView implements View {
   private readonly title = h("h2", { id: "detail-title" });
   private readonly stateBadge = h("span", { class: "badge" });
   private readonly facts = h("dl", { class: "facts" });
+  private readonly lostCard = h("section", { class: "card lost-card", "aria-labelledby": "lost-title", hidden: true });
   private readonly errorsList = h("div", { class: "errors-list" });
   private readonly errorsCount = h("span", { class: "count" });
   private readonly timeline = h("ol", { class: "timeline" });
@@ -97,6 +102,7 @@ export class SessionDetailView implements View {
         ),
         this.facts,
       ),
+      this.lostCard,
       h("section", { class: "card", "aria-labelledby": "errors-title" }, h("h3", { id: "errors-title", class: "card-title" }, "Errors ", this.errorsCount), this.errorsList),
       h(
         "section",
@@ -153,6 +159,16 @@ export class SessionDetailView implements View {
     this.stateBadge.dataset.state = session.state;
     this.element.dataset.state = session.state;
     this.dismiss.hidden = session.state !== "lost";
+    const lost = lostStory(session);
+    this.lostCard.hidden = lost === null;
+    if (lost) {
+      replaceChildren(
+        this.lostCard,
+        h("h3", { id: "lost-title", class: "card-title" }, lost.title),
+        h("p", { class: "lost-why" }, lost.why),
+        h("p", { class: "lost-doing" }, lost.doing),
+      );
+    }
 
     const fact = (term: string, value: string | Node | null) =>
       value === null || value === "" ? null : h("div", null, h("dt", null, term), value instanceof Node ? value : h("dd", null, value));
@@ -195,7 +211,7 @@ export class SessionDetailView implements View {
         this.errorsList,
         lastError
           ? h("div", { class: "error-item" }, h("p", { class: "muted" }, "Last error"), h("pre", { class: "error-full" }, lastError))
-          : h("p", { class: "muted" }, "No errors."),
+          : h("p", { class: "muted" }, this.session?.state === "lost" ? "No request failed before the window was lost (why it is lost is above)." : "No errors."),
       );
       return;
     }

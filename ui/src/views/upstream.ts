@@ -5,6 +5,7 @@ import { h, setAttr, setText } from "../dom";
 import { formatCount, rateLimitText } from "../format";
 import { actionButton, stateDot, updateDot, UPSTREAM_STATE_TEXT } from "./common";
 import type { Context } from "./context";
+import { ToolsPanel } from "./tools";
 
 export class UpstreamPanel {
   readonly element: HTMLElement;
@@ -18,12 +19,14 @@ export class UpstreamPanel {
   private readonly rateLimit = h("p", { class: "upstream-rate", role: "status" });
   private readonly lastError = h("p", { class: "upstream-error", role: "status" });
   private last: UpstreamStatus | null = null;
+  private readonly toolList: ToolsPanel;
 
   constructor(ctx: Context) {
     const reconnect = actionButton(ctx, "Reconnect", () => ctx.api.reconnectUpstream(), {
       title: "Drop the backoff and connect to the daemon now",
       done: "Reconnecting to the daemon",
     });
+    this.toolList = new ToolsPanel(ctx);
     this.element = h(
       "section",
       { class: "card upstream", "aria-labelledby": "upstream-title" },
@@ -47,12 +50,14 @@ export class UpstreamPanel {
       ),
       this.rateLimit,
       this.lastError,
+      this.toolList.element,
     );
   }
 
   render(upstream: UpstreamStatus | null): void {
     if (upstream === this.last) return;
     this.last = upstream;
+    this.toolList.render(upstream);
     if (!upstream) {
       updateDot(this.dot, "unknown", "Unknown");
       setText(this.state, "Waiting for the hub…");

@@ -112,6 +112,7 @@ pub(crate) async fn serve(
     let app = Router::new()
         .route("/api/snapshot", get(snapshot))
         .route("/api/logs", get(logs))
+        .route("/api/tools", get(tools))
         .route("/api/sessions/{id}/requests", get(session_requests))
         .route("/api/sessions/{id}/dismiss", post(dismiss))
         .route("/api/reconnect", post(reconnect))
@@ -220,6 +221,10 @@ async fn snapshot(State(dash): State<Arc<Dash>>) -> Response {
 
 async fn logs(State(dash): State<Arc<Dash>>) -> Response {
     axum::Json(dash.hub.logs()).into_response()
+}
+
+async fn tools(State(dash): State<Arc<Dash>>) -> Response {
+    axum::Json(dash.hub.tools()).into_response()
 }
 
 async fn session_requests(State(dash): State<Arc<Dash>>, Path(id): Path<String>) -> Response {
