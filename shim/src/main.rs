@@ -275,11 +275,15 @@ fn parse_bytes(source: &str, value: &str) -> Result<usize, Failure> {
 
 /// Installs the tracing subscriber: stderr, or `log_file` when given; filter from `EXAI_LOG`.
 fn init_logging(log_file: Option<String>) -> Result<(), Failure> {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("EXAI_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    // `Targets` reads the same `level` and `target=level,...` forms as an env filter does, without
+    // a regular-expression engine: the shim starts faster and stays smaller.
+    let filter = std::env::var("EXAI_LOG")
+        .ok()
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::WARN));
+    let builder = tracing_subscriber::fmt().with_target(false);
     match log_file {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -292,13 +296,21 @@ fn init_logging(log_file: Option<String>) -> Result<(), Failure> {
                         format!("cannot open the log file {path}: {error}; check --log-file or EXAI_SHIM_LOG_FILE"),
                     )
                 })?;
-            builder
+            let layer = builder
                 .with_ansi(false)
                 .with_writer(std::sync::Mutex::new(file))
-                .init();
+                .finish();
+            tracing::subscriber::set_global_default(layer.with(filter))
         }
-        None => builder.with_ansi(false).with_writer(std::io::stderr).init(),
+        None => {
+            let layer = builder
+                .with_ansi(false)
+                .with_writer(std::io::stderr)
+                .finish();
+            tracing::subscriber::set_global_default(layer.with(filter))
+        }
     }
+    .map_err(|error| Failure::new(ExitCode::Failure, format!("cannot set up logging: {error}")))?;
     // A panic is a bug: log it where the logs go, so it is not lost when stderr is dropped.
     std::panic::set_hook(Box::new(|info| tracing::error!("panic: {info}")));
     Ok(())
