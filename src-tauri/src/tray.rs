@@ -7,6 +7,8 @@
 //! Tauri's tray and menu calls run directly, where from another thread each would wait for a
 //! round trip to it.
 
+pub mod host;
+
 use crate::status::{LookedAt, TrayView};
 use crate::{Navigate, ShellTx, show_dashboard};
 use exai_hub::HubHandle;
@@ -132,6 +134,8 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Tray<R>> {
         .on_menu_event(on_menu_event)
         .on_tray_icon_event(on_tray_icon_event)
         .build(app)?;
+    // Nobody may show the icon (GNOME without its extension): then say so and open the window.
+    host::watch(app);
     Ok(Tray { icon, menu })
 }
 
