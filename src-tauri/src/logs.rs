@@ -148,7 +148,10 @@ mod tests {
 
         let records = ring.records();
         assert_eq!(records.len(), 1, "{records:?}");
-        assert_eq!(records[0].message, "EXAI tray started (endpoint: tray-test).");
+        assert_eq!(
+            records[0].message,
+            "EXAI tray started (endpoint: tray-test)."
+        );
         assert_eq!(records[0].level, "INFO");
 
         let files: Vec<_> = std::fs::read_dir(dir.path().join("logs"))
