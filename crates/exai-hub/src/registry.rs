@@ -97,6 +97,9 @@ struct Entry {
 pub(crate) struct Registry {
     sessions: HashMap<SessionId, Entry>,
     order: Vec<SessionId>,
+    /// Lost sessions in the order they were lost, to expire them without scanning every
+    /// session on every event (an entry whose session came back is skipped when it is due).
+    lost: VecDeque<(Instant, SessionId)>,
     upstream: watch::Receiver<UpstreamStatus>,
     events: broadcast::Sender<HubEvent>,
     lost_retention: Duration,
@@ -116,6 +119,7 @@ impl Registry {
         Registry {
             sessions: HashMap::new(),
             order: Vec::new(),
+            lost: VecDeque::new(),
             upstream,
             events,
             lost_retention,
@@ -379,7 +383,9 @@ impl Registry {
             }
             Some(reason) => {
                 tracing::warn!(session = %id, "{}", lost_sentence(&session, reason));
-                entry.lost_at = Some(Instant::now());
+                let now = Instant::now();
+                entry.lost_at = Some(now);
+                self.lost.push_back((now, id));
                 self.emit(HubEvent::SessionChanged { session });
             }
         }
@@ -402,28 +408,29 @@ impl Registry {
         }
     }
 
+    /// When the longest-lost session is due to leave (at worst a session that came back since,
+    /// which only wakes the loop once early).
     fn next_expiry(&self) -> Option<Instant> {
-        self.sessions
-            .values()
-            .filter_map(|entry| entry.lost_at)
-            .min()
-            .map(|lost_at| lost_at + self.lost_retention)
+        self.lost
+            .front()
+            .map(|(lost_at, _)| *lost_at + self.lost_retention)
     }
 
     fn expire_lost(&mut self) {
         let now = Instant::now();
-        let expired: Vec<SessionId> = self
-            .sessions
-            .iter()
-            .filter(|(_, entry)| {
-                entry
-                    .lost_at
-                    .is_some_and(|lost_at| lost_at + self.lost_retention <= now)
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in expired {
-            self.remove(id);
+        while let Some(&(lost_at, id)) = self.lost.front() {
+            if lost_at + self.lost_retention > now {
+                break;
+            }
+            self.lost.pop_front();
+            // Still the same loss (not revived, not lost again later): it leaves now.
+            if self
+                .sessions
+                .get(&id)
+                .is_some_and(|entry| entry.lost_at == Some(lost_at))
+            {
+                self.remove(id);
+            }
         }
     }
 

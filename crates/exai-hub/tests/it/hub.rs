@@ -1,7 +1,7 @@
 //! The hub in process: sessions over `HubHandle::connect_memory` (no shim, no OS socket for the
 //! session), against the fake daemon.
 
-use crate::support::{Conn, ask, control, guard, hello, start};
+use crate::support::{Conn, ask, control, guard, hello, start, start_with};
 use exai_hub::api::{HubEvent, SessionState};
 use exai_proto::{ClientMsg, Frame, Hello, HubMsg, PROTOCOL_VERSION, Role};
 use futures_util::{SinkExt, StreamExt};
@@ -220,6 +220,7 @@ async fn a_focus_request_reaches_the_embedder() {
         cwd: None,
         name: None,
         resume: None,
+        server: None,
     })))
     .await
     .unwrap();
@@ -419,6 +420,7 @@ async fn only_the_shim_with_the_secret_can_resume_a_lost_session() {
                 initialize: None,
                 secret,
             }),
+            server: None,
         }))
     };
     for wrong in [None, Some("0".repeat(32))] {
@@ -450,5 +452,90 @@ async fn only_the_shim_with_the_secret_can_resume_a_lost_session() {
         panic!("no welcome")
     };
     assert_eq!(given, session_id, "the owner gets its session back");
+    hub.shutdown();
+}
+
+#[tokio::test]
+async fn lost_windows_leave_after_the_retention_unless_they_came_back() {
+    let (_daemon, _dir, hub) = start_with(None, |config| {
+        config.lost_retention = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let mut events = hub.subscribe();
+    let open = |name: &'static str| {
+        let hub = &hub;
+        async move {
+            let mut conn = exai_testkit::shim::raw(hub.connect_memory());
+            conn.send(hello(PROTOCOL_VERSION, name))
+                .await
+                .expect("hello");
+            let HubMsg::Welcome {
+                session_id,
+                resume_secret: Some(secret),
+                ..
+            } = control(&mut conn).await
+            else {
+                panic!("no welcome")
+            };
+            (conn, session_id, secret)
+        }
+    };
+    let (first, first_id, secret) = open("comes-back").await;
+    let (second, second_id, _) = open("stays-away").await;
+    drop(first);
+    let lost = |id: exai_proto::SessionId| {
+        move |event: &HubEvent| {
+            matches!(event, HubEvent::SessionChanged { session }
+                if session.id == id && session.state == SessionState::Lost)
+        }
+    };
+    guard("the first window lost", async {
+        while let Some(event) = events.next().await {
+            if lost(first_id)(&event) {
+                return;
+            }
+        }
+    })
+    .await;
+    // The first window's shim comes back with its secret before the retention ends.
+    let mut back = exai_testkit::shim::raw(hub.connect_memory());
+    back.send(exai_testkit::shim::hello_frame(Hello {
+        resume: Some(exai_proto::Resume {
+            session_id: first_id,
+            initialize: None,
+            secret: Some(secret),
+        }),
+        ..exai_testkit::shim::hello("comes-back")
+    }))
+    .await
+    .expect("hello");
+    assert!(
+        matches!(control(&mut back).await, HubMsg::Welcome { session_id, .. } if session_id == first_id)
+    );
+    drop(second);
+    // The second window, lost after the first one's old due time, leaves when its own comes;
+    // by then the first window's stale expiry has passed and must not have removed it.
+    guard("the second window gone", async {
+        while let Some(event) = events.next().await {
+            if matches!(event, HubEvent::SessionGone { id } if id == second_id) {
+                return;
+            }
+        }
+    })
+    .await;
+    let snapshot = hub.snapshot().await.expect("snapshot");
+    let first = snapshot
+        .sessions
+        .iter()
+        .find(|session| session.id == first_id)
+        .expect("the window that came back is still there");
+    assert_eq!(first.state, SessionState::Ready);
+    assert!(
+        snapshot
+            .sessions
+            .iter()
+            .all(|session| session.id != second_id)
+    );
+    drop(back);
     hub.shutdown();
 }

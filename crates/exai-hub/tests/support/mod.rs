@@ -28,11 +28,19 @@ pub fn hello(version: u32, name: &str) -> Frame {
 }
 
 pub async fn start(logs: Option<LogRing>) -> (TestDaemon, tempfile::TempDir, exai_hub::HubHandle) {
+    start_with(logs, |_| {}).await
+}
+
+/// [`start`] with the config changed by `change` first.
+pub async fn start_with(
+    logs: Option<LogRing>,
+    change: impl FnOnce(&mut HubConfig),
+) -> (TestDaemon, tempfile::TempDir, exai_hub::HubHandle) {
     let daemon = TestDaemon::start(DaemonConfig::default())
         .await
         .expect("daemon");
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = HubConfig {
+    let mut config = HubConfig {
         endpoint: Some(dir.path().join("hub.sock").display().to_string()),
         exai: ExaiConfig {
             url: daemon.url(),
@@ -41,6 +49,7 @@ pub async fn start(logs: Option<LogRing>) -> (TestDaemon, tempfile::TempDir, exa
         },
         ..HubConfig::default()
     };
+    change(&mut config);
     let (handle, task) = Hub::new(config, logs).await.expect("hub");
     tokio::spawn(task.run());
     (daemon, dir, handle)
