@@ -220,7 +220,6 @@ async fn a_focus_request_reaches_the_embedder() {
         cwd: None,
         name: None,
         resume: None,
-        server: None,
     })))
     .await
     .unwrap();
@@ -420,7 +419,6 @@ async fn only_the_shim_with_the_secret_can_resume_a_lost_session() {
                 initialize: None,
                 secret,
             }),
-            server: None,
         }))
     };
     for wrong in [None, Some("0".repeat(32))] {
