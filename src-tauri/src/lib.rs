@@ -226,8 +226,8 @@ pub fn run_app<R: Runtime>(
                 events,
                 inbox,
                 tray,
-            commands::connect_status,
-            commands::connect_editor,
+                commands::connect_status,
+                commands::connect_editor,
             ));
             if show_window {
                 show_dashboard(app.handle(), Navigate::Stay);
