@@ -452,6 +452,106 @@ pub struct Settings {
     pub log_dir: Option<String>,
 }
 
+/// Where a setting in effect came from (later ones win at start).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ConfigSource {
+    /// Not set anywhere: the built-in default.
+    #[default]
+    Default,
+    /// `config.toml`, or saved from the dashboard into it.
+    File,
+    /// The environment (`EXAI_WS_URL`, `EXAI_WS_TOKEN`, ...), which wins over the file.
+    Environment,
+    /// A command-line flag (`--upstream`), which wins over everything.
+    Flag,
+}
+
+/// The daemon's connection settings as the first-run card and Settings show them. Never the
+/// token itself: only whether one is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct UpstreamConfig {
+    /// The daemon URL in effect.
+    pub url: String,
+    /// Where that URL came from.
+    pub url_source: ConfigSource,
+    /// Whether a token is in effect.
+    pub token_set: bool,
+    /// Where that token came from (`default`: none).
+    pub token_source: ConfigSource,
+    /// The config file the dashboard writes (`[upstream] url`, `token`), absolute; `None` when
+    /// there is no home directory to put one in.
+    pub config_path: Option<String>,
+    /// Whether that file exists.
+    pub config_exists: bool,
+}
+
+/// A new daemon URL and token from the first-run card. Only read, never written back: the
+/// token is a [`Secret`](crate::config::Secret).
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct UpstreamConfigUpdate {
+    /// `ws://HOST:PORT`.
+    pub url: String,
+    /// `None`: keep the token as it is; an empty string: remove it; else the new token.
+    #[cfg_attr(test, ts(as = "Option<String>"))]
+    pub token: Option<crate::config::Secret>,
+}
+
+/// What saving the daemon's settings did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct UpstreamConfigSaved {
+    /// The file written, absolute.
+    pub path: String,
+    /// One or two sentences for the user: what was written and what happens now.
+    pub message: String,
+    /// The settings in effect afterwards.
+    pub config: UpstreamConfig,
+}
+
+/// A daemon to try once (the first-run card's Test button).
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct UpstreamTest {
+    /// `ws://HOST:PORT`.
+    pub url: String,
+    /// `None` or empty: the token in effect.
+    #[cfg_attr(test, ts(as = "Option<String>"))]
+    pub token: Option<crate::config::Secret>,
+}
+
+/// How one try of a daemon ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamTestOutcome {
+    /// It answered the hello: the URL and token work.
+    Ok,
+    /// Nothing listens there (connection refused).
+    Refused,
+    /// It answered but rejected the token.
+    Unauthorized,
+    /// No answer in time.
+    Timeout,
+    /// The URL is not a `ws://HOST:PORT` address.
+    Invalid,
+    /// Anything else (a name that does not resolve, not a WebSocket, ...).
+    Failed,
+}
+
+/// The answer to [`UpstreamTest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct UpstreamTestResult {
+    /// How it ended.
+    pub outcome: UpstreamTestOutcome,
+    /// The same in a sentence, with what to do.
+    pub message: String,
+}
+
 #[cfg(test)]
 mod typescript {
     //! `ui/src/api/types.gen.ts` is generated from these types; this test keeps it from drifting.
@@ -482,6 +582,13 @@ mod typescript {
             EditorStatus::decl(&cfg),
             ConnectResult::decl(&cfg),
             Settings::decl(&cfg),
+            ConfigSource::decl(&cfg),
+            UpstreamConfig::decl(&cfg),
+            UpstreamConfigUpdate::decl(&cfg),
+            UpstreamConfigSaved::decl(&cfg),
+            UpstreamTest::decl(&cfg),
+            UpstreamTestOutcome::decl(&cfg),
+            UpstreamTestResult::decl(&cfg),
         ];
         let mut out = String::from(
             "// Generated from crates/exai-hub/src/api.rs by ts-rs (cargo test -p exai-hub).\n\

@@ -147,6 +147,13 @@ pub struct HubConfig {
     /// A daemon URL was given (file, environment or flag), not just the default: when not, an
     /// unreachable daemon is "not configured yet" rather than "down" ([`crate::overall`]).
     pub daemon_configured: bool,
+    /// The config file the dashboard writes the daemon's URL and token to (the one read at
+    /// start, or the default place); `None` when there is no home directory.
+    pub config_file: Option<PathBuf>,
+    /// Where the daemon URL came from.
+    pub url_source: crate::api::ConfigSource,
+    /// Where the daemon token came from (`Default`: there is none).
+    pub token_source: crate::api::ConfigSource,
 }
 
 impl Default for HubConfig {
@@ -159,6 +166,9 @@ impl Default for HubConfig {
             host: crate::api::HostKind::Headless,
             dashboard_url: None,
             daemon_configured: false,
+            config_file: None,
+            url_source: crate::api::ConfigSource::Default,
+            token_source: crate::api::ConfigSource::Default,
         }
     }
 }

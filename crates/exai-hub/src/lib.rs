@@ -13,6 +13,7 @@
 pub mod api;
 mod catalog;
 pub mod config;
+pub mod config_write;
 pub mod connect;
 pub mod control;
 pub mod logring;
@@ -22,18 +23,24 @@ pub mod overall;
 mod registry;
 mod session;
 pub mod start;
+mod switch;
 pub mod upstream;
 
-use crate::api::{HostInfo, HubEvent, LogRecord, RequestRecord, Snapshot};
+use crate::api::{
+    ConfigSource, HostInfo, HubEvent, LogRecord, RequestRecord, Snapshot, UpstreamConfig,
+    UpstreamConfigSaved, UpstreamConfigUpdate, UpstreamTest, UpstreamTestResult,
+};
 use crate::config::HubConfig;
+use crate::config_write::{SaveError, TokenChange};
 use crate::logring::LogRing;
 use crate::registry::{Registry, RegistryMsg};
 use crate::session::{Peer, SessionCtx};
 use crate::start::{ConfigError, StartError};
+use crate::switch::SwitchUpstream;
 use crate::upstream::Upstream;
-use crate::upstream::exai::ExaiUpstream;
 use exai_proto::SessionId;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -78,14 +85,14 @@ impl Hub {
             }
             Err(err) => return Err(err.into()),
         };
-        let (upstream, driver) = ExaiUpstream::new(config.exai.clone());
+        let (upstream, driver) = SwitchUpstream::new(config.exai.clone());
         let (events, _) = broadcast::channel(4096);
         let (registry_tx, registry_rx) = mpsc::unbounded_channel();
         let shutdown = CancellationToken::new();
         let upstream_handle = upstream.clone();
         let ctx = Arc::new(SessionCtx {
             registry: registry_tx.clone(),
-            upstream: Arc::new(upstream),
+            upstream: upstream.clone(),
             shutdown: shutdown.clone(),
             max_frame_len: config.max_frame_len,
         });
@@ -106,6 +113,14 @@ impl Hub {
             events: events.clone(),
             logs: logs.clone(),
             endpoint: endpoint.to_string(),
+            switch: upstream.clone(),
+            daemon: Arc::new(Mutex::new(DaemonSettings {
+                url_source: config.url_source,
+                token_source: config.token_source,
+                config_file: config.config_file.clone(),
+                configured: config.daemon_configured,
+            })),
+            saving: Arc::new(tokio::sync::Mutex::new(())),
         };
         let task = HubTask {
             listener,
@@ -127,7 +142,7 @@ pub struct HubTask {
     ctx: Arc<SessionCtx>,
     registry: Registry,
     registry_rx: mpsc::UnboundedReceiver<RegistryMsg>,
-    upstream: ExaiUpstream,
+    upstream: Arc<SwitchUpstream>,
     driver: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     events: broadcast::Sender<HubEvent>,
     logs: Option<LogRing>,
@@ -217,6 +232,20 @@ pub struct HubHandle {
     events: broadcast::Sender<HubEvent>,
     logs: Option<LogRing>,
     endpoint: String,
+    switch: Arc<SwitchUpstream>,
+    daemon: Arc<Mutex<DaemonSettings>>,
+    /// One save at a time (read, merge, write, apply).
+    saving: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Where the daemon settings in effect came from, and where the dashboard saves them.
+#[derive(Debug, Clone)]
+struct DaemonSettings {
+    url_source: ConfigSource,
+    token_source: ConfigSource,
+    config_file: Option<PathBuf>,
+    /// [`HostInfo::daemon_configured`] as it is now (a save makes it true).
+    configured: bool,
 }
 
 impl HubHandle {
@@ -232,9 +261,109 @@ impl HubHandle {
             .registry
             .send(RegistryMsg::Snapshot { reply })
             .map_err(|_| anyhow::anyhow!("the hub has stopped"))?;
-        answer
+        let mut snapshot = answer
             .await
-            .map_err(|_| anyhow::anyhow!("the hub has stopped"))
+            .map_err(|_| anyhow::anyhow!("the hub has stopped"))?;
+        // The registry keeps the start-time value; a save from the dashboard changes it.
+        snapshot.host.daemon_configured |= self.daemon().configured;
+        Ok(snapshot)
+    }
+
+    fn daemon(&self) -> DaemonSettings {
+        self.daemon
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The daemon's URL, whether a token is set, where each came from and the config file the
+    /// dashboard writes (never the token).
+    pub fn upstream_config(&self) -> UpstreamConfig {
+        let daemon = self.daemon();
+        let config = self.switch.config();
+        UpstreamConfig {
+            url: config.url,
+            url_source: daemon.url_source,
+            token_set: config.token.is_some(),
+            token_source: daemon.token_source,
+            config_exists: daemon
+                .config_file
+                .as_deref()
+                .is_some_and(std::path::Path::is_file),
+            config_path: daemon.config_file.map(|path| path.display().to_string()),
+        }
+    }
+
+    /// Writes the daemon's URL and token into the config file (`[upstream]`, other keys and
+    /// comments kept, the file private to the user) and reconnects with them: a new pool
+    /// replaces the running one. What the environment or a flag set stays in effect, and the
+    /// answer says so. See [`config_write`].
+    pub async fn set_upstream_config(
+        &self,
+        update: UpstreamConfigUpdate,
+    ) -> Result<UpstreamConfigSaved, SaveError> {
+        let url = config_write::check_url(&update.url).map_err(SaveError::InvalidUrl)?;
+        let token = TokenChange::from_request(update.token);
+        let _one_at_a_time = self.saving.lock().await;
+        let daemon = self.daemon();
+        let path = daemon.config_file.clone().ok_or_else(|| {
+            SaveError::File(
+                "There is no home directory to keep config.toml in; set EXAI_WS_URL instead."
+                    .to_owned(),
+            )
+        })?;
+        let (save_path, save_url, save_token) = (path.clone(), url.clone(), token.clone());
+        tokio::task::spawn_blocking(move || config_write::save(&save_path, &save_url, &save_token))
+            .await
+            .map_err(|err| SaveError::File(format!("The save did not finish: {err}.")))??;
+        let config = self.switch.config();
+        let now = config_write::Effective {
+            url: config.url.clone(),
+            url_source: daemon.url_source,
+            token: config.token.clone(),
+            token_source: daemon.token_source,
+        };
+        let (next, notes) = config_write::after_save(&now, &url, &token);
+        {
+            let mut settings = self
+                .daemon
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            settings.url_source = next.url_source;
+            settings.token_source = next.token_source;
+            settings.configured |= next.url_source != ConfigSource::Default;
+        }
+        tracing::info!(path = %path.display(), url = %url, token_set = next.token.is_some(), "daemon settings saved");
+        self.switch.replace(config::ExaiConfig {
+            url: next.url.clone(),
+            token: next.token,
+            ..config
+        });
+        let mut message = format!(
+            "Saved to {}. The hub is connecting to {}.",
+            path.display(),
+            next.url
+        );
+        for note in notes {
+            message.push(' ');
+            message.push_str(&note);
+        }
+        Ok(UpstreamConfigSaved {
+            path: path.display().to_string(),
+            message,
+            config: self.upstream_config(),
+        })
+    }
+
+    /// Tries a daemon once (connect, hello, `hello_ack`; at most
+    /// [`config_write::TEST_TIMEOUT`]) with the given token, or the one in effect.
+    pub async fn test_upstream(&self, test: UpstreamTest) -> UpstreamTestResult {
+        let mut config = self.switch.config();
+        config.url = test.url.trim().to_owned();
+        if let Some(token) = test.token.filter(|token| !token.expose().trim().is_empty()) {
+            config.token = Some(config::Secret::new(token.expose().trim()));
+        }
+        config_write::test(&config).await
     }
 
     /// Events from now on. Take a [`HubHandle::snapshot`] after subscribing to start from.

@@ -6,7 +6,7 @@
 //! prints one line and fails, the tray asks a running tray to show its dashboard. Nothing here
 //! prints; config warnings go to `tracing`.
 
-use crate::api::{HostInfo, HostKind};
+use crate::api::{ConfigSource, HostInfo, HostKind};
 use crate::config::{self, HubConfig};
 use crate::control::{self, ControlError};
 use std::path::PathBuf;
@@ -113,20 +113,37 @@ pub fn load_config(
         ConfigFile::Explicit(path) => Some((path.clone(), true)),
         ConfigFile::Skip => None,
     };
-    let mut configured = false;
+    let mut url_source = ConfigSource::Default;
+    let mut token_source = ConfigSource::Default;
     if let Some((path, explicit)) = file {
         let file = config::load_file(&path, explicit).map_err(ConfigError::File)?;
-        configured |= file.upstream.url.is_some();
+        if file.upstream.url.is_some() {
+            url_source = ConfigSource::File;
+        }
+        if file.upstream.token.is_some() {
+            token_source = ConfigSource::File;
+        }
         config.apply_file(file);
+        config.config_file = Some(path);
+    } else {
+        // Not read (the tray after a broken file), but still where the dashboard writes.
+        config.config_file = config::default_config_path();
     }
-    configured |= ["EXAI_WS_URL", "EXAI_WS_HOST", "EXAI_WS_PORT"]
+    let set = |key: &str| env(key).is_some_and(|value| !value.trim().is_empty());
+    if ["EXAI_WS_URL", "EXAI_WS_HOST", "EXAI_WS_PORT"]
         .iter()
-        .any(|key| env(key).is_some_and(|value| !value.trim().is_empty()));
+        .any(|key| set(key))
+    {
+        url_source = ConfigSource::Environment;
+    }
+    if set("EXAI_WS_TOKEN") {
+        token_source = ConfigSource::Environment;
+    }
     config.apply_env(env);
     let flags = &request.flags;
     if let Some(url) = &flags.upstream {
         config.exai.url = url.clone();
-        configured = true;
+        url_source = ConfigSource::Flag;
     }
     if let Some(endpoint) = &flags.endpoint {
         config.endpoint = Some(endpoint.clone());
@@ -137,7 +154,9 @@ pub fn load_config(
     if let Some(timeout) = flags.call_timeout {
         config.exai.call_timeout = timeout;
     }
-    config.daemon_configured = configured;
+    config.daemon_configured = url_source != ConfigSource::Default;
+    config.url_source = url_source;
+    config.token_source = token_source;
     config.validate().map_err(ConfigError::Invalid)?;
     for warning in config.warnings() {
         tracing::warn!("{warning}");
@@ -248,6 +267,32 @@ mod tests {
         assert!(
             flag.daemon_configured,
             "even the default URL, when asked for"
+        );
+    }
+
+    #[test]
+    fn each_setting_says_where_it_came_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "[upstream]\nurl = \"ws://file:1\"\ntoken = \"t\"\n");
+        let file = || ConfigFile::Explicit(path.clone());
+        let config = load_config(&request(file(), Flags::default()), vars(&[])).unwrap();
+        assert_eq!(config.url_source, ConfigSource::File);
+        assert_eq!(config.token_source, ConfigSource::File);
+        assert_eq!(config.config_file.as_deref(), Some(path.as_path()));
+        let env = vars(&[("EXAI_WS_PORT", "9"), ("EXAI_WS_TOKEN", "e")]);
+        let config = load_config(&request(file(), Flags::default()), &env).unwrap();
+        assert_eq!(config.url_source, ConfigSource::Environment);
+        assert_eq!(config.token_source, ConfigSource::Environment);
+        let flags = Flags {
+            upstream: Some("ws://flag:3".into()),
+            ..Flags::default()
+        };
+        let config = load_config(&request(file(), flags), &env).unwrap();
+        assert_eq!(config.url_source, ConfigSource::Flag);
+        let none = load_config(&request(ConfigFile::Skip, Flags::default()), vars(&[])).unwrap();
+        assert_eq!(
+            (none.url_source, none.token_source),
+            (ConfigSource::Default, ConfigSource::Default)
         );
     }
 

@@ -167,3 +167,32 @@ pub async fn wait_for_exit(pid: u32) {
 pub fn log_dir() -> Option<std::path::PathBuf> {
     backend::log_dir()
 }
+
+/// Replaces `path` with `contents` as a file only the current user can read: written to a new
+/// file beside it (mode 0600 on Unix, created without following a symlink; on Windows the
+/// per-user folder's inherited ACL), flushed to disk, then renamed over `path`, so a reader sees
+/// the old file or the new one, never half of one. The parent directory must exist.
+///
+/// For files that hold a secret (the daemon token in `config.toml`).
+pub fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
+    })?;
+    let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(name);
+    temp_name.push(format!(".{}.tmp", std::process::id()));
+    let temp = dir.join(temp_name);
+    let written = (|| {
+        let mut file = backend::create_private_file(&temp)?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}

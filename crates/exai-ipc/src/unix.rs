@@ -388,6 +388,21 @@ pub(crate) fn log_dir() -> Option<PathBuf> {
         .map(|state| state.join("exai/logs"))
 }
 
+/// A new file only we can read and write (0600), not following a symlink; an existing one is
+/// removed first (it may be a stale temporary file of ours).
+pub(crate) fn create_private_file(path: &Path) -> io::Result<File> {
+    match fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+        .open(path)
+}
+
 /// `path` with `suffix` appended to its file name.
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -680,6 +695,26 @@ fn remove_stale_socket(socket_path: &Path) -> Result<(), ListenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_private_file_is_0600_and_replaces_the_old_one_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        crate::write_private_file(&path, b"token = \"s3cret\"\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "token = \"s3cret\"\n");
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            [std::ffi::OsString::from("config.toml")],
+            "no temporary file is left"
+        );
+    }
 
     /// The facts of uid 1000, with or without a usable `/run/user/1000`.
     fn env(run_user_dir: Option<&str>) -> EndpointEnv {

@@ -483,3 +483,78 @@ notifications: boolean | null,
  * Where the log files are, when there are log files.
  */
 log_dir: string | null, };
+
+export type ConfigSource = "default" | "file" | "environment" | "flag";
+
+export type UpstreamConfig = { 
+/**
+ * The daemon URL in effect.
+ */
+url: string, 
+/**
+ * Where that URL came from.
+ */
+url_source: ConfigSource, 
+/**
+ * Whether a token is in effect.
+ */
+token_set: boolean, 
+/**
+ * Where that token came from (`default`: none).
+ */
+token_source: ConfigSource, 
+/**
+ * The config file the dashboard writes (`[upstream] url`, `token`), absolute; `None` when
+ * there is no home directory to put one in.
+ */
+config_path: string | null, 
+/**
+ * Whether that file exists.
+ */
+config_exists: boolean, };
+
+export type UpstreamConfigUpdate = { 
+/**
+ * `ws://HOST:PORT`.
+ */
+url: string, 
+/**
+ * `None`: keep the token as it is; an empty string: remove it; else the new token.
+ */
+token: string | null, };
+
+export type UpstreamConfigSaved = { 
+/**
+ * The file written, absolute.
+ */
+path: string, 
+/**
+ * One or two sentences for the user: what was written and what happens now.
+ */
+message: string, 
+/**
+ * The settings in effect afterwards.
+ */
+config: UpstreamConfig, };
+
+export type UpstreamTest = { 
+/**
+ * `ws://HOST:PORT`.
+ */
+url: string, 
+/**
+ * `None` or empty: the token in effect.
+ */
+token: string | null, };
+
+export type UpstreamTestOutcome = "ok" | "refused" | "unauthorized" | "timeout" | "invalid" | "failed";
+
+export type UpstreamTestResult = { 
+/**
+ * How it ended.
+ */
+outcome: UpstreamTestOutcome, 
+/**
+ * The same in a sentence, with what to do.
+ */
+message: string, };

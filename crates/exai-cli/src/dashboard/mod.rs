@@ -120,6 +120,11 @@ pub(crate) async fn serve(
         .route("/api/connect/editors", get(connect_status))
         .route("/api/connect/editors/{editor}", post(connect_editor))
         .route("/api/settings", get(settings).post(settings))
+        .route(
+            "/api/upstream/config",
+            get(upstream_config).post(set_upstream_config),
+        )
+        .route("/api/upstream/test", post(test_upstream))
         .route("/api/events", get(events))
         .fallback(asset)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -305,6 +310,31 @@ async fn settings() -> Response {
         log_dir: None,
     })
     .into_response()
+}
+
+/// The daemon's URL, whether a token is set, and the config file (never the token).
+async fn upstream_config(State(dash): State<Arc<Dash>>) -> Response {
+    axum::Json(dash.hub.upstream_config()).into_response()
+}
+
+/// Writes the daemon's URL and token into config.toml (0600) and reconnects with them; 422 with
+/// the reason when the URL or the file is refused (nothing is written then).
+async fn set_upstream_config(
+    State(dash): State<Arc<Dash>>,
+    axum::Json(update): axum::Json<exai_hub::api::UpstreamConfigUpdate>,
+) -> Response {
+    match dash.hub.set_upstream_config(update).await {
+        Ok(saved) => axum::Json(saved).into_response(),
+        Err(err) => (StatusCode::UNPROCESSABLE_ENTITY, err.to_string()).into_response(),
+    }
+}
+
+/// Tries a daemon once (connect, hello) and says how it went.
+async fn test_upstream(
+    State(dash): State<Arc<Dash>>,
+    axum::Json(test): axum::Json<exai_hub::api::UpstreamTest>,
+) -> Response {
+    axum::Json(dash.hub.test_upstream(test).await).into_response()
 }
 
 /// The live stream: see [`events`].

@@ -94,6 +94,14 @@ pub(crate) async fn dial(config: &ExaiConfig, session_id: &str) -> Result<Ws, Di
     }
 }
 
+/// One dial outside the pool (the dashboard's Test button): connect, hello, `hello_ack`, then a
+/// clean close. The caller bounds it in time.
+pub(crate) async fn probe(config: &ExaiConfig) -> Result<(), DialFailure> {
+    let mut ws = dial(config, "exai-hub-test").await?;
+    let _ = ws.close(None).await;
+    Ok(())
+}
+
 /// A close frame in words: `daemon closed the connection: 1008 Too many connections from your IP`.
 pub(crate) fn describe_close(frame: Option<&CloseFrame>) -> String {
     match frame {

@@ -18,6 +18,8 @@ mod pool;
 mod queue;
 mod wire;
 
+pub(crate) use dial::{DialFailure, probe};
+
 use crate::api::UpstreamStatus;
 use crate::config::ExaiConfig;
 use crate::upstream::{CallFuture, ToolCall, ToolCatalog, Upstream, UpstreamError};
