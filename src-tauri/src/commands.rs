@@ -12,9 +12,13 @@ use exai_hub::HubHandle;
 use exai_hub::api::{
     ConnectInfo, ConnectResult, EditorStatus, LogRecord, RequestRecord, Settings, Snapshot,
 };
+use exai_hub::api::{
+    UpstreamConfig, UpstreamConfigSaved, UpstreamConfigUpdate, UpstreamTest, UpstreamTestResult,
+};
 use exai_proto::SessionId;
-use tauri::State;
 use tauri::ipc::InvokeError;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_opener::OpenerExt as _;
 
 /// A command's failure as the page sees it: `{ "code": "...", "message": "..." }`.
 ///
@@ -48,6 +52,8 @@ const HUB_STOPPED: &str = "hub_stopped";
 const UNKNOWN_SESSION: &str = "unknown_session";
 /// A setting could not be changed.
 const SETTINGS: &str = "settings";
+/// The config file could not be made or opened.
+const CONFIG_FILE: &str = "config_file";
 
 fn hub_error(error: anyhow::Error) -> UiError {
     UiError::new(HUB_STOPPED, format_args!("{error:#}"))
@@ -161,4 +167,57 @@ pub async fn set_settings(
         .map_err(|error| UiError::new(SETTINGS, format_args!("{error:#}")))?;
     shell.settings_changed();
     Ok(now)
+}
+
+/// The daemon's URL, whether a token is set, where each came from, and the config file (never
+/// the token itself).
+#[tauri::command]
+pub fn upstream_config(hub: State<'_, HubHandle>) -> UpstreamConfig {
+    hub.upstream_config()
+}
+
+/// Writes the daemon's URL and token into `config.toml` (0600) and reconnects with them; the
+/// tray reads a fresh snapshot (the daemon now counts as configured).
+#[tauri::command]
+pub async fn set_upstream_config(
+    hub: State<'_, HubHandle>,
+    shell: State<'_, ShellTx>,
+    update: UpstreamConfigUpdate,
+) -> Result<UpstreamConfigSaved, UiError> {
+    let saved = hub
+        .set_upstream_config(update)
+        .await
+        .map_err(|error| UiError::new(error.code(), error))?;
+    shell.resync();
+    Ok(saved)
+}
+
+/// Tries a daemon once (connect, hello) and says how it went.
+#[tauri::command]
+pub async fn test_upstream(
+    hub: State<'_, HubHandle>,
+    test: UpstreamTest,
+) -> Result<UpstreamTestResult, UiError> {
+    Ok(hub.test_upstream(test).await)
+}
+
+/// Opens `config.toml` in the user's editor, first creating it (with the settings commented
+/// out) when it does not exist.
+#[tauri::command]
+pub async fn open_config_file<R: Runtime>(
+    app: AppHandle<R>,
+    hub: State<'_, HubHandle>,
+) -> Result<(), UiError> {
+    let path = hub
+        .upstream_config()
+        .config_path
+        .ok_or_else(|| UiError::new(CONFIG_FILE, "there is no home directory for config.toml"))?;
+    let file = std::path::PathBuf::from(&path);
+    tokio::task::spawn_blocking(move || exai_hub::config_write::create_if_missing(&file))
+        .await
+        .map_err(|error| UiError::new(CONFIG_FILE, error))?
+        .map_err(|error| UiError::new(error.code(), error))?;
+    app.opener()
+        .open_path(path, None::<&str>)
+        .map_err(|error| UiError::new(CONFIG_FILE, format_args!("cannot open it: {error}")))
 }

@@ -11,7 +11,9 @@
 //! It never waits on the main (UI) thread: it runs on the runtime the hub shares, so a busy main
 //! thread would stall hub work too. What to paint is decided here (pure); the repaint itself is
 //! one task handed to the main thread, not waited for. Whether the dashboard is in view is read
-//! from [`DashboardView`], kept from window events, not asked of the window.
+//! from [`DashboardView`], kept from window events, not asked of the window; so is whether a
+//! window exists at all (the dashboard is made on demand and released when hidden, window.rs):
+//! without one, events are not emitted.
 
 use crate::status::{self, Context, LookedAt, Model, TrayView};
 use crate::tray::Tray;
@@ -30,6 +32,8 @@ pub(crate) enum ShellMsg {
     SettingsChanged,
     /// A repaint failed on the main thread: what the tray shows is unknown.
     PaintFailed,
+    /// The hub's settings changed (the daemon was configured): start again from a snapshot.
+    Resync,
 }
 
 /// The forwarder's inbox, kept in the app's managed state.
@@ -51,6 +55,11 @@ impl ShellTx {
     /// A setting the tray shows (notifications) changed.
     pub fn settings_changed(&self) {
         let _ = self.0.send(ShellMsg::SettingsChanged);
+    }
+
+    /// The daemon's settings were saved: the tray reads a fresh snapshot.
+    pub fn resync(&self) {
+        let _ = self.0.send(ShellMsg::Resync);
     }
 
     fn paint_failed(&self) {
@@ -82,7 +91,9 @@ pub(crate) async fn run<R: Runtime>(
         tokio::select! {
             event = events.next() => {
                 let Some(event) = event else { break };
-                if let Err(err) = app.emit(HUB_EVENT, &event)
+                // No window, no page to tell: a page made later starts from a snapshot.
+                if app.state::<DashboardView>().exists()
+                    && let Err(err) = app.emit(HUB_EVENT, &event)
                     && !std::mem::replace(&mut emit_failed, true)
                 {
                     tracing::warn!(error = %err, "cannot send hub events to the dashboard");
@@ -121,6 +132,12 @@ pub(crate) async fn run<R: Runtime>(
                     // Force the repaint: a check item toggles itself on click.
                     painter.painted = None;
                     painter.paint(&app, &model);
+                }
+                Some(ShellMsg::Resync) => {
+                    if let Ok(snapshot) = hub.snapshot().await {
+                        model.reset(&snapshot);
+                        painter.paint(&app, &model);
+                    }
                 }
                 Some(ShellMsg::PaintFailed) => {
                     // The next change repaints whatever it is (not at once: a failure that

@@ -18,23 +18,25 @@ pub mod settings;
 mod start;
 pub mod status;
 pub mod tray;
+pub mod window;
 
 pub use commands::UiError;
 pub use forward::ShellTx;
 pub use start::ExitCode;
+pub use window::show_dashboard;
 
 use crate::settings::{AutostartSwitch, SettingsStore};
 use crate::status::LookedAt;
 use exai_hub::HubHandle;
 use exai_proto::SessionId;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tauri::async_runtime::JoinHandle;
-use tauri::{AppHandle, Emitter as _, Manager as _, Runtime, WindowEvent};
+use tauri::{AppHandle, Manager as _, Runtime, WindowEvent};
 use tauri_plugin_autostart::ManagerExt as _;
 use tauri_plugin_opener::OpenerExt as _;
 
-/// The dashboard window's label (tauri.conf.json).
+/// The dashboard window's label (the window is made by [`window::build`]).
 pub const MAIN_WINDOW: &str = "main";
 /// Every hub event goes to the page under this name (docs/dashboard-api.md).
 pub const HUB_EVENT: &str = "hub-event";
@@ -78,30 +80,59 @@ pub struct ShellInfo {
 /// The hub task, taken once on quit.
 struct HubRun(Mutex<Option<JoinHandle<anyhow::Result<()>>>>);
 
-/// Whether the dashboard window is shown and has the focus, kept from its `Focused` events and
-/// our own show and hide calls.
+/// Whether the dashboard window exists, is shown and has the focus, kept from its `Focused`
+/// and `Destroyed` events and our own build, show, hide and release calls.
 ///
 /// The event forwarder reads this on every change rather than asking the window: a window's
 /// getters are blocking round trips to the main thread, which would stall the runtime the hub
 /// shares whenever the main thread is busy.
 #[derive(Default)]
 pub(crate) struct DashboardView {
+    exists: AtomicBool,
     shown: AtomicBool,
     focused: AtomicBool,
+    /// Counts shows and hides, so a release scheduled by a hide knows whether one came since.
+    epoch: AtomicU64,
 }
 
 impl DashboardView {
     /// The user is looking at the dashboard.
     pub(crate) fn in_view(&self) -> bool {
-        self.shown.load(Ordering::Relaxed) && self.focused.load(Ordering::Relaxed)
+        self.shown() && self.focused.load(Ordering::Relaxed)
     }
 
-    fn set_shown(&self, shown: bool) {
+    /// A window (and so a page that listens) exists.
+    pub(crate) fn exists(&self) -> bool {
+        self.exists.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn shown(&self) -> bool {
+        self.shown.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_exists(&self, exists: bool) {
+        self.exists.store(exists, Ordering::Relaxed);
+        if !exists {
+            self.set_shown(false);
+            self.set_focused(false);
+        }
+    }
+
+    pub(crate) fn set_shown(&self, shown: bool) {
         self.shown.store(shown, Ordering::Relaxed);
     }
 
     fn set_focused(&self, focused: bool) {
         self.focused.store(focused, Ordering::Relaxed);
+    }
+
+    /// Starts a new show or hide; returns its number.
+    pub(crate) fn next_epoch(&self) -> u64 {
+        self.epoch.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Relaxed)
     }
 }
 
@@ -117,6 +148,15 @@ pub enum Navigate {
 }
 
 impl Navigate {
+    /// Where a new page starts (its URL's hash, ui/src/router.ts).
+    fn hash(self) -> String {
+        match self {
+            Navigate::Stay => String::new(),
+            Navigate::Session(id) => format!("#/session/{id}"),
+            Navigate::Connect => "#/connect".to_owned(),
+        }
+    }
+
     fn payload(self) -> Option<serde_json::Value> {
         match self {
             Navigate::Stay => None,
@@ -188,15 +228,20 @@ pub fn run_app<R: Runtime>(
             commands::connect_info,
             commands::settings,
             commands::set_settings,
+            commands::upstream_config,
+            commands::set_upstream_config,
+            commands::test_upstream,
+            commands::open_config_file,
         ])
         .on_window_event(|window, event| match event {
             WindowEvent::CloseRequested { api, .. } if window.label() == MAIN_WINDOW => {
-                // The app lives in the tray: closing the window hides it.
+                // The app lives in the tray: closing the window hides it, and a while later
+                // releases it (window.rs).
                 api.prevent_close();
-                match window.hide() {
-                    Ok(()) => window.state::<DashboardView>().set_shown(false),
-                    Err(err) => tracing::warn!(error = %err, "cannot hide the dashboard"),
-                }
+                window::hide(window);
+            }
+            WindowEvent::Destroyed if window.label() == MAIN_WINDOW => {
+                window.state::<DashboardView>().set_exists(false);
             }
             WindowEvent::Focused(focused) if window.label() == MAIN_WINDOW => {
                 window.state::<DashboardView>().set_focused(*focused);
@@ -250,32 +295,6 @@ impl<R: Runtime> AutostartSwitch for PluginAutostart<R> {
         }
         Ok(())
     }
-}
-
-/// Shows and focuses the dashboard window, then moves the page to `target`.
-pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>, target: Navigate) {
-    match app.get_webview_window(MAIN_WINDOW) {
-        Some(window) => {
-            let shown = window.unminimize().and_then(|()| window.show());
-            if shown.is_ok() {
-                app.state::<DashboardView>().set_shown(true);
-            }
-            // The focus itself is reported by the window's `Focused` event.
-            if let Err(err) = shown.and_then(|()| window.set_focus()) {
-                tracing::warn!(error = %err, "cannot show the dashboard");
-            }
-        }
-        None => tracing::warn!("the dashboard window is missing"),
-    }
-    if let Some(payload) = target.payload()
-        && let Err(err) = app.emit_to(MAIN_WINDOW, NAVIGATE, payload)
-    {
-        tracing::warn!(error = %err, "cannot move the dashboard");
-    }
-    app.state::<ShellTx>().looked_at(match target {
-        Navigate::Session(id) => LookedAt::Session(id),
-        Navigate::Stay | Navigate::Connect => LookedAt::Everything,
-    });
 }
 
 /// Opens the log folder in the file manager.
@@ -334,6 +353,30 @@ mod tests {
         view.set_focused(true);
         view.set_shown(false);
         assert!(!view.in_view(), "hidden");
+    }
+
+    #[test]
+    fn a_released_window_is_neither_shown_nor_focused_and_each_show_or_hide_counts() {
+        let view = DashboardView::default();
+        view.set_exists(true);
+        view.set_shown(true);
+        view.set_focused(true);
+        assert!(view.in_view());
+        view.set_exists(false);
+        assert!(!view.exists() && !view.shown() && !view.in_view());
+        let first = view.next_epoch();
+        assert_eq!(view.next_epoch(), first + 1);
+        assert_eq!(view.epoch(), first + 1);
+    }
+
+    #[test]
+    fn a_new_page_starts_where_the_menu_sends_it() {
+        assert_eq!(Navigate::Stay.hash(), "");
+        assert_eq!(Navigate::Connect.hash(), "#/connect");
+        assert_eq!(
+            Navigate::Session(SessionId(0xab)).hash(),
+            "#/session/00000000000000ab"
+        );
     }
 
     #[test]

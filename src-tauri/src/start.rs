@@ -44,6 +44,7 @@ pub(crate) fn say(line: &str) {
 }
 
 pub(crate) fn start() -> anyhow::Result<ExitCode> {
+    keep_gdk_off_gl();
     if missing_display(std::env::consts::OS, |key| std::env::var_os(key)) {
         say("exai-tray: no display: run `exai hub --dashboard` instead, or set DISPLAY");
         return Ok(ExitCode::NoDisplay);
@@ -198,6 +199,21 @@ fn load_config() -> anyhow::Result<HubConfig> {
         loaded => loaded,
     };
     loaded.map_err(|err| anyhow::Error::from(err).context("cannot start the hub"))
+}
+
+/// Tells GDK not to set up OpenGL in this process (`GDK_GL=disable`), unless the user chose a
+/// `GDK_GL` of their own.
+///
+/// On X11, GTK 3 opens GLX when it opens the display, only to pick visuals, and that loads the
+/// system's OpenGL driver (Mesa's megadriver with LLVM: about 32 MiB of a tray that would
+/// otherwise idle at half that). The tray draws no GL; WebKit renders the page in its own web
+/// process and shows it without GDK's GL context. See ARCHITECTURE.md, "Decisions".
+fn keep_gdk_off_gl() {
+    if std::env::var_os("GDK_GL").is_none() {
+        // SAFETY: the first thing the binary does, on the main thread, before the runtime,
+        // logging or GTK start a thread: nothing can read the environment concurrently.
+        unsafe { std::env::set_var("GDK_GL", "disable") };
+    }
 }
 
 /// Whether this is a desktop without a display server to talk to (GTK would abort).

@@ -66,6 +66,7 @@ fn start() -> Harness {
         },
         host: exai_hub::api::HostKind::Tray,
         daemon_configured: true,
+        config_file: Some(dir.path().join("config").join("config.toml")),
         ..HubConfig::default()
     };
     let (hub, task) = block_on(exai_hub::Hub::new(config, Some(LogRing::new(100)))).expect("hub");
@@ -93,9 +94,14 @@ fn start() -> Harness {
         reason = "the way to run setup without an event loop under the mock runtime; called once, not in a loop"
     )]
     app.run_iteration(|_, _| {});
-    let page = app
-        .get_webview_window("main")
-        .expect("the main window from tauri.conf.json");
+    // No window exists until the dashboard is first shown; the page is made as show_dashboard
+    // makes it.
+    assert!(
+        app.get_webview_window("main").is_none(),
+        "no window at start"
+    );
+    let page = exai_tray::window::build(app.handle(), exai_tray::Navigate::Stay)
+        .expect("the dashboard window");
     Harness {
         app,
         page,
@@ -285,6 +291,44 @@ fn connect_info_names_the_shim_and_this_endpoint() {
             .contains(h.hub.endpoint())),
         "every snippet carries the non-default endpoint: {snippets:?}"
     );
+}
+
+#[test]
+fn the_daemon_settings_are_saved_to_a_private_file_and_the_token_never_comes_back() {
+    let h = start();
+    let path = h.dir.path().join("config").join("config.toml");
+    let config = h.ok("upstream_config", json!({}));
+    assert_eq!(config["url"], h.daemon.url());
+    assert_eq!(config["token_set"], false);
+    assert_eq!(config["config_path"], path.display().to_string());
+
+    let tested = h.ok(
+        "test_upstream",
+        json!({ "test": { "url": h.daemon.url(), "token": null } }),
+    );
+    assert_eq!(tested["outcome"], "ok", "{tested}");
+    let refused = h.invoke(
+        "set_upstream_config",
+        json!({ "update": { "url": "http://nope", "token": null } }),
+    );
+    let refused = refused.expect_err("an http:// URL is refused");
+    assert_eq!(refused["code"], "invalid_url", "{refused}");
+
+    let token = "tray-token-0123456789";
+    let saved = h.ok(
+        "set_upstream_config",
+        json!({ "update": { "url": h.daemon.url(), "token": token } }),
+    );
+    assert!(!saved.to_string().contains(token), "{saved}");
+    assert_eq!(saved["config"]["token_set"], true);
+    assert_eq!(saved["config"]["url_source"], "file");
+    let text = std::fs::read_to_string(&path).expect("config.toml");
+    assert!(
+        text.contains(token) && text.contains(&h.daemon.url()),
+        "{text}"
+    );
+    let config = h.ok("upstream_config", json!({}));
+    assert!(!config.to_string().contains(token), "{config}");
 }
 
 #[test]
