@@ -45,8 +45,11 @@ use windows_sys::Win32::Security::{
     GetTokenInformation, PSECURITY_DESCRIPTOR, SECURITY_ATTRIBUTES, TOKEN_QUERY, TOKEN_USER,
     TokenUser,
 };
-use windows_sys::Win32::System::Pipes::GetNamedPipeClientProcessId;
-use windows_sys::Win32::System::Threading::{CreateMutexW, GetCurrentProcess, OpenProcessToken};
+use windows_sys::Win32::System::Pipes::{GetNamedPipeClientProcessId, GetNamedPipeServerProcessId};
+use windows_sys::Win32::System::Threading::{
+    CreateMutexW, GetCurrentProcess, OpenProcess, OpenProcessToken,
+    PROCESS_QUERY_LIMITED_INFORMATION,
+};
 use windows_sys::Win32::System::WindowsProgramming::GetUserNameW;
 
 use crate::endpoint::check_bare_name;
@@ -154,9 +157,27 @@ pub fn pipe_sddl() -> io::Result<String> {
 
 /// The current user's SID in string form, read from the process token.
 fn current_user_sid() -> io::Result<String> {
+    // SAFETY: GetCurrentProcess returns a pseudo-handle that needs no closing.
+    token_user_sid(unsafe { GetCurrentProcess() })
+}
+
+/// The SID of the user process `pid` runs as, in string form.
+fn process_user_sid(pid: u32) -> io::Result<String> {
+    // SAFETY: plain call; a null handle means failure.
+    let raw = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+    if raw.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: OpenProcess succeeded, so we own this handle.
+    let process = unsafe { OwnedHandle::from_raw_handle(raw) };
+    token_user_sid(process.as_raw_handle())
+}
+
+/// The SID of the user whose token `process` carries, in string form.
+fn token_user_sid(process: HANDLE) -> io::Result<String> {
     let mut raw_token: HANDLE = ptr::null_mut();
-    // SAFETY: GetCurrentProcess returns a pseudo-handle; the out pointer is valid.
-    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut raw_token) } == 0 {
+    // SAFETY: `process` is a valid process handle; the out pointer is valid.
+    if unsafe { OpenProcessToken(process, TOKEN_QUERY, &mut raw_token) } == 0 {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: OpenProcessToken succeeded, so we own this handle.
@@ -432,25 +453,15 @@ pub(crate) fn log_dir() -> Option<std::path::PathBuf> {
     local.is_absolute().then(|| local.join("exai").join("logs"))
 }
 
-/// A new file for a secret: it inherits the ACL of the per-user folder it is created in
-/// (`%APPDATA%`), which only the user and SYSTEM may read; an existing one is removed first.
-pub(crate) fn create_private_file(path: &std::path::Path) -> io::Result<std::fs::File> {
-    match std::fs::remove_file(path) {
-        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
-        _ => {}
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-}
-
 /// Opens the pipe, retrying for a bounded time while every instance is busy.
 pub(crate) async fn connect(addr: &EndpointAddr) -> Result<Stream, ConnectError> {
     let mut busy_retries = 0;
     loop {
         match ClientOptions::new().open(&addr.pipe_name) {
-            Ok(client) => return Ok(Stream::Client(client)),
+            Ok(client) => {
+                check_server_user(&client, &addr.pipe_name)?;
+                return Ok(Stream::Client(client));
+            }
             Err(err)
                 if err.raw_os_error() == Some(ERROR_PIPE_BUSY as i32)
                     && busy_retries < BUSY_RETRIES =>
@@ -470,6 +481,37 @@ pub(crate) async fn connect(addr: &EndpointAddr) -> Result<Stream, ConnectError>
             }
         }
     }
+}
+
+/// Refuses a pipe whose server runs as another user, before anything is sent: pipe names are
+/// public, so another user could have created ours first (the hub's first-instance flag stops
+/// that only while the hub runs).
+fn check_server_user(client: &NamedPipeClient, pipe_name: &str) -> Result<(), ConnectError> {
+    let untrusted = |reason: String| ConnectError::Untrusted {
+        path: pipe_name.to_owned(),
+        reason,
+    };
+    let mut server_pid = 0u32;
+    // SAFETY: the client's handle is valid for the call; the out pointer is valid.
+    if unsafe { GetNamedPipeServerProcessId(client.as_raw_handle(), &mut server_pid) } == 0 {
+        return Err(untrusted(format!(
+            "cannot tell which process serves the pipe: {}",
+            io::Error::last_os_error()
+        )));
+    }
+    let ours = current_user_sid()
+        .map_err(|error| untrusted(format!("cannot read this process's user: {error}")))?;
+    let theirs = process_user_sid(server_pid).map_err(|error| {
+        untrusted(format!(
+            "cannot read the user of the pipe's server (pid {server_pid}): {error}"
+        ))
+    })?;
+    if theirs != ours {
+        return Err(untrusted(format!(
+            "the pipe's server (pid {server_pid}) runs as {theirs}, not as this user ({ours})"
+        )));
+    }
+    Ok(())
 }
 
 /// Either end of a pipe connection.
