@@ -226,6 +226,8 @@ pub fn run_app<R: Runtime>(
             commands::reconnect_upstream,
             commands::dismiss,
             commands::connect_info,
+            commands::connect_status,
+            commands::connect_editor,
             commands::settings,
             commands::set_settings,
             commands::upstream_config,
@@ -271,8 +273,6 @@ pub fn run_app<R: Runtime>(
                 events,
                 inbox,
                 tray,
-                commands::connect_status,
-                commands::connect_editor,
             ));
             if show_window {
                 show_dashboard(app.handle(), Navigate::Stay);
