@@ -17,6 +17,9 @@ import type {
   Settings,
   Snapshot,
   ToolInfo,
+  UpstreamConfig,
+  UpstreamConfigSaved,
+  UpstreamTestResult,
 } from "./types.gen";
 
 /** Backoff for re-opening an event stream that ended or was refused. */
@@ -186,6 +189,9 @@ export function createHttpApi(): Api {
     connectEditor: (editor) => post<ConnectResult>(`/api/connect/editors/${encodeURIComponent(editor)}`),
     settings: () => get<Settings>("/api/settings"),
     setSettings: (settings) => post<Settings>("/api/settings", settings),
+    upstreamConfig: () => get<UpstreamConfig>("/api/upstream/config"),
+    setUpstreamConfig: (update) => post<UpstreamConfigSaved>("/api/upstream/config", update),
+    testUpstream: (test) => post<UpstreamTestResult>("/api/upstream/test", test),
     subscribe,
     // Navigation is the URL hash; the headless hub has no menu to send us anywhere.
     onNavigate: async () => () => {},

@@ -12,6 +12,11 @@ import type {
   Settings,
   Snapshot,
   ToolInfo,
+  UpstreamConfig,
+  UpstreamConfigSaved,
+  UpstreamConfigUpdate,
+  UpstreamTest,
+  UpstreamTestResult,
 } from "./types.gen";
 
 export type * from "./types.gen";
@@ -57,6 +62,14 @@ export interface Api {
   connectEditor(editor: string): Promise<ConnectResult>;
   settings(): Promise<Settings>;
   setSettings(settings: Settings): Promise<Settings>;
+  /** The daemon's URL, whether a token is set, and the config file (never the token). */
+  upstreamConfig(): Promise<UpstreamConfig>;
+  /** Writes the daemon's URL and token into config.toml; the hub reconnects with them. */
+  setUpstreamConfig(update: UpstreamConfigUpdate): Promise<UpstreamConfigSaved>;
+  /** Tries a daemon once (connect, hello) and says how it went. */
+  testUpstream(test: UpstreamTest): Promise<UpstreamTestResult>;
+  /** Opens config.toml in the user's editor (the tray only: a browser cannot open local files). */
+  openConfigFile?: () => Promise<void>;
   /** Resolves once events are flowing, so a snapshot fetched afterwards misses nothing. */
   subscribe(handlers: EventHandlers): Promise<Unsubscribe>;
   onNavigate(handler: (target: NavigateTarget) => void): Promise<Unsubscribe>;

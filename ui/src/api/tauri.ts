@@ -14,6 +14,9 @@ import type {
   Settings,
   Snapshot,
   ToolInfo,
+  UpstreamConfig,
+  UpstreamConfigSaved,
+  UpstreamTestResult,
 } from "./types.gen";
 
 /** Commands fail with `UiError { code, message }`; anything else is shown as text. */
@@ -47,6 +50,10 @@ export function createTauriApi(): Api {
     connectEditor: (editor) => call<ConnectResult>("connect_editor", { editor }),
     settings: () => call<Settings>("settings"),
     setSettings: (settings) => call<Settings>("set_settings", { settings }),
+    upstreamConfig: () => call<UpstreamConfig>("upstream_config"),
+    setUpstreamConfig: (update) => call<UpstreamConfigSaved>("set_upstream_config", { update }),
+    testUpstream: (test) => call<UpstreamTestResult>("test_upstream", { test }),
+    openConfigFile: () => call<void>("open_config_file"),
     async subscribe(handlers) {
       const unlisten = await listen<HubEvent>("hub-event", (event) => handlers.event(event.payload));
       // IPC has no connection to lose: the page lives and dies with the app.

@@ -1,8 +1,10 @@
-// The shell's settings (tray only): "Start at login" and "Notifications" switches in a small
-// dialog from the header. The headless hub reports both as null, and the button stays hidden.
+// The shell's settings: "Start at login" and "Notifications" switches (tray only; the headless
+// hub reports both as null) and where the config file and the log files are, in a small dialog
+// from the header.
 
-import type { Settings } from "../api";
+import type { Settings, UpstreamConfig } from "../api";
 import { h, replaceChildren } from "../dom";
+import { copyButton, pathCode } from "./common";
 import type { Context } from "./context";
 import { errorText } from "./context";
 
@@ -19,6 +21,7 @@ export class SettingsMenu {
   private readonly dialog: HTMLDialogElement;
   private readonly body = h("div", { class: "settings-body" });
   private settings: Settings | null = null;
+  private upstream: UpstreamConfig | null = null;
 
   constructor(private readonly ctx: Context) {
     this.button = h(
@@ -42,6 +45,8 @@ export class SettingsMenu {
     this.button.addEventListener("click", () => {
       this.renderBody();
       this.dialog.showModal();
+      // The config file may have been made or saved since.
+      void this.loadPaths();
     });
     document.body.append(this.dialog);
   }
@@ -52,11 +57,22 @@ export class SettingsMenu {
     } catch (error) {
       console.warn("settings are unavailable", error);
     }
+    await this.loadPaths();
+  }
+
+  private async loadPaths(): Promise<void> {
+    try {
+      this.upstream = await this.ctx.api.upstreamConfig();
+    } catch (error) {
+      console.warn("the config file's place is unavailable", error);
+    }
+    if (this.dialog.open) this.renderBody();
   }
 
   private show(settings: Settings): void {
     this.settings = settings;
-    this.button.hidden = settings.autostart === null && settings.notifications === null;
+    // Every host has paths to show; the switches only the tray.
+    this.button.hidden = false;
     if (this.dialog.open) this.renderBody();
   }
 
@@ -75,10 +91,31 @@ export class SettingsMenu {
         h("p", { id: `${id}-hint`, class: "muted" }, hint),
       );
     });
-    const logDir = settings.log_dir
-      ? h("p", { class: "muted setting-note" }, "Log files: ", h("code", { class: "path" }, settings.log_dir))
-      : null;
-    replaceChildren(this.body, ...rows, logDir);
+    const path = (label: string, value: string, what: string) =>
+      h(
+        "p",
+        { class: "muted setting-note setting-path" },
+        `${label}: `,
+        pathCode(value),
+        " ",
+        copyButton(this.ctx, () => value, "Copy", what),
+      );
+    const configPath = this.upstream?.config_path;
+    const config = configPath ? path("Config file", configPath, "the config file's path") : null;
+    const openConfig =
+      configPath && this.ctx.api.openConfigFile
+        ? h("button", { type: "button", class: "btn btn-small", onClick: () => void this.openConfig() }, "Open config file")
+        : null;
+    const logDir = settings.log_dir ? path("Log files", settings.log_dir, "the log folder's path") : null;
+    replaceChildren(this.body, ...rows, config, openConfig, logDir);
+  }
+
+  private async openConfig(): Promise<void> {
+    try {
+      await this.ctx.api.openConfigFile?.();
+    } catch (error) {
+      this.ctx.toast(`Could not open the config file: ${errorText(error)}`, "error");
+    }
   }
 
   private async change(key: Toggle, input: HTMLInputElement): Promise<void> {

@@ -1,14 +1,17 @@
-// The daemon panel: where the hub connects, how its pool is doing, and a Reconnect button.
+// The daemon panel: where the hub connects, how its pool is doing, and a Reconnect button;
+// above it, while no daemon is configured or it is down, the first-run card (firstrun.ts).
 
 import type { UpstreamStatus } from "../api";
 import { h, setAttr, setText } from "../dom";
 import { formatCount, rateLimitText } from "../format";
 import { actionButton, stateDot, updateDot, UPSTREAM_STATE_TEXT } from "./common";
 import type { Context } from "./context";
+import { FirstRunCard } from "./firstrun";
 import { ToolsPanel } from "./tools";
 
 export class UpstreamPanel {
   readonly element: HTMLElement;
+  private readonly firstRun: FirstRunCard;
   private readonly dot = stateDot("unknown");
   private readonly state = h("span", { class: "upstream-state" });
   private readonly url = h("code", { class: "upstream-url" });
@@ -19,6 +22,7 @@ export class UpstreamPanel {
   private readonly rateLimit = h("p", { class: "upstream-rate", role: "status" });
   private readonly lastError = h("p", { class: "upstream-error", role: "status" });
   private last: UpstreamStatus | null = null;
+  private readonly card: HTMLElement;
   private readonly toolList: ToolsPanel;
 
   constructor(ctx: Context) {
@@ -26,8 +30,9 @@ export class UpstreamPanel {
       title: "Drop the backoff and connect to the daemon now",
       done: "Reconnecting to the daemon",
     });
+    this.firstRun = new FirstRunCard(ctx);
     this.toolList = new ToolsPanel(ctx);
-    this.element = h(
+    const card = h(
       "section",
       { class: "card upstream", "aria-labelledby": "upstream-title" },
       h(
@@ -52,9 +57,13 @@ export class UpstreamPanel {
       this.lastError,
       this.toolList.element,
     );
+    this.card = card;
+    this.element = h("div", { class: "upstream-stack" }, this.firstRun.element, card);
   }
 
   render(upstream: UpstreamStatus | null): void {
+    // The card also follows the host (whether a daemon is configured), so before the check.
+    this.firstRun.render();
     if (upstream === this.last) return;
     this.last = upstream;
     this.toolList.render(upstream);
@@ -63,7 +72,7 @@ export class UpstreamPanel {
       setText(this.state, "Waiting for the hub…");
       return;
     }
-    setAttr(this.element, "data-state", upstream.state);
+    setAttr(this.card, "data-state", upstream.state);
     updateDot(this.dot, upstream.state, UPSTREAM_STATE_TEXT[upstream.state]);
     setText(this.state, UPSTREAM_STATE_TEXT[upstream.state]);
     setText(this.url, upstream.url);
