@@ -16,11 +16,21 @@ has_display() {
 if has_display && [ "${EXAI_HEADLESS:-}" != 1 ]; then mode=tray; else mode=headless; fi
 bash scripts/deps.sh "$mode"
 
-# The dashboard is built once, then embedded in exai and shown in the tray's window.
+# The dashboard is built once, then embedded in exai and shown in the tray's window. It is
+# rebuilt only when one of its inputs is newer than the last build (ui/dist/index.html): a build
+# rewrites ui/dist, and a rewritten ui/dist makes cargo rebuild exai and exai-tray in release,
+# so an unchanged UI must leave it alone for a start in seconds.
 if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules ]; then
     npm --prefix ui ci --no-audit --no-fund
 fi
-npm --prefix ui run build >/dev/null
+ui_changed() {
+    [ -f ui/dist/index.html ] || return 0
+    [ -n "$(find ui/src ui/public ui/index.html ui/package.json ui/package-lock.json ui/vite.config.ts ui/tsconfig.json \
+        -newer ui/dist/index.html -print -quit 2>/dev/null)" ]
+}
+if ui_changed; then
+    npm --prefix ui run build >/dev/null
+fi
 
 if [ "$mode" = tray ]; then
     cargo build --release --locked -p exai-tray -p exai-cli -p exai-shim

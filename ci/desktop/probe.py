@@ -14,6 +14,16 @@ Two views, both over D-Bus, neither by pixels:
                      is followed, a button pressed), as a screen reader would; a NAME ending
                      in * matches by prefix
 
+  page-fill PID ROLE NAME TEXT
+                     types TEXT into the first node with that role and name (an input, found by
+                     its label) in place of what it holds, as a keyboard does
+And two X11 requests, as a window manager makes them:
+  close-window XID   sends WM_DELETE_WINDOW to the X11 window XID (the app decides what closing
+                     means: the tray hides its dashboard)
+  resize-window XID WIDTH HEIGHT
+                     moves the X11 window XID to the screen's corner and resizes it (there is
+                     no window manager under Xvfb)
+
 Each prints one JSON document on stdout; a failure prints the reason on stderr and exits 1.
 Needs python3-gi with GLib's Gio (always) and gir1.2-atspi-2.0 (for page and page-action).
 """
@@ -220,12 +230,150 @@ def page_action(pid, role, name):
     return {"done": action_name, "role": role, "name": name}
 
 
+def page_fill(pid, role, name, text):
+    """Types `text` into the node in place of what it holds, as a keyboard does (WebKit's AT-SPI
+    has no EditableText): finds it on screen over AT-SPI, then clicks it, presses End and
+    BackSpace, and types with XTest (keys go to the window under the pointer: there is no
+    window manager to give the keyboard focus)."""
+    import ctypes
+    import time
+
+    Atspi = atspi()
+    node = find_node(Atspi, application(Atspi, pid), role, name)
+    if node is None:
+        raise Failure(f"no {role} named {name!r} in the accessibility tree of pid {pid}")
+    if "Component" not in node.get_interfaces():
+        raise Failure(f"the {role} named {name!r} has no place on screen")
+    box = Atspi.Component.get_extents(node, Atspi.CoordType.SCREEN)
+    old = Atspi.Text.get_character_count(node) if "Text" in node.get_interfaces() else 0
+
+    x11 = x11_library()
+    xtst = ctypes.cdll.LoadLibrary("libXtst.so.6")
+    xtst.XTestFakeMotionEvent.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_ulong]
+    xtst.XTestFakeButtonEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
+    xtst.XTestFakeKeyEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
+    x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+    x11.XKeysymToKeycode.restype = ctypes.c_ubyte
+    x11.XkbKeycodeToKeysym.argtypes = [ctypes.c_void_p, ctypes.c_ubyte, ctypes.c_int, ctypes.c_int]
+    x11.XkbKeycodeToKeysym.restype = ctypes.c_ulong
+    x11.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    display = x11.XOpenDisplay(None)
+    if not display:
+        raise Failure("cannot open the X display")
+
+    def key(keysym):
+        code = x11.XKeysymToKeycode(display, keysym)
+        if code == 0:
+            raise Failure(f"no key for keysym {keysym:#x}")
+        shift = x11.XkbKeycodeToKeysym(display, code, 0, 0) != keysym
+        shift_code = x11.XKeysymToKeycode(display, 0xffe1)  # Shift_L
+        if shift:
+            xtst.XTestFakeKeyEvent(display, shift_code, 1, 0)
+        xtst.XTestFakeKeyEvent(display, code, 1, 0)
+        xtst.XTestFakeKeyEvent(display, code, 0, 0)
+        if shift:
+            xtst.XTestFakeKeyEvent(display, shift_code, 0, 0)
+
+    try:
+        xtst.XTestFakeMotionEvent(display, -1, box.x + box.width // 2, box.y + box.height // 2, 0)
+        xtst.XTestFakeButtonEvent(display, 1, 1, 0)
+        xtst.XTestFakeButtonEvent(display, 1, 0, 0)
+        x11.XSync(display, 0)
+        deadline = time.monotonic() + 5
+        while not node.get_state_set().contains(Atspi.StateType.FOCUSED):
+            if time.monotonic() > deadline:
+                raise Failure(f"the {role} named {name!r} did not take the focus on a click")
+            time.sleep(0.05)
+        key(0xff57)  # End
+        for _ in range(old):
+            key(0xff08)  # BackSpace
+        for char in text:
+            if not (" " <= char <= "~"):
+                raise Failure(f"only printable ASCII can be typed, not {char!r}")
+            key(ord(char))  # printable ASCII keysyms are the characters' codes
+        x11.XSync(display, 0)
+    finally:
+        x11.XCloseDisplay(display)
+    return {"filled": role, "name": name, "length": len(text)}
+
+
+def x11_library():
+    import ctypes
+    import ctypes.util
+
+    x11 = ctypes.cdll.LoadLibrary(ctypes.util.find_library("X11") or "libX11.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XFlush.argtypes = [ctypes.c_void_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    return x11
+
+
+def resize_window(xid, width, height):
+    import ctypes
+
+    x11 = x11_library()
+    x11.XMoveResizeWindow.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int,
+                                      ctypes.c_uint, ctypes.c_uint]
+    display = x11.XOpenDisplay(None)
+    if not display:
+        raise Failure("cannot open the X display")
+    try:
+        # At the screen's corner, so a window as wide as the screen fits on it.
+        x11.XMoveResizeWindow(display, xid, 0, 0, width, height)
+        x11.XFlush(display)
+    finally:
+        x11.XCloseDisplay(display)
+    return {"resized": hex(xid), "width": width, "height": height}
+
+
+def close_window(xid):
+    """Sends the ICCCM WM_DELETE_WINDOW client message to `xid` with libX11 (no WM needed)."""
+    import ctypes
+
+    x11 = x11_library()
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+
+    class ClientMessage(ctypes.Structure):
+        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int),
+                    ("display", ctypes.c_void_p), ("window", ctypes.c_ulong),
+                    ("message_type", ctypes.c_ulong), ("format", ctypes.c_int),
+                    ("data", ctypes.c_long * 5)]
+
+    class Event(ctypes.Union):
+        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
+
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long,
+                               ctypes.POINTER(Event)]
+    display = x11.XOpenDisplay(None)
+    if not display:
+        raise Failure("cannot open the X display")
+    try:
+        event = Event()
+        event.xclient.type = 33  # ClientMessage
+        event.xclient.window = xid
+        event.xclient.message_type = x11.XInternAtom(display, b"WM_PROTOCOLS", 0)
+        event.xclient.format = 32
+        event.xclient.data[0] = x11.XInternAtom(display, b"WM_DELETE_WINDOW", 0)
+        event.xclient.data[1] = 0  # CurrentTime
+        if not x11.XSendEvent(display, xid, 0, 0, ctypes.byref(event)):
+            raise Failure(f"XSendEvent to window {xid:#x} failed")
+        x11.XFlush(display)
+    finally:
+        x11.XCloseDisplay(display)
+    return {"sent": "WM_DELETE_WINDOW", "window": hex(xid)}
+
+
 def main(argv):
     commands = {
         "tray": (1, lambda args: tray(int(args[0]))),
         "tray-click": (2, lambda args: tray_click(int(args[0]), args[1])),
         "page": (1, lambda args: page(int(args[0]))),
         "page-action": (3, lambda args: page_action(int(args[0]), args[1], args[2])),
+        "page-fill": (4, lambda args: page_fill(int(args[0]), args[1], args[2], args[3])),
+        "close-window": (1, lambda args: close_window(int(args[0], 0))),
+        "resize-window": (3, lambda args: resize_window(int(args[0], 0), int(args[1]), int(args[2]))),
     }
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][0]:
         sys.stderr.write(__doc__)

@@ -44,8 +44,8 @@ status=0
     export XDG_CACHE_HOME="$run_dir/cache" XDG_STATE_HOME="$run_dir/state" XDG_RUNTIME_DIR="$run_dir/runtime"
     export CI_DESKTOP_RUN="$run_dir" EXAI_DESKTOP_CHECKS="$run_dir/checks"
     unset DISPLAY WAYLAND_DISPLAY DBUS_SESSION_BUS_ADDRESS XAUTHORITY SESSION_MANAGER
-    # The test bounds itself at 110 s; this only stops a hang outside it.
-    exec timeout --kill-after=10 150 \
+    # The test bounds itself at 200 s; this only stops a hang outside it.
+    exec timeout --kill-after=10 240 \
         dbus-run-session -- \
         xvfb-run -a -s '-screen 0 1280x800x24' \
         node --test --test-reporter=spec ci/desktop/tray.test.mjs
