@@ -26,6 +26,9 @@ cargo fmt --all -- --check
 step "lints (cargo clippy, warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "real MCP servers the share-any-server tests wrap: install (ci/servers)"
+npm --prefix ci/servers ci --no-audit --no-fund
+
 step "tests (cargo test --workspace)"
 # Building every binary first lets the end-to-end tests run the real exai and exai-shim.
 cargo build --workspace --bins --locked

@@ -23,7 +23,9 @@ const HELP: &str = "\
 exai-shim: the MCP server an editor launches; relays stdin/stdout to the EXAI hub
 
 USAGE:
-    exai-shim [OPTIONS]
+    exai-shim [OPTIONS]                         stand for the EXAI daemon's tools
+    exai-shim [OPTIONS] -- COMMAND [ARGS...]    stand for the stdio MCP server COMMAND: the hub
+                                                starts it once and shares it among windows
 
 OPTIONS:
     --endpoint NAME          hub endpoint (env EXAI_ENDPOINT, else the per-user default)
@@ -35,6 +37,12 @@ OPTIONS:
                              (found next to exai-shim, else on PATH) and wait for it; its
                              output goes to hub-autostart.log in the exai log directory
                              (env EXAI_AUTOSTART, default off)
+    --share shared|workspace|window
+                             with `--`: one server for every window with the same command,
+                             arguments and environment (shared, the default), one per working
+                             directory (workspace), or one per window (window)
+    --env KEY                with `--`: only these variables tell one server from another
+                             (repeatable; default: the whole environment minus per-window noise)
     --help                   print this help
     --version                print the version
 
@@ -100,18 +108,24 @@ struct Flags {
     max_line_bytes: Option<String>,
     log_file: Option<String>,
     autostart: Option<String>,
+    /// `--share`.
+    share: Option<String>,
+    /// `--env KEY`, in order.
+    env_keys: Vec<String>,
+    /// Everything after `--`: the wrapped server's command and arguments.
+    server: Option<Vec<String>>,
 }
 
 /// What the command line asks for.
 enum Command {
-    Run(Flags),
+    Run(Box<Flags>),
     Help,
     Version,
 }
 
 fn run() -> Result<ExitCode, Failure> {
     let flags = match parse_args(std::env::args().skip(1))? {
-        Command::Run(flags) => flags,
+        Command::Run(flags) => *flags,
         Command::Help => return Ok(print_stdout(HELP)),
         Command::Version => {
             return Ok(print_stdout(concat!(
@@ -153,7 +167,9 @@ fn run() -> Result<ExitCode, Failure> {
             format!("cannot use the hub endpoint: {error}; check --endpoint or EXAI_ENDPOINT"),
         )
     })?;
+    let server = server_spec(flags.server, flags.share, flags.env_keys)?;
     let settings = relay::Settings {
+        server,
         endpoint,
         name,
         connect_timeout,
@@ -212,6 +228,17 @@ fn env_var(key: &str) -> Option<String> {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, Failure> {
     let mut flags = Flags::default();
     while let Some(arg) = args.next() {
+        if arg == "--" {
+            let server: Vec<String> = args.by_ref().collect();
+            if server.is_empty() {
+                return Err(Failure::new(
+                    ExitCode::Usage,
+                    "`--` needs the server's command after it, e.g. `exai-shim -- npx -y @modelcontextprotocol/server-memory`",
+                ));
+            }
+            flags.server = Some(server);
+            break;
+        }
         let (flag, inline_value) = match arg.split_once('=') {
             Some((flag, value)) if flag.starts_with("--") => {
                 (flag.to_owned(), Some(value.to_owned()))
@@ -227,6 +254,17 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, Failure
             "--max-line-bytes" => &mut flags.max_line_bytes,
             "--log-file" => &mut flags.log_file,
             "--autostart" => &mut flags.autostart,
+            "--share" => &mut flags.share,
+            "--env" => {
+                let key = inline_value.or_else(|| args.next()).ok_or_else(|| {
+                    Failure::new(
+                        ExitCode::Usage,
+                        "--env needs a variable name; see exai-shim --help",
+                    )
+                })?;
+                flags.env_keys.push(key);
+                continue;
+            }
             other => {
                 return Err(Failure::new(
                     ExitCode::Usage,
@@ -242,7 +280,68 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Command, Failure
         })?;
         *slot = Some(value);
     }
-    Ok(Command::Run(flags))
+    Ok(Command::Run(Box::new(flags)))
+}
+
+/// The wrapped server's launch spec from `-- COMMAND ARGS...`, `--share` and `--env`: the
+/// command and arguments as given, this process's working directory and environment (variables
+/// that are not UTF-8 cannot be sent and are left out, with a warning).
+fn server_spec(
+    server: Option<Vec<String>>,
+    share: Option<String>,
+    env_keys: Vec<String>,
+) -> Result<Option<exai_proto::ServerSpec>, Failure> {
+    let Some(mut words) = server else {
+        if share.is_some() || !env_keys.is_empty() {
+            return Err(Failure::new(
+                ExitCode::Usage,
+                "--share and --env apply to a wrapped server: put its command after `--`",
+            ));
+        }
+        return Ok(None);
+    };
+    let share = match share {
+        Some(text) => exai_proto::SharePolicy::parse(&text).ok_or_else(|| {
+            Failure::new(
+                ExitCode::Usage,
+                format!("--share must be shared, workspace or window, not {text:?}"),
+            )
+        })?,
+        None => exai_proto::SharePolicy::Shared,
+    };
+    let command = words.remove(0);
+    let mut env = Vec::new();
+    for (key, value) in std::env::vars_os() {
+        match (key.into_string(), value.into_string()) {
+            (Ok(key), Ok(value)) => env.push((key, value)),
+            (key, _) => tracing::warn!(
+                variable = ?key.unwrap_or_else(|key| key.to_string_lossy().into_owned()),
+                "an environment variable that is not UTF-8 is not passed to the wrapped server"
+            ),
+        }
+    }
+    let spec = exai_proto::ServerSpec {
+        command,
+        args: words,
+        cwd: std::env::current_dir()
+            .ok()
+            .map(|dir| dir.to_string_lossy().into_owned()),
+        env,
+        env_keys,
+        share,
+    };
+    if spec.wire_len() > exai_proto::limits::SERVER {
+        return Err(Failure::new(
+            ExitCode::Usage,
+            format!(
+                "the server's command, arguments and environment take {} bytes, over the hub's \
+                 limit of {}; start the shim with a smaller environment",
+                spec.wire_len(),
+                exai_proto::limits::SERVER
+            ),
+        ));
+    }
+    Ok(Some(spec))
 }
 
 fn parse_seconds(source: &str, value: &str) -> Result<Duration, Failure> {

@@ -46,6 +46,8 @@ const EXIT_FLUSH_BUDGET: Duration = Duration::from_millis(500);
 
 /// What the relay needs to know, from flags and the environment.
 pub struct Settings {
+    /// The wrapped server this shim stands for (`-- COMMAND ...`); `None`: the EXAI daemon.
+    pub server: Option<exai_proto::ServerSpec>,
     /// Where the hub listens.
     pub endpoint: Endpoint,
     /// The user's label for this session.
@@ -274,6 +276,7 @@ impl Relay {
             cwd,
             name,
             resume: None,
+            server: settings.server.map(Box::new),
         };
         Relay {
             endpoint: Rc::new(settings.endpoint),

@@ -275,6 +275,7 @@ mod tests {
             doing: Vec::new(),
             lost_reason: None,
             resumes: 0,
+            server: None,
         }
     }
 
@@ -397,6 +398,7 @@ mod tests {
             upstream: status(UpstreamState::Down),
             sessions: vec![session(1, SessionState::Degraded)],
             started_at: 0,
+            servers: Vec::new(),
         };
         let mut model = Model::default();
         model.reset(&snapshot);

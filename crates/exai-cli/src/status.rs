@@ -1,7 +1,7 @@
 //! `exai status`: asks the running hub, as a control client over the same endpoint.
 
 use crate::{ExitCode, StatusArgs};
-use exai_hub::api::{HostKind, SessionState, Snapshot};
+use exai_hub::api::{HostKind, ServerState, SessionState, Snapshot};
 use exai_hub::control::{self, ControlError};
 
 pub(crate) async fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -85,6 +85,7 @@ fn print_table(snapshot: &Snapshot) {
             upstream.over_capacity,
         );
     }
+    print_servers(snapshot);
     if snapshot.sessions.is_empty() {
         println!("no editor windows connected");
         return;
@@ -116,6 +117,54 @@ fn print_table(snapshot: &Snapshot) {
             session.errors,
             session.in_flight,
         );
+    }
+}
+
+/// The wrapped MCP servers: one line each (command and arguments only, never the environment),
+/// its last error and stderr line under it when it failed.
+#[allow(clippy::print_stdout, reason = "the command's output")]
+fn print_servers(snapshot: &Snapshot) {
+    if snapshot.servers.is_empty() {
+        return;
+    }
+    println!(
+        "{:<3}  {:<20}  {:<10}  {:<9}  {:>7}  {:>7}  {:>8}  {:>8}  COMMAND",
+        "#", "SERVER", "STATE", "POLICY", "PID", "WINDOWS", "RESTARTS", "MEMORY"
+    );
+    for server in &snapshot.servers {
+        let state = match server.state {
+            ServerState::Starting => "starting",
+            ServerState::Ready => "ready",
+            ServerState::Restarting => "restarting",
+            ServerState::CrashLoop => "crash-loop",
+            ServerState::Stopped => "stopped",
+        };
+        let memory = server
+            .memory_bytes
+            .map(|bytes| format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0)))
+            .unwrap_or_else(|| "-".to_owned());
+        println!(
+            "{:<3}  {:<20}  {:<10}  {:<9}  {:>7}  {:>7}  {:>8}  {:>8}  {}",
+            server.id,
+            printable(&server.name),
+            state,
+            server.policy,
+            server
+                .pid
+                .map(|pid| pid.to_string())
+                .unwrap_or_else(|| "-".to_owned()),
+            server.windows.len(),
+            server.restarts,
+            memory,
+            printable(&server.command),
+        );
+        if matches!(
+            server.state,
+            ServerState::CrashLoop | ServerState::Restarting
+        ) && let Some(error) = &server.last_error
+        {
+            println!("     {}", printable(error));
+        }
     }
 }
 

@@ -140,6 +140,10 @@ pub struct SessionInfo {
     pub lost_reason: Option<String>,
     /// How many times the shim reconnected to resume this session.
     pub resumes: u64,
+    /// The wrapped MCP server this window stands for (its name, as in [`ServerStatus::name`]);
+    /// `None`: the EXAI daemon's tools.
+    #[serde(default)]
+    pub server: Option<String>,
 }
 
 impl SessionInfo {
@@ -200,6 +204,57 @@ pub struct Snapshot {
     /// (Absent from an older hub's snapshot: then 0.)
     #[serde(default)]
     pub started_at: UnixMillis,
+    /// Wrapped MCP servers (`exai-shim -- COMMAND ...`), oldest first. (Absent from an older
+    /// hub's snapshot: then empty.)
+    #[serde(default)]
+    pub servers: Vec<ServerStatus>,
+}
+
+/// The state of a wrapped server's instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerState {
+    /// Started; the hub's `initialize` is not answered yet.
+    Starting,
+    /// Initialized and serving windows.
+    Ready,
+    /// It failed; the hub starts it again after a backoff.
+    Restarting,
+    /// It failed 5 times in a row soon after starting; no restart until a window asks again.
+    CrashLoop,
+    /// Not running: idle (no window for the idle time) or never started.
+    Stopped,
+}
+
+/// One instance of a wrapped MCP server, as `exai status` and the dashboard show it. Never an
+/// environment value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ServerStatus {
+    /// The instance's number in this hub (1, 2, ...).
+    pub id: u64,
+    /// A short name: the package or program (`server-everything`).
+    pub name: String,
+    /// The command and arguments (no environment).
+    pub command: String,
+    /// The process id while it runs.
+    pub pid: Option<u32>,
+    /// State.
+    pub state: ServerState,
+    /// The share policy: `shared`, `workspace` or `window`.
+    pub policy: String,
+    /// The windows using it.
+    #[cfg_attr(test, ts(as = "Vec<String>"))]
+    pub windows: Vec<SessionId>,
+    /// How many times it was restarted after a failure.
+    pub restarts: u64,
+    /// Resident memory in bytes, where the system tells it (Linux).
+    pub memory_bytes: Option<u64>,
+    /// Why it last failed, in words.
+    pub last_error: Option<String>,
+    /// Its last stderr lines (at most 20), oldest first.
+    pub stderr: Vec<String>,
 }
 
 /// How a request ended.
@@ -302,6 +357,11 @@ pub enum HubEvent {
     UpstreamChanged {
         /// The status as it is now.
         upstream: UpstreamStatus,
+    },
+    /// A wrapped server's instance changed state, pid, windows or restarts.
+    ServerChanged {
+        /// The instance as it is now.
+        server: ServerStatus,
     },
     /// A request finished.
     RequestFinished {
@@ -582,6 +642,8 @@ mod typescript {
             EditorStatus::decl(&cfg),
             ConnectResult::decl(&cfg),
             Settings::decl(&cfg),
+            ServerState::decl(&cfg),
+            ServerStatus::decl(&cfg),
             ConfigSource::decl(&cfg),
             UpstreamConfig::decl(&cfg),
             UpstreamConfigUpdate::decl(&cfg),

@@ -154,6 +154,8 @@ pub struct HubConfig {
     pub url_source: crate::api::ConfigSource,
     /// Where the daemon token came from (`Default`: there is none).
     pub token_source: crate::api::ConfigSource,
+    /// How wrapped MCP servers (`exai-shim -- COMMAND ...`) are run: idle time, restart backoff.
+    pub servers: crate::servers::ServersConfig,
 }
 
 impl Default for HubConfig {
@@ -169,6 +171,7 @@ impl Default for HubConfig {
             config_file: None,
             url_source: crate::api::ConfigSource::Default,
             token_source: crate::api::ConfigSource::Default,
+            servers: crate::servers::ServersConfig::default(),
         }
     }
 }

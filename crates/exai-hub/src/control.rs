@@ -142,3 +142,4 @@ async fn answer(conn: &mut Conn) -> anyhow::Result<HubMsg> {
         .await
         .with_context(|| format!("the hub did not answer within {ANSWER_TIMEOUT:?}"))?
 }
+        server: None,

@@ -21,6 +21,7 @@ pub mod mcp;
 mod notice;
 pub mod overall;
 mod registry;
+pub mod servers;
 mod session;
 pub mod start;
 mod switch;
@@ -95,6 +96,12 @@ impl Hub {
             upstream: upstream.clone(),
             shutdown: shutdown.clone(),
             max_frame_len: config.max_frame_len,
+            servers: servers::Servers::new(
+                config.servers,
+                registry_tx.clone(),
+                events.clone(),
+                shutdown.clone(),
+            ),
         });
         let registry = Registry::new(
             ctx.upstream.status(),
@@ -200,6 +207,13 @@ impl HubTask {
         {
             tracing::warn!("some sessions did not finish within {SHUTDOWN_GRACE:?}");
         }
+        // Wrapped servers end with the hub (their processes are killed and reaped).
+        if tokio::time::timeout(SHUTDOWN_GRACE, ctx.servers.stopped())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some wrapped servers did not stop within {SHUTDOWN_GRACE:?}");
+        }
         upstream.shutdown();
         drop(upstream);
         drop(ctx);
@@ -266,6 +280,7 @@ impl HubHandle {
             .map_err(|_| anyhow::anyhow!("the hub has stopped"))?;
         // The registry keeps the start-time value; a save from the dashboard changes it.
         snapshot.host.daemon_configured |= self.daemon().configured;
+        snapshot.servers = self.ctx.servers.statuses();
         Ok(snapshot)
     }
 

@@ -318,6 +318,7 @@ mod tests {
             doing: vec!["tools/call chat".into()],
             lost_reason: None,
             resumes: 0,
+            server: None,
         }
     }
 

@@ -168,6 +168,7 @@ mod tests {
             doing: Vec::new(),
             lost_reason: None,
             resumes: 0,
+            server: None,
         };
         let sessions = [
             session(1, SessionState::Ready),

@@ -337,6 +337,10 @@ impl Registry {
             doing: Vec::new(),
             lost_reason: None,
             resumes,
+            server: hello
+                .server
+                .as_deref()
+                .map(crate::servers::spec::display_name),
         };
         self.emit(HubEvent::SessionAppeared {
             session: info.clone(),
@@ -472,6 +476,8 @@ impl Registry {
                 .filter_map(|id| self.sessions.get(id))
                 .map(|entry| entry.info.clone())
                 .collect(),
+            // Filled in by whoever asks (the instances are not the registry's).
+            servers: Vec::new(),
         }
     }
 }
@@ -568,6 +574,7 @@ mod tests {
             doing: Vec::new(),
             lost_reason: None,
             resumes: 0,
+            server: None,
         }
     }
 

@@ -23,6 +23,8 @@ use tokio_util::codec::Framed;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+mod wrapped;
+
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `tools/list` waits for the first catalog while the upstream is still connecting.
@@ -34,6 +36,8 @@ pub(crate) struct SessionCtx {
     pub(crate) upstream: Arc<dyn Upstream>,
     pub(crate) shutdown: CancellationToken,
     pub(crate) max_frame_len: usize,
+    /// Wrapped MCP servers, for windows that stand for one.
+    pub(crate) servers: crate::servers::Servers,
 }
 
 /// Who is on the other end, as the operating system says.
@@ -140,7 +144,10 @@ where
                 if ctx.registry.send(RegistryMsg::Snapshot { reply }).is_err() {
                     return;
                 }
-                let Ok(snapshot) = answer.await else { return };
+                let Ok(mut snapshot) = answer.await else {
+                    return;
+                };
+                snapshot.servers = ctx.servers.statuses();
                 let Ok(raw) = serde_json::to_value(&snapshot) else {
                     return;
                 };
@@ -211,6 +218,7 @@ where
         peer_pid: peer.pid,
         reply,
     };
+    let server = hello.server.clone();
     if ctx.registry.send(register).is_err() {
         return;
     }
@@ -237,6 +245,11 @@ where
         let tools = ctx.upstream.tools();
         let mut session = Session {
             id,
+        if let Some(spec) = server {
+            let lost = wrapped::run(&mut conn, id, &spec, replay, &ctx).await.err();
+            let _ = ctx.registry.send(RegistryMsg::Disconnected { id, lost });
+            return;
+        }
             ctx,
             out_tx,
             in_flight: HashMap::new(),

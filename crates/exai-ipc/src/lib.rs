@@ -31,6 +31,7 @@ mod autostart;
 mod endpoint;
 mod error;
 pub mod process;
+pub mod program;
 mod signal;
 mod stream;
 

@@ -24,11 +24,13 @@
 pub mod codec;
 pub mod jsonrpc;
 mod message;
+mod server;
 
 pub use codec::{DecodeError, Frame, FrameCodec};
 pub use message::{
     ClientMsg, Hello, HubMsg, Resume, Role, SessionId, SessionIdParseError, truncate_to,
 };
+pub use server::{ServerSpec, SharePolicy};
 
 /// Version of the shim ↔ hub protocol, checked in the handshake.
 ///
@@ -47,8 +49,9 @@ pub const ENDPOINT_BASENAME: &str = "exai-hub-v1";
 pub const DEFAULT_MAX_FRAME_LEN: usize = 256 << 20;
 
 /// Largest frame accepted before the handshake (the `Hello`): whoever connects gets no more
-/// than this before the hub knows who it is (128 KiB; a `Hello` within [`limits`] is smaller).
-pub const MAX_HELLO_FRAME_LEN: usize = 128 << 10;
+/// than this before the hub knows who it is (256 KiB; a `Hello` within [`limits`] is smaller,
+/// a wrapped server's launch spec with its environment included).
+pub const MAX_HELLO_FRAME_LEN: usize = 256 << 10;
 
 /// Largest control frame a client may send after the handshake (64 KiB).
 pub const MAX_CONTROL_FRAME_LEN: usize = 64 << 10;
@@ -66,4 +69,7 @@ pub mod limits {
     pub const SECRET: usize = 128;
     /// Client names and versions the editor reports (longer ones are cut, not refused).
     pub const CLIENT_INFO: usize = 256;
+    /// A wrapped server's launch spec ([`crate::ServerSpec::wire_len`]: command, args, cwd and
+    /// the environment): 128 KiB.
+    pub const SERVER: usize = 128 << 10;
 }

@@ -78,6 +78,10 @@ pub struct Hello {
     /// Set when a shim reconnects after losing its hub: resume this session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<Resume>,
+    /// Set when the shim stands for a wrapped MCP server (`exai-shim -- COMMAND ...`) rather
+    /// than the EXAI daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<Box<crate::ServerSpec>>,
 }
 
 impl Hello {
@@ -107,6 +111,16 @@ impl Hello {
                 return Err(format!(
                     "hello field `{field}` is {} bytes, over the limit of {limit}",
                     value.len()
+                ));
+            }
+        }
+        if let Some(server) = &self.server {
+            let len = server.wire_len();
+            if len > limits::SERVER {
+                return Err(format!(
+                    "hello field `server` (the wrapped server's command, arguments and \
+                     environment) is {len} bytes, over the limit of {}",
+                    limits::SERVER
                 ));
             }
         }

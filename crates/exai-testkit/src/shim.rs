@@ -35,6 +35,7 @@ pub fn hello(name: &str) -> Hello {
         cwd: Some("/work/project".into()),
         name: Some(name.into()),
         resume: None,
+        server: None,
     }
 }
 

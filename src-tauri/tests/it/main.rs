@@ -146,6 +146,7 @@ impl Harness {
             cwd: Some("/work/project".into()),
             name: Some(name.into()),
             resume: None,
+            server: None,
         }));
         block_on(conn.send(hello)).expect("hello");
         match block_on(control(&mut conn)) {

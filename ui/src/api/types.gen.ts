@@ -161,7 +161,12 @@ lost_reason: string | null,
 /**
  * How many times the shim reconnected to resume this session.
  */
-resumes: number, };
+resumes: number, 
+/**
+ * The wrapped MCP server this window stands for (its name, as in [`ServerStatus::name`]);
+ * `None`: the EXAI daemon's tools.
+ */
+server: string | null, };
 
 export type HostKind = "headless" | "tray";
 
@@ -210,7 +215,12 @@ sessions: Array<SessionInfo>,
  * When this hub started. With `host.pid`, it tells a page that a hub restarted under it.
  * (Absent from an older hub's snapshot: then 0.)
  */
-started_at: number, };
+started_at: number, 
+/**
+ * Wrapped MCP servers (`exai-shim -- COMMAND ...`), oldest first. (Absent from an older
+ * hub's snapshot: then empty.)
+ */
+servers: Array<ServerStatus>, };
 
 export type RequestRecord = { 
 /**
@@ -339,7 +349,11 @@ id: string, } | { "type": "upstream_changed",
 /**
  * The status as it is now.
  */
-upstream: UpstreamStatus, } | { "type": "request_finished", 
+upstream: UpstreamStatus, } | { "type": "server_changed", 
+/**
+ * The instance as it is now.
+ */
+server: ServerStatus, } | { "type": "request_finished", 
 /**
  * What it was and how it ended.
  */
@@ -483,6 +497,54 @@ notifications: boolean | null,
  * Where the log files are, when there are log files.
  */
 log_dir: string | null, };
+
+export type ServerState = "starting" | "ready" | "restarting" | "crash-loop" | "stopped";
+
+export type ServerStatus = { 
+/**
+ * The instance's number in this hub (1, 2, ...).
+ */
+id: number, 
+/**
+ * A short name: the package or program (`server-everything`).
+ */
+name: string, 
+/**
+ * The command and arguments (no environment).
+ */
+command: string, 
+/**
+ * The process id while it runs.
+ */
+pid: number | null, 
+/**
+ * State.
+ */
+state: ServerState, 
+/**
+ * The share policy: `shared`, `workspace` or `window`.
+ */
+policy: string, 
+/**
+ * The windows using it.
+ */
+windows: Array<string>, 
+/**
+ * How many times it was restarted after a failure.
+ */
+restarts: number, 
+/**
+ * Resident memory in bytes, where the system tells it (Linux).
+ */
+memory_bytes: number | null, 
+/**
+ * Why it last failed, in words.
+ */
+last_error: string | null, 
+/**
+ * Its last stderr lines (at most 20), oldest first.
+ */
+stderr: Array<string>, };
 
 export type ConfigSource = "default" | "file" | "environment" | "flag";
 

@@ -105,6 +105,9 @@ export function applyEvent(state: HubState, event: HubEvent): HubState {
     case "focus_requested":
       // Side effects for the shell (toasts, navigation); nothing to remember.
       return state;
+    case "server_changed":
+      // Wrapped servers are not kept here yet (no Servers view); snapshots carry them.
+      return state;
   }
 }
 

@@ -43,6 +43,7 @@ export function session(id: string, change: Partial<SessionInfo> = {}): SessionI
     doing: [],
     lost_reason: null,
     resumes: 0,
+    server: null,
     ...change,
   };
 }
@@ -55,6 +56,7 @@ export function snapshot(change: Partial<Snapshot> = {}): Snapshot {
     upstream: upstream(),
     sessions: [],
     started_at: 1_700_000_000_000,
+    servers: [],
     ...change,
   };
 }

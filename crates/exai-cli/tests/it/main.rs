@@ -12,6 +12,7 @@ mod jsonrpc;
 mod launcher;
 mod mcp;
 mod resilience;
+mod servers;
 mod support;
 mod tidy;
 mod wine;

@@ -392,6 +392,7 @@ async fn another_users_connection_is_refused() {
         cwd: None,
         name: Some("intruder".to_owned()),
         resume: None,
+        server: None,
     }));
     let mut hello_bytes = tokio_util::bytes::BytesMut::new();
     FrameCodec::default()

@@ -98,9 +98,18 @@ impl Env {
 
     /// Starts a hub inside the test process.
     pub async fn hub(&self, options: HubOptions) -> TestHub {
-        let (handle, task) = Hub::new(self.hub_config(&options), None)
-            .await
-            .expect("start the hub");
+        self.hub_with(options, |_| {}).await
+    }
+
+    /// Starts a hub inside the test process, with `edit` applied to its config.
+    pub async fn hub_with(
+        &self,
+        options: HubOptions,
+        edit: impl FnOnce(&mut HubConfig),
+    ) -> TestHub {
+        let mut config = self.hub_config(&options);
+        edit(&mut config);
+        let (handle, task) = Hub::new(config, None).await.expect("start the hub");
         let task = tokio::spawn(task.run());
         TestHub {
             handle,

@@ -220,6 +220,7 @@ async fn a_focus_request_reaches_the_embedder() {
         cwd: None,
         name: None,
         resume: None,
+        server: None,
     })))
     .await
     .unwrap();
@@ -436,6 +437,7 @@ async fn only_the_shim_with_the_secret_can_resume_a_lost_session() {
     let owned = snapshot
         .sessions
         .iter()
+            server: None,
         .find(|session| session.id == session_id)
         .expect("the lost session is still there");
     assert_eq!(owned.state, SessionState::Lost);

@@ -33,6 +33,7 @@ fn hello_golden_json() {
         cwd: None,
         name: Some("left".into()),
         resume: None,
+        server: None,
     });
     let Frame::Control(json) = Frame::control(&hello) else {
         panic!("not a control frame")
@@ -138,6 +139,7 @@ fn resume_round_trips_with_the_initialize_line() {
             initialize: Some(r#"{"jsonrpc":"2.0","id":0,"method":"initialize"}"#.into()),
             secret: Some("5ec2e7".into()),
         }),
+        server: None,
     });
     let Frame::Control(json) = Frame::control(&hello) else {
         panic!("not a control frame")

@@ -1,0 +1,652 @@
+//! Sharing any MCP server (`exai-shim -- COMMAND ...`): real `exai-shim` processes in front of
+//! real servers (`@modelcontextprotocol/server-everything` from npm, installed by
+//! scripts/test.sh into ci/servers; small `sh` servers for the failure cases), driven by raw
+//! JSON-RPC lines (exact ids and routing are what these tests check) and by the Rust MCP SDK.
+
+use crate::support::{Env, HubOptions, Recorder, TestHub, daemon, guard};
+use exai_hub::api::{ServerState, ServerStatus, Snapshot};
+use rmcp::ServiceExt as _;
+use rmcp::model::ProtocolVersion;
+use rmcp::transport::TokioChildProcess;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin};
+use tokio::sync::mpsc;
+
+/// `server-everything`'s entry point, when installed (`npm ci --prefix ci/servers`). Missing:
+/// under CI (`CI=true`) the test fails; elsewhere it says so loudly and the test returns.
+fn everything(test: &str) -> Option<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path =
+        root.join("ci/servers/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    if path.is_file() {
+        return Some(path);
+    }
+    let message = format!(
+        "SKIPPED (server-everything not installed: run `npm ci --prefix ci/servers`): {test}"
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
+    None
+}
+
+/// The shim's arguments after `--` for server-everything.
+fn everything_args(path: &std::path::Path) -> Vec<String> {
+    vec!["node".into(), path.display().to_string(), "stdio".into()]
+}
+
+/// The same with an extra argument naming this test's directory (the server ignores it), so
+/// this test's server processes can be told from those of tests running beside it.
+fn marked_args(path: &std::path::Path, env: &Env) -> Vec<String> {
+    let mut args = everything_args(path);
+    args.push(format!("--test-marker={}", env.dir.path().display()));
+    args
+}
+
+/// Fast restarts and a short idle time, so failure tests take milliseconds.
+async fn hub(env: &Env, idle: Duration) -> TestHub {
+    env.hub_with(HubOptions::default(), |config| {
+        config.servers.min_backoff = Duration::from_millis(20);
+        config.servers.max_backoff = Duration::from_millis(200);
+        config.servers.idle_timeout = idle;
+    })
+    .await
+}
+
+/// An editor window speaking raw JSON-RPC lines to a real shim.
+struct Raw {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::UnboundedReceiver<Value>,
+    /// Lines received and not yet taken by a wait.
+    seen: Vec<Value>,
+    /// Every line received, in order.
+    all: Vec<Value>,
+}
+
+impl Raw {
+    async fn open(env: &Env, name: &str, flags: &[&str], server: &[String]) -> Raw {
+        let mut command = env.shim_command(name);
+        command
+            .args(flags)
+            .arg("--")
+            .args(server)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("spawn exai-shim");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                let value: Value = serde_json::from_str(&line).expect("the shim writes JSON lines");
+                if tx.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        Raw {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+            all: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, message: Value) {
+        let mut line = serde_json::to_vec(&message).expect("json");
+        line.push(b'\n');
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(&line).await.expect("write to the shim");
+        stdin.flush().await.expect("flush");
+    }
+
+    /// The first line (kept or new) that satisfies `pred`; others are kept for later waits.
+    async fn wait_for(&mut self, what: &'static str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(index) = self.seen.iter().position(&pred) {
+            return self.seen.remove(index);
+        }
+        let lines = &mut self.lines;
+        let seen = &mut self.seen;
+        let all = &mut self.all;
+        guard(what, async {
+            loop {
+                let line = lines.recv().await.expect("the shim's stdout closed");
+                all.push(line.clone());
+                if pred(&line) {
+                    return line;
+                }
+                seen.push(line);
+            }
+        })
+        .await
+    }
+
+    async fn response(&mut self, id: &Value) -> Value {
+        let id = id.clone();
+        self.wait_for("a response", move |line| {
+            line.get("method").is_none() && line["id"] == id
+        })
+        .await
+    }
+
+    async fn request(&mut self, id: Value, method: &str, params: Value) -> Value {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        self.response(&id).await
+    }
+
+    async fn initialize(&mut self, capabilities: Value) -> Value {
+        let answer = self
+            .request(
+                json!(0),
+                "initialize",
+                json!({"protocolVersion": "2025-06-18", "capabilities": capabilities, "clientInfo": {"name": "raw-editor", "version": "1"}}),
+            )
+            .await;
+        self.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        answer
+    }
+
+    async fn call(&mut self, id: Value, tool: &str, arguments: Value) -> Value {
+        self.request(
+            id,
+            "tools/call",
+            json!({"name": tool, "arguments": arguments}),
+        )
+        .await
+    }
+
+    /// Everything the hub sent this window up to now: a ping's answer comes after anything the
+    /// hub routed to the window before it, so no waiting for silence.
+    async fn drain(&mut self, ping_id: &str) -> Vec<Value> {
+        let id = json!(ping_id);
+        self.request(id, "ping", json!({})).await;
+        std::mem::take(&mut self.all)
+    }
+
+    async fn close(mut self) {
+        drop(self.stdin.take());
+        let _ = guard("the shim exits", self.child.wait()).await;
+    }
+}
+
+fn text(result: &Value) -> String {
+    result["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn servers(hub: &TestHub) -> Vec<ServerStatus> {
+    hub.handle.snapshot().await.expect("snapshot").servers
+}
+
+async fn wait_servers(
+    hub: &TestHub,
+    what: &'static str,
+    pred: impl Fn(&[ServerStatus]) -> bool,
+) -> Snapshot {
+    hub.wait_for(what, |snapshot| pred(&snapshot.servers)).await
+}
+
+/// Node processes whose parent is this test process (where the in-process hub runs) and whose
+/// command line contains `needle` (shims, whose arguments name the server too, are not node).
+fn children_running(needle: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The parent pid is the second field after the `(comm)`.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+            continue;
+        };
+        let ppid: u32 = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let program = cmdline.split(|&byte| byte == 0).next().unwrap_or_default();
+        let node = String::from_utf8_lossy(program).ends_with("node");
+        if ppid == me && node && String::from_utf8_lossy(&cmdline).contains(needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn four_windows_wrapping_one_command_share_one_process() {
+    let Some(server) = everything("four_windows_wrapping_one_command_share_one_process") else {
+        return;
+    };
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let args = marked_args(&server, &env);
+    let marker = env.dir.path().display().to_string();
+    // Real SDK clients, each through its own shim.
+    let mut windows = Vec::new();
+    for n in 0..4 {
+        let name = format!("sdk-{n}");
+        let mut command = env.shim_command(&name);
+        command.arg("--").args(&args);
+        let transport = TokioChildProcess::new(command).expect("spawn exai-shim");
+        let handler = Recorder::for_test(&name, ProtocolVersion::V_2025_06_18);
+        let client = guard("the MCP handshake", handler.serve(transport))
+            .await
+            .expect("MCP handshake through the shim");
+        windows.push(client);
+    }
+    for (n, client) in windows.iter().enumerate() {
+        let info = client.peer_info().expect("server info");
+        let name = info.server_info.as_ref().map(|info| info.name.clone());
+        assert_eq!(name.as_deref(), Some("mcp-servers/everything"));
+        let mut params = rmcp::model::CallToolRequestParams::new("echo");
+        params.arguments = json!({"message": format!("from {n}")}).as_object().cloned();
+        let result = guard("echo", client.peer().call_tool(params))
+            .await
+            .expect("echo");
+        let value = serde_json::to_value(&result.content).expect("content");
+        assert_eq!(value[0]["text"], format!("Echo: from {n}"));
+    }
+    let running = children_running(&marker);
+    assert_eq!(
+        running.len(),
+        1,
+        "one server process for four windows: {running:?}"
+    );
+    let snapshot = wait_servers(&hub, "one ready server with 4 windows", |servers| {
+        servers.len() == 1
+            && servers[0].windows.len() == 4
+            && servers[0].state == ServerState::Ready
+    })
+    .await;
+    let status = &snapshot.servers[0];
+    assert_eq!(status.name, "index");
+    assert_eq!(status.pid, Some(running[0]));
+    assert_eq!(status.policy, "shared");
+    assert!(status.command.starts_with("node "), "{}", status.command);
+    assert!(status.memory_bytes.is_some_and(|bytes| bytes > 1 << 20));
+    for session in &snapshot.sessions {
+        assert_eq!(session.server.as_deref(), Some("index"));
+    }
+    // A different argument, and `--share window`, each get an instance of their own.
+    let mut other = Raw::open(
+        &env,
+        "other-arg",
+        &[],
+        &[args.clone(), vec!["--extra-arg".into()]].concat(),
+    )
+    .await;
+    assert_eq!(
+        other.initialize(json!({})).await["result"]["serverInfo"]["name"],
+        "mcp-servers/everything"
+    );
+    let mut own = Raw::open(&env, "own", &["--share", "window"], &args).await;
+    own.initialize(json!({})).await;
+    let mut own2 = Raw::open(&env, "own-2", &["--share", "window"], &args).await;
+    own2.initialize(json!({})).await;
+    assert_eq!(children_running(&marker).len(), 4);
+    let servers = servers(&hub).await;
+    assert_eq!(servers.len(), 4);
+    assert_eq!(servers.iter().filter(|s| s.policy == "window").count(), 2);
+    for client in windows {
+        let _ = client.cancel().await;
+    }
+    hub.stop().await;
+    assert!(
+        children_running(&marker).is_empty(),
+        "the servers die with the hub"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_calls_progress_and_cancel_reach_only_their_window() {
+    let Some(server) = everything("concurrent_calls_progress_and_cancel_reach_only_their_window")
+    else {
+        return;
+    };
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let args = everything_args(&server);
+    let mut windows = Vec::new();
+    for n in 0..4 {
+        let mut window = Raw::open(&env, &format!("w{n}"), &[], &args).await;
+        window.initialize(json!({})).await;
+        windows.push(window);
+    }
+    // Every window sends the same ids and the same progress token at once.
+    for (n, window) in windows.iter_mut().enumerate() {
+        window
+            .send(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "get-sum", "arguments": {"a": n, "b": 100}}}))
+            .await;
+        window
+            .send(json!({"jsonrpc": "2.0", "id": "p", "method": "tools/call", "params": {"name": "trigger-long-running-operation", "arguments": {"duration": 0.4, "steps": 2}, "_meta": {"progressToken": 7}}}))
+            .await;
+        window
+            .send(json!({"jsonrpc": "2.0", "id": 1.5, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": format!("window {n}")}}}))
+            .await;
+    }
+    for (n, window) in windows.iter_mut().enumerate() {
+        let sum = window.response(&json!(1)).await;
+        assert!(text(&sum).contains(&format!("{}", n + 100)), "{sum}");
+        let echo = window.response(&json!(1.5)).await;
+        assert_eq!(text(&echo), format!("Echo: window {n}"));
+        let long = window.response(&json!("p")).await;
+        assert!(text(&long).contains("completed"), "{long}");
+        let progress: Vec<Value> = window
+            .drain("after")
+            .await
+            .into_iter()
+            .filter(|line| line["method"] == "notifications/progress")
+            .collect();
+        assert_eq!(
+            progress.len(),
+            2,
+            "each window gets its own two steps: {progress:?}"
+        );
+        assert!(
+            progress
+                .iter()
+                .all(|line| line["params"]["progressToken"] == 7)
+        );
+    }
+    // A cancel in one window while the same ids run in another.
+    let (first, rest) = windows.split_at_mut(1);
+    let (a, b) = (&mut first[0], &mut rest[0]);
+    for window in [&mut *a, &mut *b] {
+        window
+            .send(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "trigger-long-running-operation", "arguments": {"duration": 0.6, "steps": 3}}}))
+            .await;
+    }
+    a.send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 9, "reason": "changed my mind"}}))
+        .await;
+    let done = b.response(&json!(9)).await;
+    assert!(
+        text(&done).contains("completed"),
+        "the other window's call runs on: {done}"
+    );
+    let seen_by_a = a.drain("after-cancel").await;
+    assert!(
+        seen_by_a.iter().all(|line| line["id"] != 9),
+        "a cancelled call is not answered: {seen_by_a:?}"
+    );
+    let snapshot = hub.handle.snapshot().await.expect("snapshot");
+    assert_eq!(snapshot.servers.len(), 1);
+    for window in windows {
+        window.close().await;
+    }
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn sampling_during_a_call_reaches_that_window_only() {
+    let Some(server) = everything("sampling_during_a_call_reaches_that_window_only") else {
+        return;
+    };
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let args = everything_args(&server);
+    let mut asker = Raw::open(&env, "asker", &[], &args).await;
+    asker.initialize(json!({"sampling": {}})).await;
+    // Busy with a call of its own, without sampling.
+    let mut busy = Raw::open(&env, "busy", &[], &args).await;
+    busy.initialize(json!({})).await;
+    // Sampling-capable, but nothing in flight.
+    let mut idle = Raw::open(&env, "idle", &[], &args).await;
+    idle.initialize(json!({"sampling": {}})).await;
+    asker
+        .send(json!({"jsonrpc": "2.0", "id": "s", "method": "tools/call", "params": {"name": "trigger-sampling-request", "arguments": {"prompt": "hello from asker", "maxTokens": 5}}}))
+        .await;
+    let asked = asker
+        .wait_for("the sampling request", |line| {
+            line["method"] == "sampling/createMessage"
+        })
+        .await;
+    assert!(
+        asked["params"]["messages"][0]["content"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("hello from asker")
+    );
+    busy.send(json!({"jsonrpc": "2.0", "id": "b", "method": "tools/call", "params": {"name": "trigger-long-running-operation", "arguments": {"duration": 0.2, "steps": 1}}}))
+        .await;
+    asker
+        .send(json!({"jsonrpc": "2.0", "id": asked["id"], "result": {"role": "assistant", "content": {"type": "text", "text": "sampled by asker"}, "model": "test-model"}}))
+        .await;
+    let result = asker.response(&json!("s")).await;
+    assert!(text(&result).contains("sampled by asker"), "{result}");
+    busy.response(&json!("b")).await;
+    for window in [&mut busy, &mut idle] {
+        let lines = window.drain("check").await;
+        assert!(
+            lines
+                .iter()
+                .all(|line| line["method"] != "sampling/createMessage"),
+            "{lines:?}"
+        );
+    }
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn subscriptions_are_shared_and_kept_per_window() {
+    let Some(server) = everything("subscriptions_are_shared_and_kept_per_window") else {
+        return;
+    };
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let args = everything_args(&server);
+    let uri = "demo://resource/static/document/architecture.md";
+    let mut a = Raw::open(&env, "a", &[], &args).await;
+    a.initialize(json!({})).await;
+    let mut b = Raw::open(&env, "b", &[], &args).await;
+    b.initialize(json!({})).await;
+    for window in [&mut a, &mut b] {
+        let answer = window
+            .request(json!("sub"), "resources/subscribe", json!({"uri": uri}))
+            .await;
+        assert_eq!(answer["result"], json!({}), "{answer}");
+    }
+    let updated = |line: &Value| line["method"] == "notifications/resources/updated";
+    // The server sends updates for subscribed URIs at once, then every 5 s.
+    a.call(json!("t"), "toggle-subscriber-updates", json!({}))
+        .await;
+    a.wait_for("an update", updated).await;
+    b.wait_for("an update", updated).await;
+    let answer = a
+        .request(json!("un"), "resources/unsubscribe", json!({"uri": uri}))
+        .await;
+    assert_eq!(answer["result"], json!({}));
+    a.drain("before").await;
+    let next = b.wait_for("the next update", updated).await;
+    assert_eq!(next["params"]["uri"], uri);
+    let after: Vec<Value> = a
+        .drain("after")
+        .await
+        .into_iter()
+        .filter(|line| updated(line))
+        .collect();
+    assert!(
+        after.is_empty(),
+        "an unsubscribed window hears nothing: {after:?}"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_killed_server_fails_its_calls_at_once_and_comes_back() {
+    let Some(server) = everything("a_killed_server_fails_its_calls_at_once_and_comes_back") else {
+        return;
+    };
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let args = everything_args(&server);
+    let mut a = Raw::open(&env, "a", &[], &args).await;
+    a.initialize(json!({})).await;
+    let mut b = Raw::open(&env, "b", &[], &args).await;
+    b.initialize(json!({})).await;
+    for window in [&mut a, &mut b] {
+        window
+            .send(json!({"jsonrpc": "2.0", "id": "long", "method": "tools/call", "params": {"name": "trigger-long-running-operation", "arguments": {"duration": 60, "steps": 60}}}))
+            .await;
+    }
+    // Both calls are upstream once the server reports them in flight... the hub's registry
+    // knows: wait for two in-flight requests.
+    hub.wait_for("two calls in flight", |snapshot| {
+        snapshot
+            .sessions
+            .iter()
+            .map(|session| session.in_flight)
+            .sum::<u64>()
+            == 2
+    })
+    .await;
+    let pid = servers(&hub).await[0].pid.expect("a pid");
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let started = std::time::Instant::now();
+    for window in [&mut a, &mut b] {
+        let failed = window.response(&json!("long")).await;
+        let message = failed["error"]["message"]
+            .as_str()
+            .expect("an error")
+            .to_owned();
+        assert!(
+            message.contains("index") && message.contains("signal: 9"),
+            "{message}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "failed at once, not at the call's end"
+    );
+    // Restarted: the next call works on a new process, and the windows refresh their lists.
+    a.wait_for("list_changed", |line| {
+        line["method"] == "notifications/tools/list_changed"
+    })
+    .await;
+    let echo = a.call(json!(2), "echo", json!({"message": "again"})).await;
+    assert_eq!(text(&echo), "Echo: again");
+    let status = &servers(&hub).await[0];
+    assert_eq!(status.restarts, 1);
+    assert_ne!(status.pid, Some(pid));
+    assert_eq!(status.state, ServerState::Ready);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_that_keeps_exiting_enters_crash_loop() {
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let server: Vec<String> = ["sh", "-c", "echo 'cannot open the database' >&2; exit 3"]
+        .map(String::from)
+        .to_vec();
+    let mut window = Raw::open(&env, "crashy", &[], &server).await;
+    let answer = window
+        .request(json!(0), "initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e", "version": "1"}}))
+        .await;
+    let message = answer["error"]["message"]
+        .as_str()
+        .expect("an error")
+        .to_owned();
+    assert!(
+        message.contains("crash-loop") && message.contains("exit status: 3"),
+        "{message}"
+    );
+    assert!(message.contains("cannot open the database"), "{message}");
+    let status = &servers(&hub).await[0];
+    assert_eq!(status.state, ServerState::CrashLoop);
+    assert_eq!(status.restarts, 4);
+    assert_eq!(
+        status.stderr.last().map(String::as_str),
+        Some("cannot open the database")
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_whose_stdout_is_not_json_rpc_gets_a_clear_error() {
+    let Some(everything_js) =
+        everything("a_server_whose_stdout_is_not_json_rpc_gets_a_clear_error")
+    else {
+        return;
+    };
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let server: Vec<String> = [
+        "sh",
+        "-c",
+        "echo 'Server listening on port 3000'; exec sleep 60",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut window = Raw::open(&env, "chatty", &[], &server).await;
+    let answer = window
+        .request(json!(0), "initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e", "version": "1"}}))
+        .await;
+    let message = answer["error"]["message"]
+        .as_str()
+        .expect("an error")
+        .to_owned();
+    assert!(
+        message.contains("not JSON-RPC") && message.contains("Server listening on port 3000"),
+        "{message}"
+    );
+    // The hub serves everyone else as before.
+    let mut fine = Raw::open(&env, "fine", &[], &everything_args(&everything_js)).await;
+    fine.initialize(json!({})).await;
+    assert_eq!(
+        text(&fine.call(json!(1), "echo", json!({"message": "ok"})).await),
+        "Echo: ok"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_server_stops_and_starts_again_for_the_next_window() {
+    let Some(server) = everything("an_idle_server_stops_and_starts_again_for_the_next_window")
+    else {
+        return;
+    };
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_millis(200)).await;
+    let args = marked_args(&server, &env);
+    let marker = env.dir.path().display().to_string();
+    let mut first = Raw::open(&env, "first", &[], &args).await;
+    first.initialize(json!({})).await;
+    let pid = servers(&hub).await[0].pid.expect("running");
+    first.close().await;
+    wait_servers(&hub, "the idle server stopped", |servers| {
+        servers[0].state == ServerState::Stopped && servers[0].pid.is_none()
+    })
+    .await;
+    assert!(children_running(&marker).is_empty());
+    let mut second = Raw::open(&env, "second", &[], &args).await;
+    second.initialize(json!({})).await;
+    assert_eq!(
+        text(
+            &second
+                .call(json!(1), "echo", json!({"message": "back"}))
+                .await
+        ),
+        "Echo: back"
+    );
+    let status = &servers(&hub).await[0];
+    assert_eq!(status.state, ServerState::Ready);
+    assert_ne!(status.pid, Some(pid));
+    assert_eq!(status.restarts, 0, "an idle stop is not a crash");
+    hub.stop().await;
+}

@@ -1,0 +1,1171 @@
+//! The routing of one server instance among its windows: a pure state machine from lines (a
+//! window's, the server's) to [`Action`]s. The instance task ([`super::instance`]) owns it,
+//! performs the actions and does all I/O; the unit tests drive it line by line.
+//!
+//! The rules (README, "Share any MCP server"):
+//! - The hub does its own `initialize` with the server and answers each window's `initialize`
+//!   itself from that result, in the window's negotiated version (never newer than the
+//!   server's); a window's `initialize` is never forwarded. `ping` is answered by the hub both
+//!   ways.
+//! - A window's request goes up with the hub's own integer id (and, when it asked for progress,
+//!   a fresh progress token, the same integer); the answer comes back with the window's raw id,
+//!   type and value exact. Ids and tokens are edited in place in the line; nothing else in it
+//!   is touched, so prompts, resources, completion, cursors, tasks and `_meta` pass intact.
+//! - `notifications/cancelled` from a window names the hub's id upstream; only that window's
+//!   call can be cancelled. A window that goes away cancels its calls.
+//! - `*/list_changed` goes to every window that completed `initialize`; `resources/updated`
+//!   only to the windows subscribed to that URI (subscriptions counted per URI toward the
+//!   server); log messages to each window whose own `logging/setLevel` admits them (the server
+//!   is set to the most verbose level any window asked for; a window that never set one gets
+//!   what the server sends).
+//! - Server-to-client requests (`sampling/createMessage`, `elicitation/create`) go to the window
+//!   that has a request in flight on this instance and declared the capability, the most recent
+//!   one if several, with an id of the hub's; otherwise the server gets an error. `roots/list`
+//!   is answered by the hub with the windows' working directories as `file://` roots (policy
+//!   `shared`: all of them; `workspace`: the one), except under policy `window`, where it goes
+//!   to the window when it declared `roots`.
+
+use crate::mcp::{self, Version};
+use bytes::Bytes;
+use exai_proto::jsonrpc::{self, ErrorCode, Id, Message, Notification, RawId, Request, Response};
+use exai_proto::{SessionId, SharePolicy};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Instant;
+
+/// What the instance task does next.
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// A line to the server's stdin.
+    Upstream(Bytes),
+    /// A line to one window.
+    Window(SessionId, Bytes),
+    /// A window's request went up (for the registry's in-flight list).
+    Started {
+        window: SessionId,
+        key: u64,
+        label: String,
+    },
+    /// A window's request ended.
+    Finished {
+        window: SessionId,
+        key: u64,
+        method: String,
+        started: Instant,
+        error: Option<String>,
+        cancelled: bool,
+    },
+    /// A window said who it is in `initialize`.
+    Identified {
+        window: SessionId,
+        client: Option<(String, String)>,
+        version: Version,
+    },
+    /// The hub's own `initialize` with the server completed (`Ok`) or failed.
+    Initialized(Result<(), String>),
+}
+
+/// MCP's log levels, least severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Level {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl Level {
+    const ALL: [(&'static str, Level); 8] = [
+        ("debug", Level::Debug),
+        ("info", Level::Info),
+        ("notice", Level::Notice),
+        ("warning", Level::Warning),
+        ("error", Level::Error),
+        ("critical", Level::Critical),
+        ("alert", Level::Alert),
+        ("emergency", Level::Emergency),
+    ];
+
+    pub(crate) fn parse(text: &str) -> Option<Level> {
+        Level::ALL
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, level)| *level)
+    }
+
+    fn as_str(self) -> &'static str {
+        Level::ALL
+            .iter()
+            .find(|(_, level)| *level == self)
+            .map_or("info", |(name, _)| name)
+    }
+}
+
+/// Client capabilities the hub routes server requests by.
+#[derive(Debug, Default, Clone, Copy)]
+struct Caps {
+    sampling: bool,
+    elicitation: bool,
+    roots: bool,
+}
+
+#[derive(Debug)]
+struct Window {
+    cwd: Option<String>,
+    initialized: bool,
+    caps: Caps,
+    level: Option<Level>,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Window {
+        window: SessionId,
+        id: Id,
+        /// The window's progress token, verbatim, when it asked for progress.
+        progress: Option<Box<str>>,
+        method: String,
+        started: Instant,
+    },
+    Hub(HubRequest),
+}
+
+#[derive(Debug)]
+enum HubRequest {
+    Initialize,
+    Subscribe(String),
+    Unsubscribe(String),
+    SetLevel,
+}
+
+/// What the server said in the hub's `initialize`.
+#[derive(Debug, Clone)]
+struct ServerInit {
+    version: Option<Version>,
+    capabilities: String,
+    server_info: String,
+    instructions: Option<String>,
+}
+
+/// The routing state of one instance.
+pub(crate) struct Router {
+    /// The server's name, for error messages.
+    name: String,
+    policy: SharePolicy,
+    windows: BTreeMap<SessionId, Window>,
+    /// Requests sent up, by the hub's id.
+    pending: HashMap<u64, Pending>,
+    next_id: u64,
+    /// Server-to-client requests handed to a window: (window, the hub's id) → the server's id.
+    server_requests: HashMap<(SessionId, u64), Id>,
+    next_server_request: u64,
+    subscriptions: BTreeMap<String, BTreeSet<SessionId>>,
+    upstream_level: Option<Level>,
+    init: Option<ServerInit>,
+    /// The server was initialized before: the next `initialize` is a restart.
+    restarted: bool,
+}
+
+/// The hub's client capabilities toward a server: what it can route.
+const HUB_CAPABILITIES: &str = r#"{"roots":{"listChanged":true},"sampling":{},"elicitation":{}}"#;
+
+impl Router {
+    pub(crate) fn new(name: String, policy: SharePolicy) -> Router {
+        Router {
+            name,
+            policy,
+            windows: BTreeMap::new(),
+            pending: HashMap::new(),
+            next_id: 0,
+            server_requests: HashMap::new(),
+            next_server_request: 0,
+            subscriptions: BTreeMap::new(),
+            upstream_level: None,
+            init: None,
+            restarted: false,
+        }
+    }
+
+    /// Whether the hub's `initialize` with the running server completed.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.init.is_some()
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// A window starts using this instance.
+    pub(crate) fn attach(&mut self, window: SessionId, cwd: Option<String>) {
+        self.windows.insert(
+            window,
+            Window {
+                cwd,
+                initialized: false,
+                caps: Caps::default(),
+                level: None,
+            },
+        );
+    }
+
+    /// The hub's `initialize` for a freshly started server.
+    pub(crate) fn initialize_request(&mut self) -> Bytes {
+        let id = self.next_id();
+        self.pending
+            .insert(id, Pending::Hub(HubRequest::Initialize));
+        let line = format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"initialize","params":{{"protocolVersion":"{}","capabilities":{HUB_CAPABILITIES},"clientInfo":{{"name":"exai-hub","title":"EXAI Tray hub","version":"{}"}}}}}}"#,
+            Version::LATEST_HANDSHAKE,
+            env!("CARGO_PKG_VERSION")
+        );
+        Bytes::from(line)
+    }
+
+    /// A window went away: its calls are cancelled upstream, the server's requests to it fail,
+    /// its subscriptions and log level no longer count.
+    pub(crate) fn detach(&mut self, window: SessionId) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if self.windows.remove(&window).is_none() {
+            return actions;
+        }
+        let ours: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(
+                |(_, pending)| matches!(pending, Pending::Window { window: w, .. } if *w == window),
+            )
+            .map(|(id, _)| *id)
+            .collect();
+        for upstream_id in ours {
+            if let Some(Pending::Window {
+                method, started, ..
+            }) = self.pending.remove(&upstream_id)
+            {
+                if self.is_ready() {
+                    actions.push(Action::Upstream(cancelled_line(
+                        &upstream_id.to_string(),
+                        "the editor window went away",
+                    )));
+                }
+                actions.push(Action::Finished {
+                    window,
+                    key: upstream_id,
+                    method,
+                    started,
+                    error: None,
+                    cancelled: true,
+                });
+            }
+        }
+        let asked: Vec<(SessionId, u64)> = self
+            .server_requests
+            .keys()
+            .filter(|(w, _)| *w == window)
+            .copied()
+            .collect();
+        for key in asked {
+            if let Some(server_id) = self.server_requests.remove(&key) {
+                let message = format!(
+                    "the editor window this request went to closed before answering (hub: {})",
+                    self.name
+                );
+                actions.push(Action::Upstream(jsonrpc::error_line(
+                    Some(server_id.as_raw()),
+                    ErrorCode::Internal,
+                    &message,
+                )));
+            }
+        }
+        let emptied: Vec<String> = self
+            .subscriptions
+            .iter_mut()
+            .filter_map(|(uri, windows)| {
+                (windows.remove(&window) && windows.is_empty()).then(|| uri.clone())
+            })
+            .collect();
+        for uri in emptied {
+            self.subscriptions.remove(&uri);
+            if self.is_ready() {
+                actions.push(self.hub_request(HubRequest::Unsubscribe(uri)));
+            }
+        }
+        if let Some(action) = self.reconcile_level() {
+            actions.push(action);
+        }
+        actions
+    }
+
+    /// The server is gone (exited, killed, broken): every window request in flight fails now
+    /// with `message`; nothing waits for an answer that cannot come.
+    pub(crate) fn upstream_lost(&mut self, message: &str) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for (key, pending) in self.pending.drain() {
+            if let Pending::Window {
+                window,
+                id,
+                method,
+                started,
+                ..
+            } = pending
+            {
+                actions.push(Action::Window(
+                    window,
+                    jsonrpc::error_line(Some(id.as_raw()), ErrorCode::ConnectionLost, message),
+                ));
+                actions.push(Action::Finished {
+                    window,
+                    key,
+                    method,
+                    started,
+                    error: Some(message.to_owned()),
+                    cancelled: false,
+                });
+            }
+        }
+        self.server_requests.clear();
+        self.upstream_level = None;
+        if self.init.take().is_some() {
+            self.restarted = true;
+        }
+        actions
+    }
+
+    /// A line from the server's stdout.
+    pub(crate) fn upstream_line(&mut self, line: &[u8]) -> Vec<Action> {
+        match Message::parse(line) {
+            Message::Response(response) => self.upstream_response(&response, line),
+            Message::Notification(notification) => self.upstream_notification(&notification, line),
+            Message::Request(request) => self.upstream_request(&request, line),
+            Message::Batch => {
+                tracing::warn!(server = %self.name, "the MCP server sent a JSON-RPC batch; the hub does not route batches and dropped it");
+                Vec::new()
+            }
+            Message::Invalid(invalid) => {
+                tracing::warn!(server = %self.name, reason = %invalid.reason, "the MCP server wrote a line that is not JSON-RPC to stdout; dropped");
+                Vec::new()
+            }
+        }
+    }
+
+    /// A line from the server over the hub's limit: when its first bytes show the id of a
+    /// window's request, that request fails with `message`; anything else is dropped.
+    pub(crate) fn upstream_too_long(&mut self, prefix: &[u8], message: &str) -> Vec<Action> {
+        let key = jsonrpc::sniff_response_id(prefix).and_then(|id| id.as_str().parse::<u64>().ok());
+        match key.and_then(|key| self.pending.remove(&key).map(|pending| (key, pending))) {
+            Some((
+                key,
+                Pending::Window {
+                    window,
+                    id,
+                    method,
+                    started,
+                    ..
+                },
+            )) => vec![
+                Action::Window(
+                    window,
+                    jsonrpc::error_line(Some(id.as_raw()), ErrorCode::Internal, message),
+                ),
+                Action::Finished {
+                    window,
+                    key,
+                    method,
+                    started,
+                    error: Some(message.to_owned()),
+                    cancelled: false,
+                },
+            ],
+            Some((key, other)) => {
+                self.pending.insert(key, other);
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn upstream_response(&mut self, response: &Response<'_>, line: &[u8]) -> Vec<Action> {
+        let Some(key) = response.id.and_then(|id| id.as_str().parse::<u64>().ok()) else {
+            tracing::debug!(server = %self.name, "a response from the server to no request of the hub's");
+            return Vec::new();
+        };
+        match self.pending.remove(&key) {
+            Some(Pending::Window {
+                window,
+                id,
+                method,
+                started,
+                ..
+            }) => {
+                let error = response.error.map(error_message);
+                let Some(raw) = response.id else {
+                    return Vec::new();
+                };
+                let line = splice(line, &[(raw.as_str(), id.as_str())]);
+                vec![
+                    Action::Window(window, line),
+                    Action::Finished {
+                        window,
+                        key,
+                        method,
+                        started,
+                        error,
+                        cancelled: false,
+                    },
+                ]
+            }
+            Some(Pending::Hub(HubRequest::Initialize)) => self.initialized(response),
+            Some(Pending::Hub(request)) => {
+                if let Some(error) = response.error {
+                    tracing::warn!(server = %self.name, request = ?request, error = %error_message(error), "the MCP server refused a request of the hub's");
+                }
+                Vec::new()
+            }
+            None => {
+                // Cancelled, or answered for a window that left: nobody waits for it.
+                tracing::debug!(server = %self.name, id = key, "a late answer from the server; dropped");
+                Vec::new()
+            }
+        }
+    }
+
+    fn initialized(&mut self, response: &Response<'_>) -> Vec<Action> {
+        #[derive(Deserialize)]
+        struct InitResult<'a> {
+            #[serde(rename = "protocolVersion")]
+            protocol_version: Cow<'a, str>,
+            #[serde(borrow, default)]
+            capabilities: Option<&'a RawValue>,
+            #[serde(borrow, rename = "serverInfo", default)]
+            server_info: Option<&'a RawValue>,
+            #[serde(borrow, default)]
+            instructions: Option<&'a RawValue>,
+        }
+        if let Some(error) = response.error {
+            let message = format!(
+                "the server refused the hub's initialize: {}",
+                error_message(error)
+            );
+            return vec![Action::Initialized(Err(message))];
+        }
+        let parsed = response
+            .result
+            .map(|result| serde_json::from_str::<InitResult<'_>>(result.get()));
+        let result = match parsed {
+            Some(Ok(result)) => result,
+            Some(Err(err)) => {
+                let message = format!("the server's initialize result is not one: {err}");
+                return vec![Action::Initialized(Err(message))];
+            }
+            None => {
+                return vec![Action::Initialized(Err(
+                    "the server answered initialize without a result".to_owned(),
+                ))];
+            }
+        };
+        let init = ServerInit {
+            version: Version::parse(&result.protocol_version),
+            capabilities: result
+                .capabilities
+                .map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
+            server_info: result.server_info.map_or_else(
+                || r#"{"name":"unknown","version":"0"}"#.to_owned(),
+                |raw| raw.get().to_owned(),
+            ),
+            instructions: result.instructions.map(|raw| raw.get().to_owned()),
+        };
+        let capabilities: serde_json::Value =
+            serde_json::from_str(&init.capabilities).unwrap_or_default();
+        self.init = Some(init);
+        let mut actions = vec![Action::Upstream(Bytes::from_static(
+            br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        ))];
+        if self.restarted {
+            // Subscriptions and the log level, as the windows had them; then every window
+            // refreshes its lists, which may differ in the restarted server.
+            let uris: Vec<String> = self.subscriptions.keys().cloned().collect();
+            for uri in uris {
+                actions.push(self.hub_request(HubRequest::Subscribe(uri)));
+            }
+            if let Some(action) = self.reconcile_level() {
+                actions.push(action);
+            }
+            for kind in ["tools", "prompts", "resources"] {
+                if capabilities.get(kind).is_some() {
+                    let line = Bytes::from(format!(
+                        r#"{{"jsonrpc":"2.0","method":"notifications/{kind}/list_changed"}}"#
+                    ));
+                    actions.extend(self.to_initialized_windows(&line, |_| true));
+                }
+            }
+        }
+        actions.push(Action::Initialized(Ok(())));
+        actions
+    }
+
+    fn upstream_notification(
+        &mut self,
+        notification: &Notification<'_>,
+        line: &[u8],
+    ) -> Vec<Action> {
+        let params = notification.params.map(RawValue::get).unwrap_or("{}");
+        match &*notification.method {
+            "notifications/progress" => {
+                #[derive(Deserialize)]
+                struct Params<'a> {
+                    #[serde(borrow, rename = "progressToken")]
+                    token: &'a RawValue,
+                }
+                let Ok(parsed) = serde_json::from_str::<Params<'_>>(params) else {
+                    return Vec::new();
+                };
+                let key = parsed.token.get().parse::<u64>().ok();
+                match key.and_then(|key| self.pending.get(&key)) {
+                    Some(Pending::Window {
+                        window,
+                        progress: Some(token),
+                        ..
+                    }) => vec![Action::Window(
+                        *window,
+                        splice(line, &[(parsed.token.get(), token)]),
+                    )],
+                    _ => Vec::new(),
+                }
+            }
+            "notifications/message" => {
+                #[derive(Deserialize)]
+                struct Params<'a> {
+                    #[serde(borrow)]
+                    level: Cow<'a, str>,
+                }
+                let level = serde_json::from_str::<Params<'_>>(params)
+                    .ok()
+                    .and_then(|parsed| Level::parse(&parsed.level));
+                let line = Bytes::copy_from_slice(line);
+                self.to_initialized_windows(&line, |window| match (window.level, level) {
+                    (Some(wanted), Some(level)) => level >= wanted,
+                    _ => true,
+                })
+            }
+            "notifications/resources/updated" => {
+                #[derive(Deserialize)]
+                struct Params {
+                    uri: String,
+                }
+                let Ok(parsed) = serde_json::from_str::<Params>(params) else {
+                    return Vec::new();
+                };
+                let line = Bytes::copy_from_slice(line);
+                self.subscriptions
+                    .get(&parsed.uri)
+                    .into_iter()
+                    .flatten()
+                    .map(|window| Action::Window(*window, line.clone()))
+                    .collect()
+            }
+            jsonrpc::CANCELLED => {
+                // The server gave up a request it sent a window.
+                let Some(server_id) = notification.cancelled_id() else {
+                    return Vec::new();
+                };
+                let found = self
+                    .server_requests
+                    .iter()
+                    .find(|(_, id)| id.as_str() == server_id.as_str())
+                    .map(|(key, _)| *key);
+                match found {
+                    Some((window, ours)) => {
+                        self.server_requests.remove(&(window, ours));
+                        vec![Action::Window(
+                            window,
+                            cancelled_line(&ours.to_string(), "the server cancelled it"),
+                        )]
+                    }
+                    None => Vec::new(),
+                }
+            }
+            _ => {
+                // `*/list_changed` and anything else not tied to a request: every window that
+                // did the handshake.
+                let line = Bytes::copy_from_slice(line);
+                self.to_initialized_windows(&line, |_| true)
+            }
+        }
+    }
+
+    fn to_initialized_windows(
+        &self,
+        line: &Bytes,
+        admits: impl Fn(&Window) -> bool,
+    ) -> Vec<Action> {
+        self.windows
+            .iter()
+            .filter(|(_, window)| window.initialized && admits(window))
+            .map(|(id, _)| Action::Window(*id, line.clone()))
+            .collect()
+    }
+
+    fn upstream_request(&mut self, request: &Request<'_>, line: &[u8]) -> Vec<Action> {
+        let method = &*request.method;
+        match method {
+            "ping" => vec![Action::Upstream(mcp::empty_response(
+                request.id,
+                Version::V2025_11_25,
+            ))],
+            "roots/list" => {
+                if self.policy == SharePolicy::Window
+                    && let Some(action) =
+                        self.route_to_window(request, line, |caps| caps.roots, false)
+                {
+                    return vec![action];
+                }
+                vec![Action::Upstream(self.roots_answer(request.id))]
+            }
+            "sampling/createMessage" => {
+                vec![self.route_or_refuse(request, line, "sampling", |caps| caps.sampling)]
+            }
+            "elicitation/create" => {
+                vec![self.route_or_refuse(request, line, "elicitation", |caps| caps.elicitation)]
+            }
+            other => {
+                let message = format!(
+                    "the EXAI hub does not route the server request {other:?} to editor windows"
+                );
+                vec![Action::Upstream(jsonrpc::error_line(
+                    Some(request.id),
+                    ErrorCode::MethodNotFound,
+                    &message,
+                ))]
+            }
+        }
+    }
+
+    fn route_or_refuse(
+        &mut self,
+        request: &Request<'_>,
+        line: &[u8],
+        capability: &str,
+        has: impl Fn(&Caps) -> bool,
+    ) -> Action {
+        match self.route_to_window(request, line, has, true) {
+            Some(action) => action,
+            None => {
+                let message = format!(
+                    "no editor window with a request in flight on {} declared the {capability} capability",
+                    self.name
+                );
+                Action::Upstream(jsonrpc::error_line(
+                    Some(request.id),
+                    ErrorCode::MethodNotFound,
+                    &message,
+                ))
+            }
+        }
+    }
+
+    /// Hands a server request to the window with the most recent request in flight that has the
+    /// capability (`in_flight`), or to the instance's only window (policy `window`).
+    fn route_to_window(
+        &mut self,
+        request: &Request<'_>,
+        line: &[u8],
+        has: impl Fn(&Caps) -> bool,
+        in_flight: bool,
+    ) -> Option<Action> {
+        let window = if in_flight {
+            self.pending
+                .iter()
+                .filter_map(|(key, pending)| match pending {
+                    Pending::Window { window, .. } => Some((*key, *window)),
+                    Pending::Hub(_) => None,
+                })
+                .filter(|(_, window)| self.windows.get(window).is_some_and(|w| has(&w.caps)))
+                .max_by_key(|(key, _)| *key)
+                .map(|(_, window)| window)?
+        } else {
+            let (id, window) = self.windows.iter().next()?;
+            if !has(&window.caps) {
+                return None;
+            }
+            *id
+        };
+        self.next_server_request += 1;
+        let ours = self.next_server_request;
+        self.server_requests
+            .insert((window, ours), request.id.to_id());
+        let line = splice(line, &[(request.id.as_str(), &ours.to_string())]);
+        Some(Action::Window(window, line))
+    }
+
+    /// `roots/list` answered by the hub: each distinct working directory of the windows using
+    /// this instance, as a `file://` root.
+    fn roots_answer(&self, id: RawId<'_>) -> Bytes {
+        let dirs: BTreeSet<&str> = self
+            .windows
+            .values()
+            .filter_map(|window| window.cwd.as_deref())
+            .collect();
+        let roots: Vec<serde_json::Value> = dirs
+            .into_iter()
+            .map(|dir| {
+                let name = dir
+                    .rsplit(['/', '\\'])
+                    .find(|part| !part.is_empty())
+                    .unwrap_or(dir);
+                serde_json::json!({"uri": file_uri(dir), "name": name})
+            })
+            .collect();
+        mcp::ResultLine::new(id, Version::V2025_11_25, 64)
+            .value("roots", &roots)
+            .finish()
+    }
+
+    fn hub_request(&mut self, request: HubRequest) -> Action {
+        let id = self.next_id();
+        let line = match &request {
+            HubRequest::Subscribe(uri) | HubRequest::Unsubscribe(uri) => {
+                let method = if matches!(request, HubRequest::Subscribe(_)) {
+                    "resources/subscribe"
+                } else {
+                    "resources/unsubscribe"
+                };
+                let params = serde_json::json!({ "uri": uri });
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{params}}}"#)
+            }
+            HubRequest::SetLevel => format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"logging/setLevel","params":{{"level":"{}"}}}}"#,
+                self.upstream_level.unwrap_or(Level::Info).as_str()
+            ),
+            HubRequest::Initialize => unreachable!("initialize goes through initialize_request"),
+        };
+        self.pending.insert(id, Pending::Hub(request));
+        Action::Upstream(Bytes::from(line))
+    }
+
+    /// The most verbose level any window asked for; a `logging/setLevel` up when it changed.
+    fn reconcile_level(&mut self) -> Option<Action> {
+        let wanted = self
+            .windows
+            .values()
+            .filter_map(|window| window.level)
+            .min();
+        if wanted == self.upstream_level || wanted.is_none() || !self.is_ready() {
+            if wanted.is_none() {
+                // Nobody asks any more: the server keeps its level (MCP has no "unset").
+                self.upstream_level = None;
+            }
+            return None;
+        }
+        self.upstream_level = wanted;
+        Some(self.hub_request(HubRequest::SetLevel))
+    }
+
+    /// A line from a window. The instance passes lines only while the server is ready.
+    pub(crate) fn window_line(&mut self, window: SessionId, line: &[u8]) -> Vec<Action> {
+        if !self.windows.contains_key(&window) {
+            return Vec::new();
+        }
+        match Message::parse(line) {
+            Message::Request(request) => self.window_request(window, &request, line),
+            Message::Notification(notification) => {
+                self.window_notification(window, &notification, line)
+            }
+            Message::Response(response) => self.window_response(window, &response, line),
+            Message::Batch => vec![Action::Window(
+                window,
+                jsonrpc::error_line(
+                    None,
+                    ErrorCode::InvalidRequest,
+                    "JSON-RPC batches are not supported by the EXAI hub: send one message per line",
+                ),
+            )],
+            Message::Invalid(invalid) => vec![Action::Window(window, invalid.error_line())],
+        }
+    }
+
+    fn window_request(
+        &mut self,
+        window: SessionId,
+        request: &Request<'_>,
+        line: &[u8],
+    ) -> Vec<Action> {
+        let params = request.params.map(RawValue::get);
+        let answer = |line: Bytes| vec![Action::Window(window, line)];
+        match &*request.method {
+            "initialize" => self.window_initialize(window, request.id, params),
+            "ping" => answer(mcp::empty_response(request.id, self.window_version(window))),
+            "server/discover" => answer(jsonrpc::error_line(
+                Some(request.id),
+                ErrorCode::MethodNotFound,
+                &format!(
+                    "{} is a wrapped stdio server that speaks the handshake era: use initialize",
+                    self.name
+                ),
+            )),
+            "logging/setLevel" => {
+                #[derive(Deserialize)]
+                struct Params<'a> {
+                    #[serde(borrow)]
+                    level: Cow<'a, str>,
+                }
+                let level = params
+                    .and_then(|params| serde_json::from_str::<Params<'_>>(params).ok())
+                    .and_then(|parsed| Level::parse(&parsed.level));
+                let Some(level) = level else {
+                    return answer(jsonrpc::error_line(
+                        Some(request.id),
+                        ErrorCode::InvalidParams,
+                        "logging/setLevel needs a level: debug, info, notice, warning, error, critical, alert or emergency",
+                    ));
+                };
+                if let Some(entry) = self.windows.get_mut(&window) {
+                    entry.level = Some(level);
+                }
+                let mut actions: Vec<Action> = self.reconcile_level().into_iter().collect();
+                actions.push(Action::Window(
+                    window,
+                    mcp::empty_response(request.id, self.window_version(window)),
+                ));
+                actions
+            }
+            method @ ("resources/subscribe" | "resources/unsubscribe") => {
+                #[derive(Deserialize)]
+                struct Params {
+                    uri: String,
+                }
+                let Some(uri) = params
+                    .and_then(|params| serde_json::from_str::<Params>(params).ok())
+                    .map(|parsed| parsed.uri)
+                else {
+                    return answer(jsonrpc::error_line(
+                        Some(request.id),
+                        ErrorCode::InvalidParams,
+                        &format!("{method} needs params with a uri"),
+                    ));
+                };
+                let subscribers = self.subscriptions.entry(uri.clone()).or_default();
+                let forward = if method == "resources/subscribe" {
+                    subscribers.insert(window) && subscribers.len() == 1
+                } else {
+                    let removed = subscribers.remove(&window);
+                    let last = subscribers.is_empty();
+                    if last {
+                        self.subscriptions.remove(&uri);
+                    }
+                    removed && last
+                };
+                if forward {
+                    self.forward(window, request, line)
+                } else {
+                    answer(mcp::empty_response(request.id, self.window_version(window)))
+                }
+            }
+            _ => self.forward(window, request, line),
+        }
+    }
+
+    /// A resuming shim's replayed `initialize`: the window's capabilities and name are taken,
+    /// it counts as initialized, and nothing is answered (its editor had its answer from the
+    /// hub before).
+    pub(crate) fn replay_initialize(&mut self, window: SessionId, line: &[u8]) -> Vec<Action> {
+        let Message::Request(request) = Message::parse(line) else {
+            return Vec::new();
+        };
+        if request.method != "initialize" {
+            return Vec::new();
+        }
+        let params = request.params.map(RawValue::get);
+        let actions = self.window_initialize(window, request.id, params);
+        if let Some(entry) = self.windows.get_mut(&window) {
+            entry.initialized = true;
+        }
+        actions
+            .into_iter()
+            .filter(|action| !matches!(action, Action::Window(..)))
+            .collect()
+    }
+
+    fn window_version(&self, _window: SessionId) -> Version {
+        Version::V2025_11_25
+    }
+
+    fn window_initialize(
+        &mut self,
+        window: SessionId,
+        id: RawId<'_>,
+        params: Option<&str>,
+    ) -> Vec<Action> {
+        #[derive(Deserialize)]
+        struct Params {
+            #[serde(rename = "protocolVersion")]
+            protocol_version: String,
+            #[serde(default)]
+            capabilities: serde_json::Value,
+            #[serde(default, rename = "clientInfo")]
+            client_info: Option<mcp::WireClientInfo>,
+        }
+        let parsed = match params.map(serde_json::from_str::<Params>) {
+            Some(Ok(parsed)) => parsed,
+            Some(Err(err)) => {
+                let message = format!("invalid initialize params: {err}");
+                return vec![Action::Window(
+                    window,
+                    jsonrpc::error_line(Some(id), ErrorCode::InvalidParams, &message),
+                )];
+            }
+            None => {
+                return vec![Action::Window(
+                    window,
+                    jsonrpc::error_line(
+                        Some(id),
+                        ErrorCode::InvalidParams,
+                        "initialize needs params",
+                    ),
+                )];
+            }
+        };
+        let Some(init) = &self.init else {
+            let message = format!("{} is not running", self.name);
+            return vec![Action::Window(
+                window,
+                jsonrpc::error_line(Some(id), ErrorCode::Unavailable, &message),
+            )];
+        };
+        // The window's version, never newer than the server's.
+        let mut version = mcp::negotiate(&parsed.protocol_version);
+        if let Some(server) = init.version {
+            version = version.min(server);
+        }
+        let caps = &parsed.capabilities;
+        if let Some(entry) = self.windows.get_mut(&window) {
+            entry.caps = Caps {
+                sampling: caps.get("sampling").is_some(),
+                elicitation: caps.get("elicitation").is_some(),
+                roots: caps.get("roots").is_some(),
+            };
+        }
+        let mut result = mcp::ResultLine::new(
+            id,
+            version,
+            init.capabilities.len() + init.server_info.len() + 64,
+        )
+        .raw("protocolVersion", &format!("\"{version}\""))
+        .raw("capabilities", &init.capabilities)
+        .raw("serverInfo", &init.server_info);
+        if let Some(instructions) = &init.instructions {
+            result = result.raw("instructions", instructions);
+        }
+        vec![
+            Action::Window(window, result.finish()),
+            Action::Identified {
+                window,
+                client: parsed.client_info.map(|info| (info.name, info.version)),
+                version,
+            },
+        ]
+    }
+
+    /// Sends a window's request up with the hub's id (and progress token).
+    fn forward(&mut self, window: SessionId, request: &Request<'_>, line: &[u8]) -> Vec<Action> {
+        #[derive(Deserialize)]
+        struct Params<'a> {
+            #[serde(borrow, default)]
+            name: Option<Cow<'a, str>>,
+            #[serde(borrow, default, rename = "_meta")]
+            meta: Option<mcp::Meta<'a>>,
+        }
+        let key = self.next_id();
+        let ours = key.to_string();
+        let parsed = request
+            .params
+            .and_then(|params| serde_json::from_str::<Params<'_>>(params.get()).ok());
+        let token = parsed
+            .as_ref()
+            .and_then(|parsed| parsed.meta.as_ref())
+            .and_then(|meta| meta.progress_token);
+        let mut edits = vec![(request.id.as_str(), ours.as_str())];
+        if let Some(token) = token {
+            edits.push((token.get(), ours.as_str()));
+        }
+        let upstream = splice(line, &edits);
+        let method = request.method.to_string();
+        let label = match (
+            method.as_str(),
+            parsed.as_ref().and_then(|parsed| parsed.name.as_deref()),
+        ) {
+            ("tools/call" | "prompts/get", Some(name)) => format!("{method} {name}"),
+            _ => method.clone(),
+        };
+        self.pending.insert(
+            key,
+            Pending::Window {
+                window,
+                id: request.id.to_id(),
+                progress: token.map(|token| token.get().into()),
+                method,
+                started: Instant::now(),
+            },
+        );
+        vec![
+            Action::Started { window, key, label },
+            Action::Upstream(upstream),
+        ]
+    }
+
+    fn window_notification(
+        &mut self,
+        window: SessionId,
+        notification: &Notification<'_>,
+        line: &[u8],
+    ) -> Vec<Action> {
+        match &*notification.method {
+            "notifications/initialized" => {
+                if let Some(entry) = self.windows.get_mut(&window) {
+                    entry.initialized = true;
+                }
+                Vec::new()
+            }
+            jsonrpc::CANCELLED => {
+                let Some(id) = notification.cancelled_id() else {
+                    return Vec::new();
+                };
+                // With duplicate ids in flight, the most recent one.
+                let key = self
+                    .pending
+                    .iter()
+                    .filter(|(_, pending)| matches!(pending, Pending::Window { window: w, id: their, .. } if *w == window && their.as_str() == id.as_str()))
+                    .map(|(key, _)| *key)
+                    .max();
+                let Some(key) = key else {
+                    return Vec::new();
+                };
+                let Some(Pending::Window {
+                    method, started, ..
+                }) = self.pending.remove(&key)
+                else {
+                    return Vec::new();
+                };
+                #[derive(Deserialize)]
+                struct Params {
+                    #[serde(default)]
+                    reason: Option<String>,
+                }
+                let reason = notification
+                    .params
+                    .and_then(|params| serde_json::from_str::<Params>(params.get()).ok())
+                    .and_then(|parsed| parsed.reason)
+                    .unwrap_or_else(|| "cancelled by the editor".to_owned());
+                vec![
+                    Action::Upstream(cancelled_line(&key.to_string(), &reason)),
+                    Action::Finished {
+                        window,
+                        key,
+                        method,
+                        started,
+                        error: None,
+                        cancelled: true,
+                    },
+                ]
+            }
+            _ => vec![Action::Upstream(Bytes::copy_from_slice(line))],
+        }
+    }
+
+    fn window_response(
+        &mut self,
+        window: SessionId,
+        response: &Response<'_>,
+        line: &[u8],
+    ) -> Vec<Action> {
+        let Some(raw) = response.id else {
+            return Vec::new();
+        };
+        let Some(ours) = raw.as_str().parse::<u64>().ok() else {
+            return Vec::new();
+        };
+        match self.server_requests.remove(&(window, ours)) {
+            Some(server_id) => vec![Action::Upstream(splice(
+                line,
+                &[(raw.as_str(), server_id.as_str())],
+            ))],
+            None => Vec::new(),
+        }
+    }
+}
+
+/// `notifications/cancelled` for request `id` (raw JSON).
+fn cancelled_line(id: &str, reason: &str) -> Bytes {
+    let reason = serde_json::to_string(reason).unwrap_or_else(|_| "\"\"".to_owned());
+    Bytes::from(format!(
+        r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{id},"reason":{reason}}}}}"#
+    ))
+}
+
+/// An error object's message (or the whole object when it has none).
+fn error_message(error: &RawValue) -> String {
+    #[derive(Deserialize)]
+    struct Error {
+        #[serde(default)]
+        message: Option<String>,
+    }
+    serde_json::from_str::<Error>(error.get())
+        .ok()
+        .and_then(|error| error.message)
+        .unwrap_or_else(|| error.get().chars().take(500).collect())
+}
+
+/// `line` with each `(part, replacement)` done, where each `part` is a slice borrowed from
+/// `line` itself (an id or a token the parser found): replaced where it is, every other byte
+/// kept.
+fn splice(line: &[u8], edits: &[(&str, &str)]) -> Bytes {
+    let start = line.as_ptr() as usize;
+    let mut places: Vec<(usize, usize, &str)> = edits
+        .iter()
+        .filter_map(|(part, replacement)| {
+            let offset = (part.as_ptr() as usize).checked_sub(start)?;
+            (offset + part.len() <= line.len()).then_some((offset, part.len(), *replacement))
+        })
+        .collect();
+    places.sort_unstable_by_key(|(offset, _, _)| *offset);
+    let mut out = Vec::with_capacity(line.len() + 32);
+    let mut at = 0;
+    for (offset, len, replacement) in places {
+        if offset < at {
+            continue;
+        }
+        out.extend_from_slice(&line[at..offset]);
+        out.extend_from_slice(replacement.as_bytes());
+        at = offset + len;
+    }
+    out.extend_from_slice(&line[at..]);
+    Bytes::from(out)
+}
+
+/// A directory as a `file://` URI (`/home/me/a b` → `file:///home/me/a%20b`; `C:\w` →
+/// `file:///C:/w`).
+fn file_uri(dir: &str) -> String {
+    let path = dir.replace('\\', "/");
+    let mut uri = String::from("file://");
+    if !path.starts_with('/') {
+        uri.push('/');
+    }
+    for byte in path.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' | b':' => {
+                uri.push(byte as char)
+            }
+            other => uri.push_str(&format!("%{other:02X}")),
+        }
+    }
+    uri
+}
+
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod tests;
