@@ -453,6 +453,19 @@ pub(crate) fn log_dir() -> Option<std::path::PathBuf> {
     local.is_absolute().then(|| local.join("exai").join("logs"))
 }
 
+/// A new file for a secret: it inherits the ACL of the per-user folder it is created in
+/// (`%APPDATA%`), which only the user and SYSTEM may read; an existing one is removed first.
+pub(crate) fn create_private_file(path: &std::path::Path) -> io::Result<std::fs::File> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
 /// Opens the pipe, retrying for a bounded time while every instance is busy.
 pub(crate) async fn connect(addr: &EndpointAddr) -> Result<Stream, ConnectError> {
     let mut busy_retries = 0;
