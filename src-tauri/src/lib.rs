@@ -29,7 +29,6 @@ use crate::settings::{AutostartSwitch, SettingsStore};
 use crate::status::LookedAt;
 use exai_hub::HubHandle;
 use exai_proto::SessionId;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Manager as _, Runtime, WindowEvent};
@@ -44,6 +43,8 @@ pub const HUB_EVENT: &str = "hub-event";
 pub const NAVIGATE: &str = "navigate";
 /// Passed by the login item: start in the tray without showing the window.
 pub const HIDDEN_FLAG: &str = "--hidden";
+/// `exai-tray --quit`: ask the running tray (or hub) to stop, wait for it to end, and exit.
+pub const QUIT_FLAG: &str = "--quit";
 
 /// How "start at login" is switched.
 pub enum Autostart {
@@ -77,8 +78,9 @@ pub struct ShellInfo {
     pub endpoint_override: Option<String>,
 }
 
-/// The hub task, taken once on quit.
-struct HubRun(Mutex<Option<JoinHandle<anyhow::Result<()>>>>);
+/// The hub task, awaited once on quit; the lock is held while it is awaited, so a second
+/// [`stop_hub`] (the menu's Quit racing a stop request) returns only once the hub has ended.
+struct HubRun(tokio::sync::Mutex<Option<JoinHandle<anyhow::Result<()>>>>);
 
 /// Whether the dashboard window exists, is shown and has the focus, kept from its `Focused`
 /// and `Destroyed` events and our own build, show, hide and release calls.
@@ -216,7 +218,7 @@ pub fn run_app<R: Runtime>(
         .manage(settings)
         .manage(shell_tx)
         .manage(ShellInfo { endpoint_override })
-        .manage(HubRun(Mutex::new(hub_task)))
+        .manage(HubRun(tokio::sync::Mutex::new(hub_task)))
         .manage(DashboardView::default())
         .invoke_handler(tauri::generate_handler![
             commands::snapshot,
@@ -259,8 +261,15 @@ pub fn run_app<R: Runtime>(
                 app.state::<SettingsStore>()
                     .attach_autostart(Box::new(switch));
             }
+            // Without a shell to show the icon in (Wine's systray not up yet, a stripped
+            // Windows), the hub still runs: shims connect, a second start shows the dashboard,
+            // `--quit` and Quit stop it.
             let tray = if tray {
-                Some(tray::create(app.handle())?)
+                tray::create(app.handle())
+                    .inspect_err(|err| {
+                        tracing::warn!(error = %err, "no tray icon: nothing to show it in; the hub runs on");
+                    })
+                    .ok()
             } else {
                 None
             };
@@ -318,16 +327,13 @@ pub fn quit<R: Runtime>(app: &AppHandle<R>) {
     });
 }
 
-/// Stops the hub (shims are told) and waits for its task, once; later calls return at once.
+/// Stops the hub (shims are told) and waits for its task; a later or concurrent call returns
+/// once the hub has ended.
 pub async fn stop_hub<R: Runtime>(app: &AppHandle<R>) {
     app.state::<HubHandle>().shutdown();
-    let task = app
-        .state::<HubRun>()
-        .0
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .take();
-    if let Some(task) = task {
+    let hub_run = app.state::<HubRun>();
+    let mut task = hub_run.0.lock().await;
+    if let Some(task) = task.take() {
         match task.await {
             Ok(Ok(())) => tracing::info!("hub stopped"),
             Ok(Err(err)) => tracing::error!(error = %format!("{err:#}"), "the hub failed"),

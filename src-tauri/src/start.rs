@@ -6,9 +6,10 @@
 
 use crate::logs::{self, LogConfig, LogGuard};
 use crate::settings::{self, SettingsStore};
-use crate::{Autostart, HIDDEN_FLAG, Shell, quit, run_app, stop_hub};
+use crate::{Autostart, HIDDEN_FLAG, QUIT_FLAG, Shell, quit, run_app, stop_hub};
 use anyhow::Context as _;
 use exai_hub::Hub;
+use exai_hub::HubHandle;
 use exai_hub::api::HostKind;
 use exai_hub::config::HubConfig;
 use exai_hub::control::ControlError;
@@ -44,6 +45,9 @@ pub(crate) fn say(line: &str) {
 }
 
 pub(crate) fn start() -> anyhow::Result<ExitCode> {
+    if std::env::args().any(|arg| arg == QUIT_FLAG) {
+        return quit_running();
+    }
     keep_gdk_off_gl();
     if missing_display(std::env::consts::OS, |key| std::env::var_os(key)) {
         say("exai-tray: no display: run `exai hub --dashboard` instead, or set DISPLAY");
@@ -106,9 +110,13 @@ pub(crate) fn start() -> anyhow::Result<ExitCode> {
     app.manage(log_guard);
 
     let stopper = app.handle().clone();
+    let hub = app.state::<HubHandle>().inner().clone();
     tauri::async_runtime::spawn(async move {
-        exai_ipc::shutdown_signal().await;
-        tracing::info!("stop requested by signal");
+        tokio::select! {
+            () = exai_ipc::shutdown_signal() => tracing::info!("stop requested by signal"),
+            // A control client's stop (`exai-tray --quit`), or our own Quit.
+            () = hub.stopping() => tracing::info!("the hub is stopping"),
+        }
         quit(&stopper);
     });
 
@@ -125,6 +133,41 @@ pub(crate) fn start() -> anyhow::Result<ExitCode> {
         _ => {}
     });
     Ok(ExitCode::Ok)
+}
+
+/// `exai-tray --quit`: asks the hub on the endpoint (the tray's, or an `exai hub`) to stop and
+/// waits for its process to end, so its files can be replaced (the Windows uninstaller runs
+/// this). Nothing running is not an error.
+fn quit_running() -> anyhow::Result<ExitCode> {
+    let endpoint = load_config().ok().and_then(|config| config.endpoint);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let stopped = runtime.block_on(exai_hub::control::stop(
+        endpoint.as_deref(),
+        std::time::Duration::from_secs(20),
+    ));
+    Ok(match stopped {
+        Ok(host) => {
+            let what = match host.kind {
+                HostKind::Tray => "EXAI Tray",
+                HostKind::Headless => "the EXAI hub (`exai hub`)",
+            };
+            say(&format!("exai-tray: {what} (pid {}) has quit", host.pid));
+            ExitCode::Ok
+        }
+        Err(ControlError::NotRunning { .. }) => {
+            say("exai-tray: no EXAI Tray is running; nothing to quit");
+            ExitCode::Ok
+        }
+        Err(err) => {
+            say(&format!(
+                "exai-tray: cannot quit the running EXAI Tray: {err}"
+            ));
+            ExitCode::Failed
+        }
+    })
 }
 
 /// A hub already owns the endpoint: focus it if it is a tray, else explain.

@@ -3,7 +3,7 @@
 //! A control client connects to the same endpoint as the shims, says hello with
 //! [`Role::Control`], and asks; the hub never starts an MCP session for it.
 
-use crate::api::{HostKind, Snapshot};
+use crate::api::{HostInfo, HostKind, Snapshot};
 use anyhow::Context as _;
 use exai_proto::{ClientMsg, Frame, FrameCodec, Hello, HubMsg, PROTOCOL_VERSION, Role, SessionId};
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -91,6 +91,36 @@ pub async fn focus(endpoint: Option<&str>, session: Option<SessionId>) -> Result
         HubMsg::Focused => Ok(()),
         other => Err(anyhow::anyhow!("unexpected answer from the hub: {other:?}").into()),
     }
+}
+
+/// Asks the hub on `endpoint` to stop (it tells every shim, and a tray app exits with it), then
+/// waits up to `wait` for its process to end: after `Ok`, its files can be replaced. Returns
+/// what was running.
+pub async fn stop(endpoint: Option<&str>, wait: Duration) -> Result<HostInfo, ControlError> {
+    let host = status(endpoint).await?.host;
+    let mut conn = open(endpoint).await?;
+    conn.send(Frame::control(&ClientMsg::Stop))
+        .await
+        .context("cannot write to the hub")?;
+    match answer(&mut conn).await? {
+        HubMsg::Stopping => {}
+        other => {
+            return Err(anyhow::anyhow!("unexpected answer from the hub: {other:?}").into());
+        }
+    }
+    drop(conn);
+    if tokio::time::timeout(wait, exai_ipc::wait_for_exit(host.pid))
+        .await
+        .is_err()
+    {
+        return Err(anyhow::anyhow!(
+            "the EXAI hub (pid {}) is stopping but still runs after {} s",
+            host.pid,
+            wait.as_secs()
+        )
+        .into());
+    }
+    Ok(host)
 }
 
 type Conn = Framed<exai_ipc::Stream, FrameCodec>;

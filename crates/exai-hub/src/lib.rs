@@ -423,6 +423,12 @@ impl HubHandle {
         self.ctx.shutdown.cancel();
     }
 
+    /// Resolves once the hub is stopping, whoever asked ([`HubHandle::shutdown`], or a control
+    /// client's stop request): an embedder exits with its hub.
+    pub async fn stopping(&self) {
+        self.ctx.shutdown.cancelled().await;
+    }
+
     /// Serves one in-memory connection, as if a shim had connected over the endpoint.
     ///
     /// Use this for testing: the returned stream speaks the `exai-proto` frames.

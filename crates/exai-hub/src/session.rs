@@ -159,6 +159,12 @@ where
                 }
                 HubMsg::Focused
             }
+            Ok(ClientMsg::Stop) => {
+                tracing::info!("stop requested by a control client");
+                let _ = conn.send(Frame::control(&HubMsg::Stopping)).await;
+                ctx.shutdown.cancel();
+                return;
+            }
             _ => continue,
         };
         if conn.send(Frame::control(&answer)).await.is_err() {

@@ -175,6 +175,9 @@ pub enum ClientMsg {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session: Option<SessionId>,
     },
+    /// A control client (`exai-tray --quit`, the Windows uninstaller) asks the hub to stop: it
+    /// answers [`HubMsg::Stopping`], tells every shim, and its embedder exits.
+    Stop,
     /// A message this version does not know.
     #[serde(other)]
     Unknown,
@@ -214,6 +217,8 @@ pub enum HubMsg {
     },
     /// Answer to [`ClientMsg::Focus`]: the request was passed to the hub's embedder.
     Focused,
+    /// Answer to [`ClientMsg::Stop`]: the hub is stopping; the connection closes after this.
+    Stopping,
     /// A message this version does not know.
     #[serde(other)]
     Unknown,

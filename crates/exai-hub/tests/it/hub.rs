@@ -243,6 +243,23 @@ async fn a_focus_request_reaches_the_embedder() {
     hub.shutdown();
 }
 
+#[tokio::test]
+async fn a_stop_request_is_answered_and_stops_the_hub() {
+    let (_daemon, _dir, hub) = start(None).await;
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
+    conn.send(exai_testkit::shim::hello_frame(Hello {
+        role: Role::Control,
+        ..exai_testkit::shim::hello("exai-tray --quit")
+    }))
+    .await
+    .unwrap();
+    assert!(matches!(control(&mut conn).await, HubMsg::Welcome { .. }));
+    conn.send(Frame::control(&ClientMsg::Stop)).await.unwrap();
+    assert!(matches!(control(&mut conn).await, HubMsg::Stopping));
+    // The embedder (the tray app) follows its hub out.
+    guard("the hub stopping", hub.stopping()).await;
+}
+
 async fn window(hub: &exai_hub::HubHandle, name: &str) -> Conn {
     let mut conn = exai_testkit::shim::raw(hub.connect_memory());
     conn.send(hello(PROTOCOL_VERSION, name))
