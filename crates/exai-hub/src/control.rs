@@ -145,6 +145,7 @@ async fn open(endpoint: Option<&str>) -> Result<Conn, ControlError> {
         cwd: None,
         name: None,
         resume: None,
+        server: None,
     });
     conn.send(Frame::control(&hello))
         .await
@@ -172,4 +173,3 @@ async fn answer(conn: &mut Conn) -> anyhow::Result<HubMsg> {
         .await
         .with_context(|| format!("the hub did not answer within {ANSWER_TIMEOUT:?}"))?
 }
-        server: None,

@@ -218,13 +218,13 @@ where
         .resume
         .as_ref()
         .and_then(|resume| resume.initialize.clone());
+    let server = hello.server.clone();
     let (reply, answer) = oneshot::channel();
     let register = RegistryMsg::Register {
         hello,
         peer_pid: peer.pid,
         reply,
     };
-    let server = hello.server.clone();
     if ctx.registry.send(register).is_err() {
         return;
     }
@@ -245,17 +245,17 @@ where
             let _ = ctx.registry.send(RegistryMsg::Disconnected { id, lost });
             return;
         }
+        if let Some(spec) = server {
+            let lost = wrapped::run(&mut conn, id, &spec, replay, &ctx).await.err();
+            let _ = ctx.registry.send(RegistryMsg::Disconnected { id, lost });
+            return;
+        }
         tracing::info!("session connected");
         ctx.upstream.window_opened();
         let (out_tx, out_rx) = mpsc::unbounded_channel();
         let tools = ctx.upstream.tools();
         let mut session = Session {
             id,
-        if let Some(spec) = server {
-            let lost = wrapped::run(&mut conn, id, &spec, replay, &ctx).await.err();
-            let _ = ctx.registry.send(RegistryMsg::Disconnected { id, lost });
-            return;
-        }
             ctx,
             out_tx,
             in_flight: HashMap::new(),

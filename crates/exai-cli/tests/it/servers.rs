@@ -274,13 +274,13 @@ async fn four_windows_wrapping_one_command_share_one_process() {
     })
     .await;
     let status = &snapshot.servers[0];
-    assert_eq!(status.name, "index");
+    assert_eq!(status.name, "server-everything");
     assert_eq!(status.pid, Some(running[0]));
     assert_eq!(status.policy, "shared");
     assert!(status.command.starts_with("node "), "{}", status.command);
     assert!(status.memory_bytes.is_some_and(|bytes| bytes > 1 << 20));
     for session in &snapshot.sessions {
-        assert_eq!(session.server.as_deref(), Some("index"));
+        assert_eq!(session.server.as_deref(), Some("server-everything"));
     }
     // A different argument, and `--share window`, each get an instance of their own.
     let mut other = Raw::open(
@@ -525,7 +525,7 @@ async fn a_killed_server_fails_its_calls_at_once_and_comes_back() {
             .expect("an error")
             .to_owned();
         assert!(
-            message.contains("index") && message.contains("signal: 9"),
+            message.contains("server-everything") && message.contains("signal: 9"),
             "{message}"
         );
     }

@@ -286,7 +286,7 @@ impl Instance {
         } else {
             ServerState::Starting
         };
-        match self.spawn() {
+        match self.launch_process() {
             Ok(running) => {
                 tracing::info!(server = %self.name, pid = running.pid, "started the MCP server");
                 self.running = Some(running);
@@ -302,7 +302,7 @@ impl Instance {
         }
     }
 
-    fn spawn(&mut self) -> Result<Running, String> {
+    fn launch_process(&mut self) -> Result<Running, String> {
         let env = &self.launch.env;
         let lookup = |name: &str| {
             env.iter()

@@ -121,12 +121,7 @@ pub fn display_name(spec: &ServerSpec) -> String {
             .iter()
             .filter(|arg| !arg.starts_with('-') && !arg.is_empty())
             .find(|arg| !matches!(arg.as_str(), "run" | "exec" | "x" | "dlx" | "tool"))
-            .map(|arg| {
-                let arg = arg.rsplit(['/', '\\']).next().unwrap_or(arg);
-                let arg = arg.strip_prefix('@').unwrap_or(arg);
-                let arg = arg.split('@').next().unwrap_or(arg);
-                file_stem(arg)
-            })
+            .map(|arg| script_name(arg))
             .unwrap_or(base)
     } else {
         base
@@ -140,6 +135,35 @@ pub fn display_name(spec: &ServerSpec) -> String {
         name = "server".to_owned();
     }
     name
+}
+
+/// A runner's argument as a name: a package without its scope and version
+/// (`@scope/pkg@1` is `pkg`), or a script's file stem, or for a generic entry point
+/// (`dist/index.js`, `src/main.py`) the directory above the build folders
+/// (`node_modules/@modelcontextprotocol/server-everything/dist/index.js` is `server-everything`).
+fn script_name(arg: &str) -> String {
+    let parts: Vec<&str> = arg
+        .split(['/', '\\'])
+        .filter(|part| !part.is_empty())
+        .collect();
+    let last = parts.last().copied().unwrap_or(arg);
+    let stem = file_stem(
+        last.split('@')
+            .find(|part| !part.is_empty())
+            .unwrap_or(last),
+    );
+    let generic = ["index", "main", "cli", "server", "__main__", "app"];
+    if parts.len() > 1 && generic.contains(&stem.as_str()) {
+        let skip = ["dist", "build", "lib", "src", "bin", "out", "esm", "cjs"];
+        if let Some(dir) = parts[..parts.len() - 1]
+            .iter()
+            .rev()
+            .find(|part| !skip.contains(part))
+        {
+            return (*dir).to_owned();
+        }
+    }
+    stem
 }
 
 fn file_stem(path: &str) -> String {
@@ -283,6 +307,13 @@ mod tests {
         spec.command = "uvx".into();
         spec.args = vec!["mcp-server-git".into(), "--repository".into(), ".".into()];
         assert_eq!(display_name(&spec), "mcp-server-git");
+        spec.command = "node".into();
+        spec.args = vec![
+            "/x/node_modules/@modelcontextprotocol/server-everything/dist/index.js".into(),
+            "stdio".into(),
+        ];
+        assert_eq!(display_name(&spec), "server-everything");
+        spec.command = "uvx".into();
         spec.args = vec!["a b".into()];
         assert_eq!(command_line(&spec), r#"uvx "a b""#);
     }

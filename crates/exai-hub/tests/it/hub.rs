@@ -437,6 +437,7 @@ async fn only_the_shim_with_the_secret_can_resume_a_lost_session() {
                 initialize: None,
                 secret,
             }),
+            server: None,
         }))
     };
     for wrong in [None, Some("0".repeat(32))] {
@@ -454,7 +455,6 @@ async fn only_the_shim_with_the_secret_can_resume_a_lost_session() {
     let owned = snapshot
         .sessions
         .iter()
-            server: None,
         .find(|session| session.id == session_id)
         .expect("the lost session is still there");
     assert_eq!(owned.state, SessionState::Lost);
