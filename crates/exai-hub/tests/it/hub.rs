@@ -355,6 +355,31 @@ async fn a_hello_over_its_limits_is_rejected_naming_the_field() {
         "{reason}"
     );
 
+    // A wrapped server's spec (its environment, mostly) has a limit of its own.
+    let mut conn = exai_testkit::shim::raw(hub.connect_memory());
+    let server = exai_proto::ServerSpec {
+        command: "npx".into(),
+        args: vec!["server".into()],
+        cwd: None,
+        env: vec![("BIG".into(), "x".repeat(200 << 10))],
+        env_keys: Vec::new(),
+        share: exai_proto::SharePolicy::Shared,
+    };
+    conn.send(exai_testkit::shim::hello_frame(Hello {
+        server: Some(Box::new(server)),
+        ..exai_testkit::shim::hello("big-env")
+    }))
+    .await
+    .expect("hello");
+    let HubMsg::Rejected { reason } = control(&mut conn).await else {
+        panic!("not rejected")
+    };
+    assert!(
+        reason.contains("hello field `server`") && reason.contains("over the limit of 131072"),
+        "{reason}"
+    );
+    assert!(!reason.contains("xxxx"), "no value in the reason: {reason}");
+
     // A length prefix announcing 256 MiB before any hello: refused on the header, nothing is
     // buffered for it.
     let mut conn = exai_testkit::shim::raw(hub.connect_memory());
@@ -365,7 +390,7 @@ async fn a_hello_over_its_limits_is_rejected_naming_the_field() {
     let HubMsg::Rejected { reason } = control(&mut conn).await else {
         panic!("not rejected")
     };
-    assert!(reason.contains("exceeds the limit of 131072"), "{reason}");
+    assert!(reason.contains("exceeds the limit of 262144"), "{reason}");
     assert!(
         guard("this step", conn.next()).await.is_none(),
         "and the connection is closed"
