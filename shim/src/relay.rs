@@ -102,16 +102,16 @@ pub async fn run(settings: Settings) -> std::io::Result<Outcome> {
     tokio::pin!(parent_exit);
 
     let mut relay = Relay::new(settings, out, deadline);
-    let mut initial = true;
-    relay.attempt = Some(relay.start_attempt(Duration::ZERO));
+    let mut phase = Phase::Starting;
 
     let outcome = loop {
+        let starting = phase == Phase::Starting;
         let read_hub = relay.to_editor.is_empty();
-        let read_editor = !initial && relay.to_editor.is_empty() && relay.to_hub.is_none();
+        let read_editor = !starting && relay.to_editor.is_empty() && relay.to_hub.is_none();
         let hub_room = relay
             .to_hub
             .as_ref()
-            .and(relay.link.as_ref())
+            .and(relay.hub.link())
             .map(|link| link.queue.clone());
         let editor_room = (!relay.to_editor.is_empty()).then(|| relay.out.clone());
         let event = tokio::select! {
@@ -119,9 +119,8 @@ pub async fn run(settings: Settings) -> std::io::Result<Outcome> {
             _ = maybe(stdout_task.as_mut()) => Event::StdoutClosed,
             permit = maybe(editor_room.as_ref().map(|out| Box::pin(out.reserve()))) => Event::EditorRoom(permit.is_ok()),
             permit = maybe(hub_room.as_ref().map(|queue| Box::pin(queue.reserve()))) => Event::HubRoom(permit.is_ok()),
-            frame = maybe(relay.link.as_mut().map(|link| link.frames.next())), if read_hub => Event::Hub(frame),
-            result = maybe(relay.attempt.as_mut()) => Event::Attempt(result),
-            () = tokio::time::sleep_until(deadline), if initial => Event::Deadline,
+            event = relay.hub.next_event(read_hub) => event,
+            () = tokio::time::sleep_until(deadline), if starting => Event::Deadline,
             input = reader.next(), if read_editor => Event::Editor(input),
         };
         let step = match event {
@@ -140,25 +139,29 @@ pub async fn run(settings: Settings) -> std::io::Result<Outcome> {
             }
             Event::Hub(frame) => relay.on_hub_frame(frame).await,
             Event::Attempt(result) => {
-                relay.attempt = None;
                 match &result {
-                    Ok(_) => initial = false,
+                    Ok(_) => phase = Phase::Running,
                     // Starting a hub failed for good: hold the editor back no longer, it gets
                     // the reason at once.
-                    Err(Unavailable::Autostart(_)) if initial => {
-                        initial = false;
+                    Err(Unavailable::Autostart(_)) if phase == Phase::Starting => {
+                        phase = Phase::Running;
                         relay.backoff.set_max(MAX_RETRY_DELAY);
                     }
                     Err(_) => {}
                 }
-                relay.on_attempt(result, initial).await
+                relay.on_attempt(result, phase).await
             }
             Event::Deadline => {
-                initial = false;
+                phase = Phase::Running;
                 relay.backoff.set_max(MAX_RETRY_DELAY);
                 // A running autostart reports its own outcome in a moment; say nothing first.
-                if relay.link.is_none() && !relay.autostarting {
-                    relay.report(relay.unavailable.clone());
+                if let HubLink::Down {
+                    why,
+                    autostarting: false,
+                    ..
+                } = &relay.hub
+                {
+                    relay.report(why.clone());
                 }
                 Step::Continue
             }
@@ -208,6 +211,47 @@ enum Step {
     Exit(Outcome),
 }
 
+/// Whether the editor is still held back while the first connection is tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Until the first connection, a failed autostart or the connect timeout: the editor's
+    /// input waits, so its first request does not fail only because the hub is slow to answer.
+    Starting,
+    /// From then on every request is answered at once, by the hub or with the reason it cannot.
+    Running,
+}
+
+/// Where the relay stands with the hub: exactly one of a welcomed link or an attempt under way.
+enum HubLink {
+    /// Welcomed: lines flow both ways.
+    Up(Link),
+    /// Not connected: why, and the attempt under way (an autostart one, or a plain connect).
+    Down {
+        why: Unavailable,
+        attempt: Attempt,
+        autostarting: bool,
+    },
+}
+
+impl HubLink {
+    fn link(&self) -> Option<&Link> {
+        match self {
+            HubLink::Up(link) => Some(link),
+            HubLink::Down { .. } => None,
+        }
+    }
+
+    /// The next thing the hub side has to say: a frame (only when `read`, so answers can wait
+    /// for room towards the editor) or the attempt's outcome.
+    async fn next_event(&mut self, read: bool) -> Event {
+        match self {
+            HubLink::Up(link) if read => Event::Hub(link.frames.next().await),
+            HubLink::Up(_) => std::future::pending().await,
+            HubLink::Down { attempt, .. } => Event::Attempt(attempt.await),
+        }
+    }
+}
+
 /// A live, welcomed connection to the hub.
 struct Link {
     /// When the handshake completed; a link that dies young does not reset the backoff.
@@ -224,11 +268,8 @@ struct Relay {
     handshake_timeout: Duration,
     max_line_bytes: usize,
     out: mpsc::Sender<Bytes>,
-    link: Option<Link>,
-    attempt: Option<Attempt>,
+    hub: HubLink,
     backoff: Backoff,
-    /// Why the hub is unusable; meaningful only while `link` is `None`.
-    unavailable: Unavailable,
     /// The last state logged at warn, so each change is logged once.
     reported: Option<Unavailable>,
     session_id: Option<SessionId>,
@@ -244,8 +285,6 @@ struct Relay {
     to_editor: VecDeque<Bytes>,
     /// What to start if no hub answers at start-up; taken by the one try.
     autostart: Option<autostart::Plan>,
-    /// Whether the current attempt is the autostart one.
-    autostarting: bool,
     /// The end of the start-up phase (the connect timeout).
     deadline: Instant,
 }
@@ -278,16 +317,26 @@ impl Relay {
             resume: None,
             server: settings.server.map(Box::new),
         };
+        let endpoint = Rc::new(settings.endpoint);
+        let handshake_timeout = settings.connect_timeout.max(MIN_HANDSHAKE_TIMEOUT);
+        let first = conn::attempt(
+            Duration::ZERO,
+            endpoint.clone(),
+            hello.clone(),
+            handshake_timeout,
+        );
         Relay {
-            endpoint: Rc::new(settings.endpoint),
+            endpoint,
             hello,
-            handshake_timeout: settings.connect_timeout.max(MIN_HANDSHAKE_TIMEOUT),
+            handshake_timeout,
             max_line_bytes: settings.max_line_bytes,
             out,
-            link: None,
-            attempt: None,
+            hub: HubLink::Down {
+                why: Unavailable::Pending,
+                attempt: first,
+                autostarting: false,
+            },
             backoff: Backoff::new(MAX_INITIAL_DELAY),
-            unavailable: Unavailable::Pending,
             reported: None,
             session_id: None,
             resume_secret: None,
@@ -296,7 +345,6 @@ impl Relay {
             to_hub: None,
             to_editor: VecDeque::new(),
             autostart: settings.autostart,
-            autostarting: false,
             deadline,
         }
     }
@@ -335,7 +383,6 @@ impl Relay {
         match AutostartLock::try_acquire(&self.endpoint) {
             Ok(lock) => {
                 let plan = self.autostart.take()?;
-                self.autostarting = true;
                 Some(autostart::attempt(
                     plan,
                     lock,
@@ -359,8 +406,7 @@ impl Relay {
         }
     }
 
-    async fn on_attempt(&mut self, result: Result<Connected, Unavailable>, initial: bool) -> Step {
-        self.autostarting = false;
+    async fn on_attempt(&mut self, result: Result<Connected, Unavailable>, phase: Phase) -> Step {
         match result {
             Ok(Connected {
                 conn,
@@ -370,7 +416,7 @@ impl Relay {
                 let (sink, frames) = conn.split();
                 let (queue, frame_queue) = mpsc::channel(writers::QUEUE_LEN);
                 let writer = tokio::spawn(writers::write_frames(sink, frame_queue));
-                self.link = Some(Link {
+                self.hub = HubLink::Up(Link {
                     since: Instant::now(),
                     frames,
                     queue,
@@ -387,26 +433,35 @@ impl Relay {
             }
             Err(reason) => {
                 tracing::debug!(?reason, "connect attempt failed");
-                if initial
+                let previous = match &self.hub {
+                    HubLink::Down { why, .. } => why.clone(),
+                    HubLink::Up(_) => Unavailable::Pending,
+                };
+                if phase == Phase::Starting
                     && reason == Unavailable::NotRunning
                     && let Some(attempt) = self.try_autostart()
                 {
-                    self.attempt = Some(attempt);
+                    self.hub = HubLink::Down {
+                        why: previous,
+                        attempt,
+                        autostarting: true,
+                    };
                     return Step::Continue;
                 }
                 // Why starting a hub failed explains "not running" better than the bare state.
-                let reason = match (&reason, &self.unavailable) {
-                    (Unavailable::NotRunning, Unavailable::Autostart(_)) => {
-                        self.unavailable.clone()
-                    }
+                let reason = match (&reason, previous) {
+                    (Unavailable::NotRunning, autostart @ Unavailable::Autostart(_)) => autostart,
                     _ => reason,
                 };
-                if !initial {
+                if phase == Phase::Running {
                     self.report(reason.clone());
                 }
-                self.unavailable = reason;
                 let delay = self.backoff.next_delay();
-                self.attempt = Some(self.start_attempt(delay));
+                self.hub = HubLink::Down {
+                    attempt: self.start_attempt(delay),
+                    why: reason,
+                    autostarting: false,
+                };
             }
         }
         Step::Continue
@@ -468,7 +523,7 @@ impl Relay {
         let mut delay = self.backoff.next_delay();
         // A line parked for the dead link is a request in flight: it is failed below.
         self.to_hub = None;
-        if let Some(link) = self.link.take() {
+        if let HubLink::Up(link) = &self.hub {
             link.writer.abort();
             if link.since.elapsed() >= STABLE_LINK {
                 self.backoff = Backoff::new(MAX_RETRY_DELAY);
@@ -477,8 +532,11 @@ impl Relay {
         }
         let message = reason.message(&self.endpoint);
         self.report(reason.clone());
-        self.unavailable = reason;
-        self.attempt = Some(self.start_attempt(delay));
+        self.hub = HubLink::Down {
+            attempt: self.start_attempt(delay),
+            why: reason,
+            autostarting: false,
+        };
         let ids: Vec<Id> = self.in_flight.drain().collect();
         for id in ids {
             let line = jsonrpc::error_line(Some(id.as_raw()), ErrorCode::Unavailable, &message);
@@ -509,8 +567,8 @@ impl Relay {
                 if initialize {
                     self.initialize = Some(line.clone());
                 }
-                if self.link.is_none() {
-                    let message = self.unavailable.message(&self.endpoint);
+                if let HubLink::Down { why, .. } = &self.hub {
+                    let message = why.message(&self.endpoint);
                     let error =
                         jsonrpc::error_line(Some(id.as_raw()), ErrorCode::Unavailable, &message);
                     return self.emit(error);
@@ -526,10 +584,10 @@ impl Relay {
             }
             Classified::Other => self.forward_or_drop(line).await,
             Classified::Batch => {
-                if self.link.is_some() {
-                    return self.forward(line).await;
-                }
-                let message = self.unavailable.message(&self.endpoint);
+                let message = match &self.hub {
+                    HubLink::Up(_) => return self.forward(line).await,
+                    HubLink::Down { why, .. } => why.message(&self.endpoint),
+                };
                 match editor::batch_errors(&line, &message) {
                     Some(errors) => self.emit(errors),
                     None => Step::Continue,
@@ -540,7 +598,7 @@ impl Relay {
 
     /// Forwards a notification or response, or drops it with a log line while disconnected.
     async fn forward_or_drop(&mut self, line: Bytes) -> Step {
-        if self.link.is_none() {
+        if self.hub.link().is_none() {
             tracing::info!("dropping a notification or response: the EXAI hub is unavailable");
             return Step::Continue;
         }
@@ -549,7 +607,7 @@ impl Relay {
 
     /// Queues one editor line for the hub, or parks it until the queue has room.
     async fn forward(&mut self, line: Bytes) -> Step {
-        let Some(link) = &self.link else {
+        let Some(link) = self.hub.link() else {
             return Step::Continue;
         };
         match link.queue.try_send(Frame::Line(line)) {
@@ -609,7 +667,7 @@ impl Relay {
     /// Says goodbye to the hub and flushes stdout, within a fixed budget.
     async fn leave(mut self, reason: &str, stdout_task: Option<JoinHandle<std::io::Result<()>>>) {
         let budget = Instant::now() + EXIT_FLUSH_BUDGET;
-        if let Some(link) = self.link.take() {
+        if let HubLink::Up(link) = self.hub {
             let goodbye = Frame::control(&ClientMsg::Goodbye {
                 reason: Some(reason.to_owned()),
             });
