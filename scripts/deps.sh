@@ -3,7 +3,8 @@
 #   scripts/deps.sh headless  what `exai hub --dashboard` needs to build (Node.js for the UI)
 #   scripts/deps.sh tray      adds the tray app's libraries (WebKitGTK 4.1, GTK 3, appindicator)
 #   scripts/deps.sh test      everything scripts/test.sh needs (adds Xvfb, D-Bus tools, a
-#                             StatusNotifier watcher, Chromium for the browser tests, ImageMagick)
+#                             StatusNotifier watcher, Chromium for the browser tests, ImageMagick,
+#                             NSIS and zip for the installers)
 # As root it installs with apt-get; otherwise it uses sudo when there is one, else says what
 # to install.
 set -euo pipefail
@@ -22,6 +23,7 @@ if [ "$mode" = test ]; then
         python3-venv                                         # ci/sdk's virtual environment for the Python MCP SDK
         chromium chromium-driver                             # the browser tests (never a downloaded browser)
         imagemagick fonts-dejavu-core                        # screenshots of the real app
+        nsis zip unzip                                       # ci/install: the Windows installer (makensis) and zip
     )
 fi
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)

@@ -59,10 +59,17 @@ step "the real tray app under Xvfb in a private D-Bus session (ci/desktop)"
 bash ci/desktop/test.sh
 
 step "Windows: build for x86_64-pc-windows-gnu and prove it under Wine (ci/wine)"
+wine_started=$SECONDS
 bash ci/wine/setup.sh
-# exai-tray only type-checks for Windows here (it links against WebView2 on a real Windows machine).
 cargo clippy --locked --target x86_64-pc-windows-gnu -p exai-ipc -p exai-shim -p exai-cli -p exai-tray -- -D warnings
+# Builds exai.exe, exai-shim.exe and exai-tray.exe once; ci/install packages those same files.
 bash ci/wine/test.sh
+echo "Windows under Wine took $((SECONDS - wine_started))s" >&2
+
+step "installers: the Windows installer and zip, installed, run and uninstalled under Wine (ci/install)"
+install_started=$SECONDS
+bash ci/install/test.sh windows
+echo "the installers took $((SECONDS - install_started))s" >&2
 
 step "the benchmark harness, every row once (scripts/bench.sh --quick: a broken harness fails the run, a missed goal does not)" && bash scripts/bench.sh --quick
 

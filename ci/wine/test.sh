@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Windows binaries and proves them under Wine (run ci/wine/setup.sh first):
-#   1. `cargo build` of exai.exe and exai-shim.exe for x86_64-pc-windows-gnu;
+#   1. `cargo build` of exai.exe, exai-shim.exe and exai-tray.exe for x86_64-pc-windows-gnu
+#      (ci/install packages these, so each is built once);
 #   2. `cargo test -p exai-ipc` for that target, run under Wine (the target runner, run.sh);
 #   3. the end-to-end tests in crates/exai-cli/tests/it/wine.rs (native test process, daemon
 #      and SDK client; hub and shims are the .exe files under Wine), checking that each one
@@ -22,8 +23,8 @@ step() { echo "ci/wine/test.sh: $* (at $((SECONDS - started))s)"; }
     exit 2
 }
 
-step "building exai.exe and exai-shim.exe"
-cargo build --locked --target "$target" -p exai-cli -p exai-shim
+step "building exai.exe, exai-shim.exe and exai-tray.exe"
+cargo build --locked --target "$target" -p exai-cli -p exai-shim -p exai-tray
 bin_dir="$CARGO_TARGET_DIR/$target/debug"
 
 step "cargo test -p exai-ipc under Wine"

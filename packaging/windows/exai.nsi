@@ -24,7 +24,12 @@ Unicode true
 Target amd64-unicode
 ManifestDPIAware true
 RequestExecutionLevel user
-SetCompressor /SOLID lzma
+; -DFAST (CI's debug build): packed quickly rather than small.
+!ifdef FAST
+  SetCompressor zlib
+!else
+  SetCompressor /SOLID lzma
+!endif
 
 !macro Require name
   !ifndef ${name}
