@@ -8,7 +8,7 @@
 # The package is made by Tauri's bundler (`cargo tauri bundle --bundles deb`), which bundles
 # binaries that are already built: the three are built here with a plain `cargo build`, the
 # same build scripts/run.sh makes, so nothing is compiled twice. tauri-cli is installed once
-# from crates.io into target/tools. The bundler needs no network for a .deb (only its AppImage
+# per machine from crates.io into $CARGO_HOME/exai-tools. The bundler needs no network for a .deb (only its AppImage
 # and Windows paths download tools). exai and exai-shim are added through the deb's `files`
 # map in a config overlay written here, so src-tauri/tauri.conf.json stays the app's own; so is
 # the tray's appindicator library (the bundler adds it only when it sees Tauri's tray-icon
