@@ -87,10 +87,10 @@ impl Outcome {
 pub async fn run(settings: Settings) -> std::io::Result<Outcome> {
     let (out, out_queue) = mpsc::channel(writers::QUEUE_LEN);
     let mut stdout_task = Some(tokio::spawn(writers::write_lines(
-        tokio::io::stdout(),
+        exai_ipc::async_stdout(),
         out_queue,
     )));
-    let mut reader = LineReader::new(tokio::io::stdin(), settings.max_line_bytes);
+    let mut reader = LineReader::new(exai_ipc::async_stdin(), settings.max_line_bytes);
     let parent_pid = settings.parent_pid.filter(|&pid| pid > 1);
     let deadline = Instant::now() + settings.connect_timeout;
     let parent_exit = async move {

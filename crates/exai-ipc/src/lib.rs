@@ -197,3 +197,16 @@ pub fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::R
     }
     written
 }
+
+/// The process's standard input for async reading. On Unix, when it is a pipe (as an editor
+/// starts an MCP server), it is read through the reactor like a socket, with no thread hand-off
+/// per read; otherwise (a terminal, a file, Windows' anonymous pipes, which have no overlapped
+/// I/O) through tokio's blocking-thread stdin.
+pub fn async_stdin() -> Box<dyn tokio::io::AsyncRead + Unpin + Send> {
+    backend::stdin_pipe().unwrap_or_else(|| Box::new(tokio::io::stdin()))
+}
+
+/// The process's standard output for async writing, the same way as [`async_stdin`].
+pub fn async_stdout() -> Box<dyn tokio::io::AsyncWrite + Unpin + Send> {
+    backend::stdout_pipe().unwrap_or_else(|| Box::new(tokio::io::stdout()))
+}

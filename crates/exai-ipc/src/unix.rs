@@ -374,6 +374,45 @@ fn into_io(err: ListenError) -> io::Error {
 }
 
 /// `$XDG_STATE_HOME/exai/logs`, else `~/.local/state/exai/logs`; `~/Library/Logs/exai` on macOS.
+/// Standard input as a non-blocking pipe, when it is a pipe (a copy of the descriptor, so the
+/// standard one stays open for whoever else uses it).
+pub(crate) fn stdin_pipe() -> Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>> {
+    let file = standard_pipe(0)?;
+    tokio::net::unix::pipe::Receiver::from_file(file)
+        .ok()
+        .map(|pipe| Box::new(pipe) as Box<dyn tokio::io::AsyncRead + Unpin + Send>)
+}
+
+/// Standard output as a non-blocking pipe, when it is a pipe of its own: not when standard error
+/// is the same pipe (`2>&1`), whose writes must keep blocking.
+pub(crate) fn stdout_pipe() -> Option<Box<dyn tokio::io::AsyncWrite + Unpin + Send>> {
+    let same_as_stderr = match (fs::metadata("/dev/stdout"), fs::metadata("/dev/stderr")) {
+        (Ok(out), Ok(err)) => out.ino() == err.ino() && out.dev() == err.dev(),
+        _ => true,
+    };
+    if same_as_stderr {
+        return None;
+    }
+    let file = standard_pipe(1)?;
+    tokio::net::unix::pipe::Sender::from_file(file)
+        .ok()
+        .map(|pipe| Box::new(pipe) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>)
+}
+
+/// A close-on-exec copy of standard descriptor `fd` when it is a pipe.
+fn standard_pipe(fd: i32) -> Option<File> {
+    use std::os::fd::FromRawFd as _;
+    // SAFETY: fcntl on a standard descriptor; a failure is reported as -1.
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if copy < 0 {
+        return None;
+    }
+    // SAFETY: `copy` is a new descriptor that nothing else owns.
+    let file = unsafe { File::from_raw_fd(copy) };
+    let is_pipe = file.metadata().is_ok_and(|meta| meta.file_type().is_fifo());
+    is_pipe.then_some(file)
+}
+
 pub(crate) fn log_dir() -> Option<PathBuf> {
     let absolute = |key: &str| {
         std::env::var_os(key)

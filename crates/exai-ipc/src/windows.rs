@@ -448,6 +448,17 @@ impl AutostartLock {
 }
 
 /// `%LOCALAPPDATA%\exai\logs`.
+/// Windows' anonymous pipes have no overlapped I/O: standard input stays on tokio's blocking
+/// threads.
+pub(crate) fn stdin_pipe() -> Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>> {
+    None
+}
+
+/// As [`stdin_pipe`].
+pub(crate) fn stdout_pipe() -> Option<Box<dyn tokio::io::AsyncWrite + Unpin + Send>> {
+    None
+}
+
 pub(crate) fn log_dir() -> Option<std::path::PathBuf> {
     let local = std::path::PathBuf::from(std::env::var_os("LOCALAPPDATA")?);
     local.is_absolute().then(|| local.join("exai").join("logs"))
