@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -99,6 +100,8 @@ impl Slots {
 struct Release {
     slots: Arc<Mutex<Slots>>,
     id: u64,
+    /// Returned when the connection's socket is closed (see `serve_one`).
+    _descriptor: OwnedSemaphorePermit,
 }
 
 impl Drop for Release {
@@ -118,6 +121,11 @@ fn lock(slots: &Mutex<Slots>) -> std::sync::MutexGuard<'_, Slots> {
 /// [`STOP_GRACE`] to finish.
 pub(crate) async fn serve(listener: TcpListener, app: Router, stop: CancellationToken) {
     let slots = Arc::new(Mutex::new(Slots::default()));
+    // One permit per descriptor a connection holds, released only once its socket is closed.
+    // Pushing a connection out of its slot is immediate, but its task closes the socket a
+    // moment later; a burst of newcomers must not outrun those closes (each accepted one would
+    // hold a descriptor, and the process has few: the editor endpoint needs them too).
+    let descriptors = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let tasks = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -138,9 +146,18 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, stop: Cancellation
             tracing::debug!("every dashboard connection holds the token; closing a newcomer");
             continue;
         };
+        // Waits only while a pushed-out connection is still closing its socket.
+        let permit = tokio::select! {
+            () = stop.cancelled() => break,
+            permit = descriptors.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
         let release = Release {
             slots: slots.clone(),
             id,
+            _descriptor: permit,
         };
         tasks.spawn(serve_one(stream, conn, release, app.clone(), stop.clone()));
     }
@@ -156,7 +173,17 @@ async fn serve_one(
     app: Router,
     stop: CancellationToken,
 ) {
-    let _release = release;
+    serve_connection(stream, conn, app, stop).await;
+    // The socket is closed by now (`serve_connection` owned it): the descriptor is free.
+    drop(release);
+}
+
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    conn: Conn,
+    app: Router,
+    stop: CancellationToken,
+) {
     let _ = stream.set_nodelay(true);
     let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER);
     let close = conn.close.clone();
