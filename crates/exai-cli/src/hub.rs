@@ -1,8 +1,9 @@
 //! `exai hub`: loads the config, installs logging, runs the hub (and its dashboard, when asked)
 //! until Ctrl-C or SIGTERM.
 
-use crate::{ExitCode, HubArgs, dashboard};
+use crate::{ExitCode, HubArgs};
 use anyhow::Context as _;
+use exai_dashboard as dashboard;
 use exai_hub::api::HostKind;
 use exai_hub::logring::LogRing;
 use exai_hub::start::{self, ConfigFile, ConfigRequest, Flags, StartError};

@@ -6,7 +6,6 @@
 
 mod config;
 mod connect;
-mod dashboard;
 mod hub;
 mod status;
 

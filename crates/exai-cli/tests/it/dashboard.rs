@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
-/// The server's limits (crates/exai-cli/src/dashboard/conn.rs).
+/// The server's limits (crates/exai-dashboard/src/conn.rs).
 const MAX_CONNECTIONS: usize = 64;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -105,6 +105,7 @@ fn only_exai_ipc_contains_platform_cfgs() {
     for dir in [
         "crates/exai-proto/src",
         "crates/exai-hub/src",
+        "crates/exai-dashboard/src",
         "crates/exai-cli/src",
         "shim/src",
         "src-tauri/src",
@@ -130,7 +131,11 @@ fn only_exai_ipc_contains_platform_cfgs() {
 fn crate_boundaries_hold() {
     let root = root();
     let manifest = |dir: &str| read(&root.join(dir).join("Cargo.toml"));
-    for headless in ["crates/exai-hub", "crates/exai-cli"] {
+    for headless in [
+        "crates/exai-hub",
+        "crates/exai-dashboard",
+        "crates/exai-cli",
+    ] {
         let deps = manifest(headless);
         for banned in ["tauri", "notify-rust", "gtk", "wry"] {
             assert!(
@@ -162,6 +167,7 @@ fn every_crate_root_says_what_it_owns() {
         "crates/exai-proto/src/lib.rs",
         "crates/exai-ipc/src/lib.rs",
         "crates/exai-hub/src/lib.rs",
+        "crates/exai-dashboard/src/lib.rs",
         "crates/exai-cli/src/main.rs",
         "crates/exai-testkit/src/lib.rs",
         "shim/src/main.rs",
@@ -217,6 +223,7 @@ fn processes_are_launched_only_through_exai_ipc() {
     let root = root();
     for dir in [
         "crates/exai-hub/src",
+        "crates/exai-dashboard/src",
         "crates/exai-cli/src",
         "src-tauri/src",
         "shim/src",

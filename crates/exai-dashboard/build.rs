@@ -1,5 +1,5 @@
-//! Embeds the built dashboard (`ui/dist`) into `exai`, so `exai hub --dashboard` serves it from
-//! a single binary. Generates `$OUT_DIR/assets.rs`: a table of (path, bytes, content type).
+//! Embeds the built dashboard (`ui/dist`) into whatever links this crate (`exai`, `exai-tray`),
+//! so `exai hub --dashboard` serves it from a single binary. Generates `$OUT_DIR/assets.rs`: a table of (path, bytes, content type).
 //!
 //! When `ui/dist` has not been built, the table holds one page that says how to build it, and
 //! cargo prints a warning: `exai` still builds for those who never use the dashboard.

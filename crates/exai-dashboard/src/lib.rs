@@ -1,5 +1,6 @@
-//! `exai hub --dashboard`: the tray's dashboard, served over loopback HTTP for machines with no
-//! display (remote development, servers) and for browser tests.
+//! The dashboard over loopback HTTP: `exai hub --dashboard` for machines with no display
+//! (remote development, servers) and for browser tests, and the tray's fallback when it cannot
+//! make its own window (no WebView2, no webview).
 //!
 //! The same built UI as the tray app (`ui/dist`, embedded at build time), talking to the hub
 //! through the routes in `docs/dashboard-api.md`: JSON for reads and actions, Server-Sent Events
@@ -37,7 +38,7 @@ pub(crate) const MAX_BODY: usize = 16 * 1024;
 const CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// A bound, not yet serving, dashboard.
-pub(crate) struct Bound {
+pub struct Bound {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     token: String,
@@ -45,18 +46,18 @@ pub(crate) struct Bound {
 
 impl Bound {
     /// The address without the token: safe to log and to show in `exai status`.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://{}/", self.addr)
     }
 
     /// The address with the token: printed once, on stdout, at start.
-    pub(crate) fn url_with_token(&self) -> String {
+    pub fn url_with_token(&self) -> String {
         format!("http://{}/?token={}", self.addr, self.token)
     }
 }
 
 /// Binds the dashboard's address. The token is `EXAI_DASHBOARD_TOKEN` or a fresh random one.
-pub(crate) async fn bind(addr: SocketAddr, env_token: Option<String>) -> anyhow::Result<Bound> {
+pub async fn bind(addr: SocketAddr, env_token: Option<String>) -> anyhow::Result<Bound> {
     let token = match env_token {
         // Only characters that need no escaping in a URL query or a header.
         Some(token)
@@ -97,7 +98,7 @@ struct Dash {
 }
 
 /// Serves until `stop` is cancelled.
-pub(crate) async fn serve(
+pub async fn serve(
     bound: Bound,
     hub: HubHandle,
     connect: ConnectInfo,
