@@ -322,11 +322,12 @@ pub fn tools_list_response(id: RawId<'_>, version: Version, tools_json: &str) ->
 pub fn call_tool_response(
     id: RawId<'_>,
     version: Version,
-    content: &[serde_json::Value],
+    content: &crate::upstream::Content,
     is_error: bool,
 ) -> Bytes {
-    ResultLine::new(id, version, 256)
-        .value("content", content)
+    let content = content.json();
+    ResultLine::new(id, version, content.len() + 32)
+        .raw("content", content)
         .raw("isError", if is_error { "true" } else { "false" })
         .finish()
 }
@@ -580,9 +581,10 @@ mod tests {
     #[test]
     fn call_results_carry_content_and_is_error() {
         let content = vec![json!({"type": "text", "text": "héllo \"wörld\" ✓\n"})];
+        let items = crate::upstream::Content::from_items(&content);
         for version in Version::ALL {
             for is_error in [false, true] {
-                let result = result(&call_tool_response(id("3"), version, &content, is_error));
+                let result = result(&call_tool_response(id("3"), version, &items, is_error));
                 assert_era(&result, version);
                 assert_eq!(result["content"], json!(content));
                 assert_eq!(result["isError"], is_error);
@@ -598,7 +600,7 @@ mod tests {
         let result = result(&call_tool_response(
             id("4"),
             Version::V2026_07_28,
-            &[],
+            &crate::upstream::Content::empty(),
             true,
         ));
         assert_eq!(result["content"], json!([]));

@@ -799,14 +799,16 @@ impl CallTask {
             Some(Ok(result)) => {
                 rate_limited = result.rate_limited;
                 from_cache = result.from_cache;
+                let error = result.is_error.then(|| first_text(&result.content));
                 let line = mcp::call_tool_response(
                     self.id.as_raw(),
                     self.version,
                     &result.content,
                     result.is_error,
                 );
+                // The content is in the line now: free it before the line is written out.
+                drop(result.content);
                 let _ = self.out.send(Out::Line(line));
-                let error = result.is_error.then(|| first_text(&result.content));
                 (!result.is_error, error, false)
             }
             Some(Err(err)) => {
@@ -848,10 +850,9 @@ async fn recv_opt(rx: &mut Option<mpsc::UnboundedReceiver<Progress>>) -> Option<
     }
 }
 
-fn first_text(content: &[serde_json::Value]) -> String {
+fn first_text(content: &crate::upstream::Content) -> String {
     content
-        .iter()
-        .find_map(|item| item.get("text").and_then(|text| text.as_str()))
+        .first_text()
         .map(|text| text.chars().take(500).collect())
         .unwrap_or_else(|| "tool reported an error".to_owned())
 }

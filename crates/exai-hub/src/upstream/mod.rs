@@ -72,11 +72,87 @@ pub enum Progress {
     },
 }
 
+/// A tool result's MCP content items (`[{"type":"text","text":..}, ...]`), kept as the one JSON
+/// array they will be in the answer line.
+///
+/// The daemon's text arrives escaped and leaves escaped: decoding it into strings only to encode
+/// it again was most of the hub's time and several copies of the memory for a large result, so
+/// it is copied once, from the daemon's frame into this array, and once more into the line.
+/// It never holds a line break (the editor's side is line-delimited).
+#[derive(Clone)]
+pub struct Content(Box<serde_json::value::RawValue>);
+
+impl Content {
+    /// Content from items already decoded (errors the hub writes, tests).
+    pub fn from_items(items: &[serde_json::Value]) -> Content {
+        let json = serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
+        Content::from_json(json)
+    }
+
+    /// One text item.
+    pub fn text(text: &str) -> Content {
+        Content::from_items(&[serde_json::json!({ "type": "text", "text": text })])
+    }
+
+    /// `json` must be a JSON array without a line break (both checked in debug builds).
+    pub(crate) fn from_json(json: String) -> Content {
+        debug_assert!(json.starts_with('[') && !json.contains(['\n', '\r']));
+        match serde_json::value::RawValue::from_string(json) {
+            Ok(raw) => Content(raw),
+            Err(_) => Content::empty(),
+        }
+    }
+
+    /// No items.
+    pub fn empty() -> Content {
+        Content::from_json("[]".to_owned())
+    }
+
+    /// The array as JSON, to be written into a line as it is.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The items, decoded (for a failure's message and for tests; the answer path never does).
+    pub fn items(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(self.json()).unwrap_or_default()
+    }
+
+    /// The first text item's text, if any.
+    pub fn first_text(&self) -> Option<String> {
+        self.items().into_iter().find_map(|item| match item {
+            serde_json::Value::Object(mut map) => match map.remove("text") {
+                Some(serde_json::Value::String(text)) => Some(text),
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+}
+
+impl PartialEq for Content {
+    /// The same items, however the JSON is spaced.
+    fn eq(&self, other: &Content) -> bool {
+        self.json() == other.json() || self.items() == other.items()
+    }
+}
+
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 200;
+        let json = self.json();
+        match json.char_indices().nth(SHOWN) {
+            None => write!(f, "Content({json})"),
+            Some((end, _)) => write!(f, "Content({}... {} bytes)", &json[..end], json.len()),
+        }
+    }
+}
+
 /// The result of a tool call, in MCP terms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolResult {
     /// MCP content items (`{"type":"text","text":..}`, ...).
-    pub content: Vec<serde_json::Value>,
+    pub content: Content,
     /// True when the tool ran and failed (MCP `isError`): the model should see the failure.
     pub is_error: bool,
     /// The daemon answered from its cache or from an identical in-flight call.

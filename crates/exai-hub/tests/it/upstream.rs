@@ -6,7 +6,9 @@
 use exai_hub::api::{UpstreamState, UpstreamStatus};
 use exai_hub::config::{ExaiConfig, Secret};
 use exai_hub::upstream::exai::ExaiUpstream;
-use exai_hub::upstream::{Progress, ToolCall, ToolCatalog, ToolResult, Upstream, UpstreamError};
+use exai_hub::upstream::{
+    Content, Progress, ToolCall, ToolCatalog, ToolResult, Upstream, UpstreamError,
+};
 use exai_proto::SessionId;
 use exai_testkit::guard::{GUARD, guard};
 use exai_testkit::{DaemonConfig, RateLimit, TestDaemon, ToolSpec};
@@ -138,8 +140,8 @@ fn tool_call(session: u64, name: &str, arguments: Value) -> ToolCall {
     }
 }
 
-fn text(text: &str) -> Vec<Value> {
-    vec![json!({"type": "text", "text": text})]
+fn text(text: &str) -> Content {
+    Content::text(text)
 }
 
 /// Asserts the daemon never saw a request id twice.
@@ -987,7 +989,7 @@ async fn results_larger_than_the_default_frame_limit_arrive() {
     let pool = Pool::start(&daemon, 1);
     let bytes = 20 << 20;
     let result = pool.call(1, "big", json!({"bytes": bytes})).await.unwrap();
-    let text = result.content[0]["text"].as_str().unwrap();
+    let text = result.content.first_text().unwrap();
     assert_eq!(text.len(), bytes);
     pool.shutdown().await;
 }

@@ -4,7 +4,9 @@
 //! without an id, JSON inside `text`, "retry after N s" only in the message) are decoded in one
 //! place so the connection task only decides what to do with them.
 
-use crate::upstream::{Progress, ToolResult, UpstreamError};
+use crate::upstream::{Content, Progress, ToolResult, UpstreamError};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -151,42 +153,100 @@ impl Incoming {
     }
 }
 
+/// A JSON value as it appears in the frame, not decoded; `null` included (unlike `Option`).
+#[derive(Default, Clone, Copy)]
+struct Raw<'a>(Option<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Raw<'a>, D::Error> {
+        <&'a RawValue>::deserialize(deserializer).map(|raw| Raw(Some(raw)))
+    }
+}
+
+impl<'a> Raw<'a> {
+    fn json(self) -> Option<&'a str> {
+        self.0.map(RawValue::get)
+    }
+
+    /// The value if it is a string (escapes decoded), else `None`.
+    fn string(self) -> Option<String> {
+        self.json()
+            .filter(|json| json.starts_with('"'))
+            .and_then(|json| serde_json::from_str(json).ok())
+    }
+
+    fn is_true(self) -> bool {
+        self.json() == Some("true")
+    }
+
+    fn value(self) -> Value {
+        self.json()
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// The members of a daemon frame the hub reads, borrowed from the frame: a large `outputs` is
+/// not decoded here (see [`outputs_to_content`]).
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(default, borrow)]
+    op: Raw<'a>,
+    #[serde(default, borrow)]
+    request_id: Raw<'a>,
+    #[serde(default, borrow)]
+    error: Raw<'a>,
+    #[serde(default, borrow)]
+    outputs: Raw<'a>,
+    #[serde(default, borrow)]
+    from_cache: Raw<'a>,
+    #[serde(default, borrow)]
+    from_inflight: Raw<'a>,
+    #[serde(default, borrow)]
+    message: Raw<'a>,
+    #[serde(default, borrow)]
+    chunk: Raw<'a>,
+    #[serde(default, borrow)]
+    tools: Raw<'a>,
+}
+
 /// Decodes one text frame; `None` when it is not a JSON object.
 pub(crate) fn parse(text: &str) -> Option<Incoming> {
-    let value: Value = serde_json::from_str(text).ok()?;
-    let map = value.as_object()?;
-    let op = map.get("op").and_then(Value::as_str);
-    let request_id = map
-        .get("request_id")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let text_field = |key: &str| {
-        map.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
+    // A struct would also take an array; the daemon's frames are objects.
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let frame: Frame<'_> = match serde_json::from_str(text) {
+        Ok(frame) => frame,
+        // A member named twice: decode it the slow way, last one wins.
+        Err(_) => return parse_value(text),
     };
-    let incoming = match (op, request_id) {
+    let op = frame.op.string();
+    let request_id = frame.request_id.string();
+    let text_field = |raw: Raw<'_>| raw.string().unwrap_or_default();
+    let incoming = match (op.as_deref(), request_id) {
         (Some("progress"), Some(request_id)) => Incoming::Progress {
             request_id,
             progress: Progress::Working {
-                message: text_field("message"),
+                message: text_field(frame.message),
             },
         },
         (Some("stream_chunk"), Some(request_id)) => Incoming::Progress {
             request_id,
             progress: Progress::Chunk {
-                text: text_field("chunk"),
+                text: text_field(frame.chunk),
             },
         },
         (Some("stream_complete"), Some(request_id)) => Incoming::StreamComplete { request_id },
         (Some("call_tool_res"), Some(request_id)) => {
-            let result = match map.get("error") {
-                Some(error) if !error.is_null() => Err(DaemonError::from_value(error)),
+            let result = match frame.error.json() {
+                Some(error) if error != "null" => {
+                    Err(DaemonError::from_value(&frame.error.value()))
+                }
                 _ => Ok(ToolResult {
-                    content: outputs_to_content(map.get("outputs")),
+                    content: outputs_to_content(frame.outputs.json()),
                     is_error: false,
-                    from_cache: is_true(map.get("from_cache")) || is_true(map.get("from_inflight")),
+                    from_cache: frame.from_cache.is_true() || frame.from_inflight.is_true(),
                     rate_limited: Duration::ZERO,
                 }),
             };
@@ -194,15 +254,14 @@ pub(crate) fn parse(text: &str) -> Option<Incoming> {
         }
         (Some("list_tools_res"), Some(request_id)) => Incoming::ToolList {
             request_id,
-            tools: map
-                .get("tools")
-                .and_then(Value::as_array)
-                .map(|tools| tools.iter().map(to_mcp_tool).collect())
-                .unwrap_or_default(),
+            tools: match frame.tools.value() {
+                Value::Array(tools) => tools.iter().map(to_mcp_tool).collect(),
+                _ => Vec::new(),
+            },
         },
         (Some("pong"), Some(request_id)) => Incoming::Pong { request_id },
-        (None | Some("error"), request_id) if map.contains_key("error") => {
-            let error = DaemonError::from_value(&map["error"]);
+        (None | Some("error"), request_id) if frame.error.0.is_some() => {
+            let error = DaemonError::from_value(&frame.error.value());
             match request_id {
                 Some(request_id) => Incoming::Error { request_id, error },
                 None => Incoming::BareError(error),
@@ -213,28 +272,89 @@ pub(crate) fn parse(text: &str) -> Option<Incoming> {
     Some(incoming)
 }
 
-fn is_true(value: Option<&Value>) -> bool {
-    value.and_then(Value::as_bool).unwrap_or(false)
+/// [`parse`] for a frame that names a member twice: through a `Value` (whose map keeps the last).
+fn parse_value(text: &str) -> Option<Incoming> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    if !value.is_object() {
+        return None;
+    }
+    // Written back without duplicates, it takes the borrowed path.
+    let unique = value.to_string();
+    serde_json::from_str::<Frame<'_>>(&unique).ok()?;
+    parse(&unique)
 }
 
 /// The daemon's `outputs` as MCP content: text items lose their `metadata`, other objects pass
-/// through, anything else becomes text.
-fn outputs_to_content(outputs: Option<&Value>) -> Vec<Value> {
-    let Some(Value::Array(outputs)) = outputs else {
-        return Vec::new();
+/// through, anything else becomes text. The text stays as the daemon escaped it: it is copied,
+/// never decoded and encoded again.
+fn outputs_to_content(outputs: Option<&str>) -> Content {
+    let Some(items) = outputs.and_then(|json| serde_json::from_str::<Vec<&RawValue>>(json).ok())
+    else {
+        return Content::empty();
     };
-    outputs
-        .iter()
-        .map(|output| match output {
-            Value::Object(map) if map.get("type").and_then(Value::as_str) == Some("text") => {
-                let text = map.get("text").and_then(Value::as_str).unwrap_or_default();
-                json!({ "type": "text", "text": text })
+    let mut out = String::with_capacity(outputs.map_or(0, str::len) + 2);
+    out.push('[');
+    for (index, item) in items.into_iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        push_content_item(&mut out, item.get());
+    }
+    out.push(']');
+    Content::from_json(out)
+}
+
+/// Writes one of the daemon's output items as an MCP content item.
+fn push_content_item(out: &mut String, item: &str) {
+    /// What is needed to tell a text item: its type and its text, both undecoded.
+    #[derive(Deserialize)]
+    struct Item<'a> {
+        #[serde(default, borrow, rename = "type")]
+        kind: Raw<'a>,
+        #[serde(default, borrow)]
+        text: Raw<'a>,
+    }
+    let push_text = |out: &mut String, text_json: &str| {
+        out.push_str(r#"{"type":"text","text":"#);
+        out.push_str(text_json);
+        out.push('}');
+    };
+    match item.as_bytes().first() {
+        // A string's JSON never holds a raw line break; it is copied as it came.
+        Some(b'"') => push_text(out, item),
+        Some(b'{') => match serde_json::from_str::<Item<'_>>(item) {
+            Ok(fields) if fields.kind.json() == Some(r#""text""#) => {
+                match fields.text.json().filter(|text| text.starts_with('"')) {
+                    Some(text) => push_text(out, text),
+                    None => push_text(out, r#""""#),
+                }
             }
-            Value::Object(_) => output.clone(),
-            Value::String(text) => json!({ "type": "text", "text": text }),
-            other => json!({ "type": "text", "text": other.to_string() }),
-        })
-        .collect()
+            // Another kind of item passes through; whitespace between its tokens may hold line
+            // breaks, so it is written anew then.
+            Ok(_) if !item.contains(['\n', '\r']) => out.push_str(item),
+            _ => push_value(out, item),
+        },
+        _ => {
+            // Numbers, booleans, arrays, null: their JSON text becomes the text.
+            let value: Value = serde_json::from_str(item).unwrap_or(Value::Null);
+            let text = Value::String(value.to_string()).to_string();
+            push_text(out, &text);
+        }
+    }
+}
+
+/// An object item decoded and written again: a member named twice, or line breaks between
+/// tokens.
+fn push_value(out: &mut String, item: &str) {
+    let value: Value = serde_json::from_str(item).unwrap_or(Value::Null);
+    let value = match value {
+        Value::Object(map) if map.get("type").and_then(Value::as_str) == Some("text") => {
+            let text = map.get("text").and_then(Value::as_str).unwrap_or_default();
+            json!({ "type": "text", "text": text })
+        }
+        other => other,
+    };
+    out.push_str(&value.to_string());
 }
 
 /// A daemon tool entry as an MCP `Tool` object.
@@ -279,10 +399,10 @@ pub(crate) fn classify(error: DaemonError) -> ErrorVerdict {
         });
     }
     ErrorVerdict::ToolFailed(ToolResult {
-        content: vec![json!({
-            "type": "text",
-            "text": format!("EXAI daemon error {}: {}", error.code, error.message),
-        })],
+        content: Content::text(&format!(
+            "EXAI daemon error {}: {}",
+            error.code, error.message
+        )),
         is_error: true,
         from_cache: false,
         rate_limited: Duration::ZERO,
@@ -351,10 +471,10 @@ mod tests {
             Some(Incoming::CallResult {
                 request_id: "r1".to_owned(),
                 result: Ok(ToolResult {
-                    content: vec![
+                    content: Content::from_items(&[
                         json!({"type": "text", "text": "hi"}),
                         json!({"type": "image", "data": "A"}),
-                    ],
+                    ]),
                     is_error: false,
                     from_cache: true,
                     rate_limited: Duration::ZERO,
@@ -390,9 +510,7 @@ mod tests {
         assert!(result.is_error);
         assert_eq!(
             result.content,
-            vec![
-                json!({"type": "text", "text": "EXAI daemon error INTERNAL_ERROR: Tool execution failed: chat"})
-            ]
+            Content::text("EXAI daemon error INTERNAL_ERROR: Tool execution failed: chat")
         );
         assert_eq!(parse("[1]"), None);
         assert_eq!(parse("not json"), None);
@@ -459,12 +577,157 @@ mod proptests {
         })
     }
 
+    /// The decoder as it was before frames were read borrowed: every member through a `Value`.
+    /// [`parse`] must agree with it on every frame.
+    fn reference_parse(text: &str) -> Option<Incoming> {
+        let value: Value = serde_json::from_str(text).ok()?;
+        let map = value.as_object()?;
+        let op = map.get("op").and_then(Value::as_str);
+        let request_id = map
+            .get("request_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let text_field = |key: &str| {
+            map.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let is_true = |key: &str| map.get(key).and_then(Value::as_bool).unwrap_or(false);
+        let content = |outputs: Option<&Value>| {
+            let Some(Value::Array(outputs)) = outputs else {
+                return Content::empty();
+            };
+            let items: Vec<Value> = outputs
+                .iter()
+                .map(|output| match output {
+                    Value::Object(map)
+                        if map.get("type").and_then(Value::as_str) == Some("text") =>
+                    {
+                        let text = map.get("text").and_then(Value::as_str).unwrap_or_default();
+                        json!({ "type": "text", "text": text })
+                    }
+                    Value::Object(_) => output.clone(),
+                    Value::String(text) => json!({ "type": "text", "text": text }),
+                    other => json!({ "type": "text", "text": other.to_string() }),
+                })
+                .collect();
+            Content::from_items(&items)
+        };
+        Some(match (op, request_id) {
+            (Some("progress"), Some(request_id)) => Incoming::Progress {
+                request_id,
+                progress: Progress::Working {
+                    message: text_field("message"),
+                },
+            },
+            (Some("stream_chunk"), Some(request_id)) => Incoming::Progress {
+                request_id,
+                progress: Progress::Chunk {
+                    text: text_field("chunk"),
+                },
+            },
+            (Some("stream_complete"), Some(request_id)) => Incoming::StreamComplete { request_id },
+            (Some("call_tool_res"), Some(request_id)) => {
+                let result = match map.get("error") {
+                    Some(error) if !error.is_null() => Err(DaemonError::from_value(error)),
+                    _ => Ok(ToolResult {
+                        content: content(map.get("outputs")),
+                        is_error: false,
+                        from_cache: is_true("from_cache") || is_true("from_inflight"),
+                        rate_limited: Duration::ZERO,
+                    }),
+                };
+                Incoming::CallResult { request_id, result }
+            }
+            (Some("list_tools_res"), Some(request_id)) => Incoming::ToolList {
+                request_id,
+                tools: map
+                    .get("tools")
+                    .and_then(Value::as_array)
+                    .map(|tools| tools.iter().map(to_mcp_tool).collect())
+                    .unwrap_or_default(),
+            },
+            (Some("pong"), Some(request_id)) => Incoming::Pong { request_id },
+            (None | Some("error"), request_id) if map.contains_key("error") => {
+                let error = DaemonError::from_value(&map["error"]);
+                match request_id {
+                    Some(request_id) => Incoming::Error { request_id, error },
+                    None => Incoming::BareError(error),
+                }
+            }
+            (op, _) => Incoming::Other(op.unwrap_or("<none>").to_owned()),
+        })
+    }
+
+    /// A result's text is copied as the daemon escaped it, never with a raw line break, and
+    /// pretty-printed frames and members named twice still decode.
+    #[test]
+    fn large_and_awkward_outputs_pass_through_escaped() {
+        // JSON escapes, as they stand in the frame.
+        let text = r#"line one\nline \"two\" \u00e9\t\\ \ud83d\ude00 "#.repeat(1000);
+        let frame = format!(
+            "{{\n  \"op\": \"call_tool_res\",\n  \"request_id\": \"r\",\n  \"outputs\": [\n    {{\"type\": \"text\", \"text\": \"{text}\", \"metadata\": {{\"a\": [1,\n 2]}}}},\n    {{\"type\": \"image\",\n \"data\": \"QQ==\"}},\n    \"plain\",\n    42\n  ]\n}}"
+        );
+        let Some(Incoming::CallResult {
+            result: Ok(result), ..
+        }) = parse(&frame)
+        else {
+            panic!("not a result")
+        };
+        let json = result.content.json();
+        assert!(!json.contains(['\n', '\r']), "{json}");
+        assert!(json.contains(&text), "the text is copied, not re-encoded");
+        assert_eq!(
+            Some(&result),
+            match reference_parse(&frame) {
+                Some(Incoming::CallResult {
+                    result: Ok(ref reference),
+                    ..
+                }) => Some(reference),
+                _ => None,
+            }
+        );
+        assert_eq!(
+            result.content.items()[3],
+            json!({"type": "text", "text": "42"})
+        );
+        let twice = r#"{"op":"pong","op":"call_tool_res","request_id":"r","outputs":["a"],"outputs":["b"]}"#;
+        assert_eq!(parse(twice), reference_parse(twice));
+        assert_eq!(
+            parse(twice),
+            Some(Incoming::CallResult {
+                request_id: "r".to_owned(),
+                result: Ok(ToolResult {
+                    content: Content::text("b"),
+                    is_error: false,
+                    from_cache: false,
+                    rate_limited: Duration::ZERO,
+                }),
+            })
+        );
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         #[test]
         fn parse_never_panics_on_text(text in ".{0,64}") {
             let _ = parse(&text);
+        }
+
+        #[test]
+        fn parse_agrees_with_decoding_every_member(value in frame_value(), pretty: bool) {
+            let text = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                value.to_string()
+            };
+            let incoming = parse(&text);
+            prop_assert_eq!(&incoming, &reference_parse(&text));
+            if let Some(Incoming::CallResult { result: Ok(result), .. }) = incoming {
+                prop_assert!(!result.content.json().contains(['\n', '\r']));
+            }
         }
 
         #[test]
