@@ -48,6 +48,8 @@ impl From<UiError> for InvokeError {
 
 /// The hub stopped (the app is quitting).
 const HUB_STOPPED: &str = "hub_stopped";
+/// No wrapped server instance has that id (any more).
+const UNKNOWN_SERVER: &str = "unknown_server";
 /// The session is not (or no longer) known.
 const UNKNOWN_SESSION: &str = "unknown_session";
 /// A setting could not be changed.
@@ -97,6 +99,20 @@ pub async fn session_requests(
 #[tauri::command]
 pub fn reconnect_upstream(hub: State<'_, HubHandle>) {
     hub.reconnect_upstream();
+}
+
+/// Restarts a wrapped server's instance now (`ServerStatus::id`): its calls in flight fail,
+/// the windows using it keep working.
+#[tauri::command]
+pub fn restart_server(hub: State<'_, HubHandle>, id: u64) -> Result<(), UiError> {
+    if hub.restart_server(id) {
+        Ok(())
+    } else {
+        Err(UiError::new(
+            UNKNOWN_SERVER,
+            format_args!("no wrapped server {id}"),
+        ))
+    }
 }
 
 /// Removes a lost session from view.

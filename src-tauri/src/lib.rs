@@ -226,6 +226,7 @@ pub fn run_app<R: Runtime>(
             commands::tools,
             commands::session_requests,
             commands::reconnect_upstream,
+            commands::restart_server,
             commands::dismiss,
             commands::connect_info,
             commands::connect_status,

@@ -117,6 +117,7 @@ pub async fn serve(
         .route("/api/sessions/{id}/requests", get(session_requests))
         .route("/api/sessions/{id}/dismiss", post(dismiss))
         .route("/api/reconnect", post(reconnect))
+        .route("/api/servers/{id}/restart", post(restart_server))
         .route("/api/connect", get(connect_info))
         .route("/api/connect/editors", get(connect_status))
         .route("/api/connect/editors/{editor}", post(connect_editor))
@@ -256,6 +257,19 @@ async fn reconnect(State(dash): State<Arc<Dash>>) -> Response {
     tracing::info!("reconnect requested from the dashboard");
     dash.hub.reconnect_upstream();
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// Restarts a wrapped server's instance now (its calls in flight fail, its windows stay); 404
+/// for an id the hub does not know.
+async fn restart_server(State(dash): State<Arc<Dash>>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u64>() else {
+        return (StatusCode::BAD_REQUEST, "not a server id").into_response();
+    };
+    if dash.hub.restart_server(id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "no such server").into_response()
+    }
 }
 
 async fn connect_info(State(dash): State<Arc<Dash>>) -> Response {

@@ -413,6 +413,14 @@ impl HubHandle {
         self.ctx.upstream.reconnect();
     }
 
+    /// Restarts a wrapped server's instance ([`api::ServerStatus::id`]) now, as the dashboard's
+    /// Restart button asks: its requests in flight fail with an error naming the server, the
+    /// process is started again at once (no backoff; a server in crash-loop gets a fresh start)
+    /// and the windows using it keep working. `false` when there is no such instance.
+    pub fn restart_server(&self, id: u64) -> bool {
+        self.ctx.servers.restart(id)
+    }
+
     /// Removes a lost session from view.
     pub fn dismiss(&self, id: SessionId) {
         let _ = self.ctx.registry.send(RegistryMsg::Dismiss { id });

@@ -273,6 +273,16 @@ fn reconnect_reaches_the_daemon() {
 }
 
 #[test]
+fn restart_server_is_a_command_and_names_an_unknown_server() {
+    let h = start();
+    let unknown = h
+        .invoke("restart_server", json!({ "id": 7 }))
+        .expect_err("no wrapped server has that id");
+    assert_eq!(unknown["code"], "unknown_server");
+    assert!(unknown["message"].as_str().unwrap().contains('7'));
+}
+
+#[test]
 fn connect_info_names_the_shim_and_this_endpoint() {
     let h = start();
     let info = h.ok("connect_info", json!({}));

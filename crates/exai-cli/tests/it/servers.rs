@@ -650,3 +650,124 @@ async fn an_idle_server_stops_and_starts_again_for_the_next_window() {
     assert_eq!(status.restarts, 0, "an idle stop is not a crash");
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn the_operators_restart_fails_calls_in_flight_and_windows_keep_working() {
+    let Some(server) =
+        everything("the_operators_restart_fails_calls_in_flight_and_windows_keep_working")
+    else {
+        return;
+    };
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let args = marked_args(&server, &env);
+    let marker = env.dir.path().display().to_string();
+    let mut a = Raw::open(&env, "a", &[], &args).await;
+    a.initialize(json!({})).await;
+    let mut b = Raw::open(&env, "b", &[], &args).await;
+    b.initialize(json!({})).await;
+    for window in [&mut a, &mut b] {
+        window
+            .send(json!({"jsonrpc": "2.0", "id": "long", "method": "tools/call", "params": {"name": "trigger-long-running-operation", "arguments": {"duration": 60, "steps": 60}}}))
+            .await;
+    }
+    hub.wait_for("two calls in flight", |snapshot| {
+        snapshot
+            .sessions
+            .iter()
+            .map(|session| session.in_flight)
+            .sum::<u64>()
+            == 2
+    })
+    .await;
+    let before = servers(&hub).await.remove(0);
+    let old_pid = before.pid.expect("a pid");
+    assert!(
+        !hub.handle.restart_server(before.id + 100),
+        "no such instance"
+    );
+    let started = std::time::Instant::now();
+    assert!(hub.handle.restart_server(before.id));
+    for window in [&mut a, &mut b] {
+        let failed = window.response(&json!("long")).await;
+        let message = failed["error"]["message"]
+            .as_str()
+            .expect("an error")
+            .to_owned();
+        assert!(
+            message.contains("server-everything") && message.contains("restarted"),
+            "{message}"
+        );
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "failed at once, not at the call's end"
+    );
+    // Both windows keep working on the new process, and refresh their lists.
+    for window in [&mut a, &mut b] {
+        window
+            .wait_for("list_changed", |line| {
+                line["method"] == "notifications/tools/list_changed"
+            })
+            .await;
+        let echo = window
+            .call(json!(2), "echo", json!({"message": "after"}))
+            .await;
+        assert_eq!(text(&echo), "Echo: after");
+    }
+    let after = servers(&hub).await.remove(0);
+    assert_eq!(after.id, before.id);
+    assert_eq!(after.state, ServerState::Ready);
+    assert_eq!(after.restarts, 1);
+    assert_eq!(after.windows.len(), 2);
+    let new_pid = after.pid.expect("a pid");
+    assert_ne!(new_pid, old_pid);
+    assert_eq!(
+        children_running(&marker),
+        vec![new_pid],
+        "the old process is gone"
+    );
+    a.close().await;
+    b.close().await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_gives_a_crash_looping_server_a_fresh_start() {
+    let Some(everything) = everything("a_restart_gives_a_crash_looping_server_a_fresh_start")
+    else {
+        return;
+    };
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    // Exits until the file exists, as a server whose database is missing would; then it is
+    // server-everything.
+    let flag = env.dir.path().join("fixed");
+    let script = format!(
+        "[ -f '{}' ] || {{ echo 'no database' >&2; exit 3; }}; exec node '{}' stdio",
+        flag.display(),
+        everything.display()
+    );
+    let server: Vec<String> = vec!["sh".into(), "-c".into(), script];
+    let mut window = Raw::open(&env, "crashy", &[], &server).await;
+    let answer = window
+        .request(json!(0), "initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "e", "version": "1"}}))
+        .await;
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("crash-loop"))
+    );
+    let looping = servers(&hub).await.remove(0);
+    assert_eq!(looping.state, ServerState::CrashLoop);
+    std::fs::write(&flag, b"").expect("write the flag");
+    assert!(hub.handle.restart_server(looping.id));
+    let snapshot = wait_servers(&hub, "the server ready after the restart", |servers| {
+        servers[0].state == ServerState::Ready
+    })
+    .await;
+    assert_eq!(snapshot.servers[0].restarts, looping.restarts + 1);
+    assert!(snapshot.servers[0].pid.is_some());
+    window.close().await;
+    hub.stop().await;
+}

@@ -54,6 +54,9 @@ pub(crate) enum InstanceMsg {
     Line { window: SessionId, line: Bytes },
     /// The window went away.
     Detach { window: SessionId },
+    /// The operator asked for a restart (the dashboard's Restart): requests in flight fail
+    /// naming the server, the process is ended and started again at once, windows stay.
+    Restart,
 }
 
 /// What the reader tasks of one process send.
@@ -255,7 +258,37 @@ impl Instance {
                 }
                 self.publish(true);
             }
+            InstanceMsg::Restart => self.restart().await,
         }
+    }
+
+    /// Ends the process (if any) and starts it again now: no backoff, and it does not count
+    /// toward crash-loop (a server in crash-loop gets a fresh start). The requests in flight get
+    /// an error naming the server; the windows stay attached and the router redoes their
+    /// subscriptions and log level once the new process is ready, as after a crash.
+    async fn restart(&mut self) {
+        tracing::info!(server = %self.name, pid = self.running.as_ref().map(|r| r.pid), "restarting the MCP server, as the operator asked");
+        if let Some(mut running) = self.running.take() {
+            let _ = tokio::task::spawn_blocking(move || running.child.kill()).await;
+            let message = format!(
+                "the MCP server {} was restarted by the operator while this request ran",
+                self.name
+            );
+            let actions = self.router.upstream_lost(&message);
+            self.perform(actions);
+        }
+        self.kill_reason = None;
+        self.init_deadline = None;
+        self.restart_at = None;
+        self.quick_failures = 0;
+        self.backoff = self.ctx.config.min_backoff;
+        self.restarts += 1;
+        self.state = ServerState::Restarting;
+        if self.outs.is_empty() && self.idle_at.is_none() {
+            self.idle_at = Some(Instant::now() + self.ctx.config.idle_timeout);
+        }
+        self.start();
+        self.publish(true);
     }
 
     fn apply_replays(&mut self) {

@@ -148,6 +148,21 @@ impl Servers {
         Attached { name, inbox }
     }
 
+    /// Restarts the instance numbered `id` ([`ServerStatus::id`]) now: its requests in flight
+    /// fail with an error naming the server, the process is ended and started again, and the
+    /// windows using it stay attached. Returns `false` when there is no such instance.
+    pub(crate) fn restart(&self, id: u64) -> bool {
+        let guard = self
+            .instances
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard
+            .1
+            .values()
+            .find(|entry| entry.status.borrow().id == id)
+            .is_some_and(|entry| entry.inbox.send(InstanceMsg::Restart).is_ok())
+    }
+
     /// Every instance's status, oldest first, with resident memory where the system tells it.
     pub(crate) fn statuses(&self) -> Vec<ServerStatus> {
         let guard = self
