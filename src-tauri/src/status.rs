@@ -5,9 +5,12 @@
 //! [`view`] turns it into a [`TrayView`]. No Tauri types here, so it is unit-tested without a
 //! display; `tray.rs` only paints the result. The colour follows the rule the dashboard's pill
 //! follows too ([`exai_hub::overall`]); what is the tray's own is which lost windows were seen.
+//! A wrapped server restarting (amber) or in crash-loop (red) is named in the tooltip.
 
-use exai_hub::api::{HubEvent, SessionInfo, SessionState, Snapshot, UpstreamStatus};
-use exai_hub::overall::{self, Daemon, Tone, Windows};
+use exai_hub::api::{
+    HubEvent, ServerState, ServerStatus, SessionInfo, SessionState, Snapshot, UpstreamStatus,
+};
+use exai_hub::overall::{self, Daemon, Servers, Tone, Windows};
 use exai_proto::SessionId;
 use std::collections::HashSet;
 
@@ -16,9 +19,10 @@ use std::collections::HashSet;
 pub enum Colour {
     /// The daemon is connected and every window is ready.
     Green,
-    /// Connecting, degraded, or no daemon configured yet.
+    /// Connecting, degraded, a wrapped server restarting, or no daemon configured yet.
     Amber,
-    /// The daemon is down or rejected the token, or a window was lost and nobody looked yet.
+    /// The daemon is down or rejected the token, a window was lost and nobody looked yet, or a
+    /// wrapped server is in crash-loop.
     Red,
     /// No editor window is connected.
     Grey,
@@ -62,6 +66,8 @@ pub struct Model {
     upstream: Option<UpstreamStatus>,
     /// Oldest first, as in the snapshot.
     sessions: Vec<SessionInfo>,
+    /// Wrapped servers' instances, oldest first, as in the snapshot.
+    servers: Vec<ServerStatus>,
     /// Lost sessions the user has looked at; a session that comes back leaves this set.
     seen: HashSet<SessionId>,
     /// A daemon URL was configured (from the snapshot's host): when not, an unreachable default
@@ -74,6 +80,7 @@ impl Model {
     pub fn reset(&mut self, snapshot: &Snapshot) {
         self.upstream = Some(snapshot.upstream.clone());
         self.sessions = snapshot.sessions.clone();
+        self.servers = snapshot.servers.clone();
         self.daemon_configured = snapshot.host.daemon_configured;
         let present: HashSet<SessionId> = self.sessions.iter().map(|session| session.id).collect();
         self.seen.retain(|id| present.contains(id));
@@ -103,6 +110,13 @@ impl Model {
             }
             HubEvent::UpstreamChanged { upstream } => {
                 self.upstream = Some(upstream.clone());
+                true
+            }
+            HubEvent::ServerChanged { server } => {
+                match self.servers.iter_mut().find(|known| known.id == server.id) {
+                    Some(known) => *known = server.clone(),
+                    None => self.servers.push(server.clone()),
+                }
                 true
             }
             _ => false,
@@ -183,7 +197,11 @@ pub fn view(model: &Model, context: Context) -> TrayView {
         model.daemon_configured,
     );
     let windows = Windows::count(&model.sessions, |id| model.seen.contains(&id));
-    let colour = Colour::from(overall::tone(daemon, windows));
+    let colour = Colour::from(overall::tone(
+        daemon,
+        windows,
+        Servers::count(&model.servers),
+    ));
     let n_live = windows.live();
     let n_lost = model
         .sessions
@@ -201,7 +219,13 @@ pub fn view(model: &Model, context: Context) -> TrayView {
     } else {
         String::new()
     };
-    let tooltip = format!("EXAI: {windows}{lost}, {}", daemon_words(daemon));
+    let server = overall::troubled_server(&model.servers)
+        .map(|server| match server.state {
+            ServerState::CrashLoop => format!("; {} keeps crashing", server.name),
+            _ => format!("; {} restarting", server.name),
+        })
+        .unwrap_or_default();
+    let tooltip = format!("EXAI: {windows}{lost}, {}{server}", daemon_words(daemon));
 
     let url = upstream.map(|upstream| upstream.url.as_str()).unwrap_or("");
     let header = match daemon {
@@ -497,6 +521,48 @@ mod tests {
         let mut model = Model::default();
         assert!(!model.apply(&HubEvent::Lagged { missed: 3 }));
         assert!(model.apply(&upstream(UpstreamState::Connected)));
+    }
+
+    fn server(id: u64, state: ServerState) -> HubEvent {
+        HubEvent::ServerChanged {
+            server: ServerStatus {
+                id,
+                name: format!("server-{id}"),
+                command: format!("npx server-{id}"),
+                pid: Some(4000 + id as u32),
+                state,
+                policy: "shared".into(),
+                windows: vec![SessionId(1)],
+                restarts: 0,
+                memory_bytes: None,
+                last_error: None,
+                stderr: Vec::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_restarting_server_is_amber_and_one_in_crash_loop_red_named_in_the_tooltip() {
+        let mut model = model(UpstreamState::Connected, &[(1, SessionState::Ready)]);
+        assert!(model.apply(&server(1, ServerState::Ready)));
+        assert_eq!(view(&model, CONFIGURED).colour, Colour::Green);
+        model.apply(&server(1, ServerState::Restarting));
+        let restarting = view(&model, CONFIGURED);
+        assert_eq!(restarting.colour, Colour::Amber);
+        assert_eq!(
+            restarting.tooltip,
+            "EXAI: 1 window, daemon connected; server-1 restarting"
+        );
+        model.apply(&server(2, ServerState::CrashLoop));
+        let looping = view(&model, CONFIGURED);
+        assert_eq!(looping.colour, Colour::Red);
+        assert_eq!(
+            looping.tooltip,
+            "EXAI: 1 window, daemon connected; server-2 keeps crashing"
+        );
+        model.apply(&server(2, ServerState::Stopped));
+        model.apply(&server(1, ServerState::Ready));
+        assert_eq!(view(&model, CONFIGURED).colour, Colour::Green);
     }
 
     #[test]

@@ -247,7 +247,7 @@ pub struct ServerStatus {
     /// The windows using it.
     #[cfg_attr(test, ts(as = "Vec<String>"))]
     pub windows: Vec<SessionId>,
-    /// How many times it was restarted after a failure.
+    /// How many times it was restarted: after a failure, or by the operator.
     pub restarts: u64,
     /// Resident memory in bytes, where the system tells it (Linux).
     pub memory_bytes: Option<u64>,
@@ -407,6 +407,8 @@ pub enum NoticeKind {
     TokenRejected,
     /// The daemon is reachable again after a `daemon_down` or `token_rejected` notice.
     DaemonBack,
+    /// A wrapped server entered crash-loop (it is not restarted until asked).
+    ServerCrashLoop,
 }
 
 /// A message for the operator, ready to show.

@@ -11,9 +11,13 @@
 //!   and "down" notices are at least [`DOWN_COOLDOWN`] apart, so a flapping daemon toasts once.
 //! - A rejected token is said at once, once per outage; "back" is said only after a "down" or
 //!   "token rejected" notice.
+//! - A wrapped server entering crash-loop is said at once, at most once per instance per
+//!   [`CRASH_LOOP_COOLDOWN`]: a window asking again retries it, and each retry that fails puts it
+//!   back in crash-loop, which the tray's red already shows.
 
 use crate::api::{
-    HubEvent, Notice, NoticeKind, SessionInfo, SessionState, UpstreamState, UpstreamStatus,
+    HubEvent, Notice, NoticeKind, ServerState, ServerStatus, SessionInfo, SessionState,
+    UpstreamState, UpstreamStatus,
 };
 use exai_proto::SessionId;
 use std::collections::{HashMap, HashSet};
@@ -30,6 +34,8 @@ pub(crate) const LOST_COOLDOWN: Duration = Duration::from_secs(10);
 pub(crate) const DOWN_GRACE: Duration = Duration::from_secs(5);
 /// The least time between two "daemon down" notices.
 pub(crate) const DOWN_COOLDOWN: Duration = Duration::from_secs(60);
+/// The least time between two crash-loop notices for one server instance.
+pub(crate) const CRASH_LOOP_COOLDOWN: Duration = Duration::from_secs(5 * 60);
 /// How many windows a merged notice names before it says "and N more".
 const NAMED: usize = 4;
 
@@ -85,6 +91,10 @@ pub(crate) struct Notices {
     last_down_notice: Option<Instant>,
     /// The last outage notice (down or token) since the daemon was last connected.
     announced: Option<NoticeKind>,
+    /// Each wrapped server instance's state as last seen, by [`ServerStatus::id`].
+    servers: HashMap<u64, ServerState>,
+    /// When each instance's last crash-loop notice went out.
+    last_crash_loop_notice: HashMap<u64, Instant>,
 }
 
 impl Notices {
@@ -103,6 +113,7 @@ impl Notices {
                 Vec::new()
             }
             HubEvent::UpstreamChanged { upstream } => self.upstream(upstream, now),
+            HubEvent::ServerChanged { server } => self.server(server, now),
             _ => Vec::new(),
         }
     }
@@ -202,6 +213,41 @@ impl Notices {
             }
             UpstreamState::Connecting => Vec::new(),
         }
+    }
+}
+
+impl Notices {
+    fn server(&mut self, server: &ServerStatus, now: Instant) -> Vec<Notice> {
+        let before = self.servers.insert(server.id, server.state);
+        if server.state != ServerState::CrashLoop || before == Some(ServerState::CrashLoop) {
+            return Vec::new();
+        }
+        if self
+            .last_crash_loop_notice
+            .get(&server.id)
+            .is_some_and(|last| now < *last + CRASH_LOOP_COOLDOWN)
+        {
+            return Vec::new();
+        }
+        self.last_crash_loop_notice.insert(server.id, now);
+        vec![crash_loop_notice(server)]
+    }
+}
+
+fn crash_loop_notice(server: &ServerStatus) -> Notice {
+    let stderr = server
+        .stderr
+        .last()
+        .map(|line| format!(" Its last stderr line: {line}"))
+        .unwrap_or_default();
+    Notice {
+        kind: NoticeKind::ServerCrashLoop,
+        title: format!("EXAI: server \"{}\" keeps crashing", server.name),
+        body: format!(
+            "{} failed again and again soon after starting, so the hub stopped restarting it (crash-loop).{stderr} Fix it, then press Restart on the dashboard's Servers page (or ask again from the editor).",
+            server.command
+        ),
+        sessions: server.windows.clone(),
     }
 }
 
@@ -560,5 +606,78 @@ mod tests {
             t0 + Duration::from_secs(700),
         );
         assert_eq!(back[0].kind, NoticeKind::DaemonBack);
+    }
+
+    fn server(id: u64, state: ServerState) -> HubEvent {
+        HubEvent::ServerChanged {
+            server: ServerStatus {
+                id,
+                name: "server-memory".into(),
+                command: "npx -y @modelcontextprotocol/server-memory".into(),
+                pid: None,
+                state,
+                policy: "shared".into(),
+                windows: vec![SessionId(7)],
+                restarts: 4,
+                memory_bytes: None,
+                last_error: None,
+                stderr: vec!["cannot open memory.json".into()],
+            },
+        }
+    }
+
+    #[test]
+    fn a_server_entering_crash_loop_is_said_at_once_naming_it() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        for state in [
+            ServerState::Starting,
+            ServerState::Restarting,
+            ServerState::Restarting,
+        ] {
+            assert!(n.observe(&server(1, state), t0).is_empty());
+        }
+        let fired = n.observe(&server(1, ServerState::CrashLoop), t0);
+        assert_eq!(fired.len(), 1);
+        let notice = &fired[0];
+        assert_eq!(notice.kind, NoticeKind::ServerCrashLoop);
+        assert!(notice.title.contains("server-memory"), "{}", notice.title);
+        assert!(
+            notice
+                .body
+                .contains("npx -y @modelcontextprotocol/server-memory")
+        );
+        assert!(notice.body.contains("cannot open memory.json"));
+        assert!(notice.body.contains("Restart"));
+        assert_eq!(notice.sessions, vec![SessionId(7)]);
+        // Still in crash-loop (a window joined): nothing new.
+        assert!(n.observe(&server(1, ServerState::CrashLoop), t0).is_empty());
+        assert!(n.deadline().is_none(), "nothing waits on a timer");
+    }
+
+    #[test]
+    fn a_retried_server_back_in_crash_loop_toasts_once_per_cooldown() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        assert_eq!(n.observe(&server(1, ServerState::CrashLoop), t0).len(), 1);
+        // A window asks again: it restarts and fails again, within the cooldown.
+        let soon = t0 + Duration::from_secs(30);
+        assert!(
+            n.observe(&server(1, ServerState::Restarting), soon)
+                .is_empty()
+        );
+        assert!(
+            n.observe(&server(1, ServerState::CrashLoop), soon)
+                .is_empty()
+        );
+        // Another server is its own story.
+        assert_eq!(n.observe(&server(2, ServerState::CrashLoop), soon).len(), 1);
+        // After the cooldown, a new crash-loop is said again.
+        let later = t0 + CRASH_LOOP_COOLDOWN;
+        assert!(n.observe(&server(1, ServerState::Ready), later).is_empty());
+        assert_eq!(
+            n.observe(&server(1, ServerState::CrashLoop), later).len(),
+            1
+        );
     }
 }

@@ -1,17 +1,18 @@
 //! The one rule for the whole system's colour at a glance: the tray icon and the dashboard's
 //! status pill both follow it.
 //!
-//! In order: red when the daemon is down or rejected the token, or a window was lost and nobody
-//! has looked at it yet; grey when no editor window is connected; green when the daemon is
-//! connected and every window is ready; amber otherwise (connecting, a degraded window, or no
-//! daemon configured yet, which is news to set up, not an outage).
+//! In order: red when the daemon is down or rejected the token, a window was lost and nobody
+//! has looked at it yet, or a wrapped server is in crash-loop; grey when no editor window is
+//! connected; amber while a wrapped server restarts; green when the daemon is connected and every
+//! window is ready; amber otherwise (connecting, a degraded window, or no daemon configured yet,
+//! which is news to set up, not an outage).
 //!
 //! The cases live in `overall_cases.json`, which this module's test and the dashboard's
 //! (`ui/src/state/overall.test.ts`, whose `overallTone` is the TypeScript twin) both check.
 //! Which lost windows count as looked at is the caller's: the tray remembers what the user opened,
 //! the dashboard shows every lost window until it is dismissed.
 
-use crate::api::{SessionInfo, SessionState, UpstreamState};
+use crate::api::{ServerState, ServerStatus, SessionInfo, SessionState, UpstreamState};
 use exai_proto::SessionId;
 
 /// The overall colour.
@@ -103,15 +104,54 @@ impl Windows {
     }
 }
 
+/// The wrapped servers' instances, counted as the rule needs them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Servers {
+    /// Failed and waiting to be started again (or started again and not ready yet).
+    pub restarting: usize,
+    /// Failed too often in a row: not restarted until a window asks again or the operator
+    /// restarts it.
+    pub crash_loop: usize,
+}
+
+impl Servers {
+    /// Counts `servers` by state.
+    pub fn count(servers: &[ServerStatus]) -> Servers {
+        let mut counted = Servers::default();
+        for server in servers {
+            match server.state {
+                ServerState::Restarting => counted.restarting += 1,
+                ServerState::CrashLoop => counted.crash_loop += 1,
+                ServerState::Starting | ServerState::Ready | ServerState::Stopped => {}
+            }
+        }
+        counted
+    }
+}
+
 /// The rule (see the module doc).
-pub fn tone(daemon: Daemon, windows: Windows) -> Tone {
+pub fn tone(daemon: Daemon, windows: Windows, servers: Servers) -> Tone {
     match daemon {
         Daemon::Down | Daemon::Unauthorized => Tone::Red,
-        _ if windows.unseen_lost > 0 => Tone::Red,
+        _ if windows.unseen_lost > 0 || servers.crash_loop > 0 => Tone::Red,
         _ if windows.live() == 0 => Tone::Grey,
+        _ if servers.restarting > 0 => Tone::Amber,
         Daemon::Connected if windows.degraded == 0 => Tone::Green,
         _ => Tone::Amber,
     }
+}
+
+/// The first wrapped server, by the rule's order, that colours the whole: one in crash-loop,
+/// else one restarting; for the words beside the colour (the tray's tooltip).
+pub fn troubled_server(servers: &[ServerStatus]) -> Option<&ServerStatus> {
+    servers
+        .iter()
+        .find(|server| server.state == ServerState::CrashLoop)
+        .or_else(|| {
+            servers
+                .iter()
+                .find(|server| server.state == ServerState::Restarting)
+        })
 }
 
 #[cfg(test)]
@@ -128,6 +168,12 @@ mod tests {
         ready: usize,
         degraded: usize,
         unseen_lost: usize,
+        /// Wrapped servers restarting (absent: none).
+        #[serde(default)]
+        restarting: usize,
+        /// Wrapped servers in crash-loop (absent: none).
+        #[serde(default)]
+        crash_loop: usize,
         tone: String,
     }
 
@@ -141,7 +187,11 @@ mod tests {
                 degraded: case.degraded,
                 unseen_lost: case.unseen_lost,
             };
-            let tone = tone(Daemon::of(case.daemon, case.configured), windows);
+            let servers = Servers {
+                restarting: case.restarting,
+                crash_loop: case.crash_loop,
+            };
+            let tone = tone(Daemon::of(case.daemon, case.configured), windows, servers);
             assert_eq!(tone.as_str(), case.tone, "{}", case.case);
         }
     }

@@ -313,7 +313,7 @@ session: string | null,
  */
 repeat: number, };
 
-export type NoticeKind = "sessions_lost" | "daemon_down" | "token_rejected" | "daemon_back";
+export type NoticeKind = "sessions_lost" | "daemon_down" | "token_rejected" | "daemon_back" | "server_crash_loop";
 
 export type Notice = { 
 /**
@@ -530,7 +530,7 @@ policy: string,
  */
 windows: Array<string>, 
 /**
- * How many times it was restarted after a failure.
+ * How many times it was restarted: after a failure, or by the operator.
  */
 restarts: number, 
 /**

@@ -8,6 +8,7 @@ import type {
   HubEvent,
   LogRecord,
   RequestRecord,
+  ServerStatus,
   SessionInfo,
   Snapshot,
   UpstreamStatus,
@@ -27,6 +28,8 @@ export interface HubState {
   upstream: UpstreamStatus | null;
   /** By id, in the hub's order (oldest first); new sessions are appended. */
   sessions: ReadonlyMap<string, SessionInfo>;
+  /** Wrapped servers' instances by id, oldest first. */
+  servers: ReadonlyMap<number, ServerStatus>;
   /** Recent requests by session, oldest first, at most REQUEST_LIMIT each. */
   requests: ReadonlyMap<string, readonly RequestRecord[]>;
   /** Oldest first, at most LOG_LIMIT, strictly increasing `seq`. */
@@ -46,6 +49,7 @@ export const initialState: HubState = {
   host: null,
   upstream: null,
   sessions: new Map(),
+  servers: new Map(),
   requests: new Map(),
   logs: [],
   stale: false,
@@ -74,6 +78,7 @@ export function applySnapshot(state: HubState, snapshot: Snapshot): HubState {
     host: snapshot.host ?? null,
     upstream: snapshot.upstream,
     sessions,
+    servers: new Map((snapshot.servers ?? []).map((server) => [server.id, server])),
     requests,
     stale: false,
   };
@@ -106,9 +111,20 @@ export function applyEvent(state: HubState, event: HubEvent): HubState {
       // Side effects for the shell (toasts, navigation); nothing to remember.
       return state;
     case "server_changed":
-      // Wrapped servers are not kept here yet (no Servers view); snapshots carry them.
-      return state;
+      return { ...state, servers: withServer(state.servers, event.server) };
   }
+}
+
+/**
+ * Replaces a server's status. Events carry no resident memory (the hub reads it from the
+ * system for snapshots only): the last known figure stays while the process is the same one.
+ */
+export function withServer(servers: ReadonlyMap<number, ServerStatus>, server: ServerStatus): ReadonlyMap<number, ServerStatus> {
+  const known = servers.get(server.id);
+  const memory = server.memory_bytes ?? (known && known.pid === server.pid && server.pid !== null ? known.memory_bytes : null);
+  const next = new Map(servers);
+  next.set(server.id, { ...server, memory_bytes: memory });
+  return next;
 }
 
 function withSession(sessions: ReadonlyMap<string, SessionInfo>, session: SessionInfo) {

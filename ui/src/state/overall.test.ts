@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { UpstreamState } from "../api";
-import { session, snapshot, upstream } from "../test/fixtures";
+import { server, session, snapshot, upstream } from "../test/fixtures";
 import { applySnapshot, initialState } from "./hub";
 import { daemonOf, overallState, overallTone, type Tone } from "./overall";
 
@@ -13,6 +13,8 @@ interface SharedCase {
   ready: number;
   degraded: number;
   unseen_lost: number;
+  restarting?: number;
+  crash_loop?: number;
   tone: Tone;
 }
 const sharedCases: SharedCase[] = JSON.parse(readFileSync(new URL("../../../crates/exai-hub/src/overall_cases.json", import.meta.url), "utf8"));
@@ -21,7 +23,8 @@ describe("overallTone, the rule the tray shares", () => {
   it("has the shared cases", () => expect(sharedCases.length).toBeGreaterThanOrEqual(10));
   it.each(sharedCases)("$case: $tone", (c) => {
     const windows = { ready: c.ready, degraded: c.degraded, unseenLost: c.unseen_lost };
-    expect(overallTone(daemonOf(c.daemon, c.configured), windows)).toBe(c.tone);
+    const servers = { restarting: c.restarting ?? 0, crashLoop: c.crash_loop ?? 0 };
+    expect(overallTone(daemonOf(c.daemon, c.configured), windows, servers)).toBe(c.tone);
   });
 });
 
@@ -73,5 +76,18 @@ describe("overallState", () => {
     expect(overallState(unconfigured([]), "open")).toMatchObject({ tone: "grey", label: "No editor connected" });
     expect(overallState(unconfigured([]), "open").detail).toContain("EXAI_WS_URL");
     expect(overallState(unconfigured([session("a", { state: "lost" })]), "open")).toMatchObject({ tone: "red", label: "1 session lost" });
+  });
+});
+
+describe("overallState with wrapped servers", () => {
+  it("is amber while a server restarts and red while one is in crash-loop, naming it", () => {
+    const ready = state({ sessions: [session("a")], servers: [server(1)] });
+    expect(overallState(ready, "open").tone).toBe("green");
+    const restarting = state({ sessions: [session("a")], servers: [server(1, { state: "restarting" })] });
+    expect(overallState(restarting, "open")).toMatchObject({ tone: "amber", label: "server-everything restarting" });
+    const looping = state({ sessions: [session("a")], servers: [server(1, { state: "restarting" }), server(2, { name: "server-memory", state: "crash-loop" })] });
+    expect(overallState(looping, "open")).toMatchObject({ tone: "red", label: "server-memory crash-loop" });
+    // With its windows gone, a server still in crash-loop keeps the pill red.
+    expect(overallState(state({ servers: [server(2, { state: "crash-loop", windows: [] })] }), "open").tone).toBe("red");
   });
 });

@@ -2,13 +2,15 @@
 //
 // The colour follows the one rule the tray icon follows too (`crates/exai-hub/src/overall.rs`;
 // both are tested against `crates/exai-hub/src/overall_cases.json`):
-//   red    the daemon is down or rejected the token, or a session is lost (until dismissed)
+//   red    the daemon is down or rejected the token, a session is lost (until dismissed), or
+//          a wrapped server is in crash-loop
 //   grey   no editor connected (or still loading)
+//   amber  a wrapped server is restarting
 //   green  the daemon is connected and every connected editor is ready
 //   amber  otherwise: connecting, a degraded session, or no daemon configured yet
 // Before that rule, the page's own link to the hub: refused or dropped is red.
 
-import type { LinkState, UpstreamState } from "../api";
+import type { LinkState, ServerStatus, UpstreamState } from "../api";
 import type { HubState } from "./hub";
 
 export type Tone = "green" | "amber" | "red" | "grey";
@@ -22,6 +24,23 @@ export interface Windows {
   degraded: number;
   /** Lost and not looked at; on the dashboard, every lost session still listed. */
   unseenLost: number;
+}
+
+/** Wrapped servers as the rule counts them (`exai_hub::overall::Servers`). */
+export interface Servers {
+  restarting: number;
+  crashLoop: number;
+}
+
+export const NO_SERVERS: Servers = { restarting: 0, crashLoop: 0 };
+
+export function countServers(servers: Iterable<ServerStatus>): Servers {
+  const counted = { restarting: 0, crashLoop: 0 };
+  for (const server of servers) {
+    if (server.state === "restarting") counted.restarting += 1;
+    if (server.state === "crash-loop") counted.crashLoop += 1;
+  }
+  return counted;
 }
 
 export interface Overall {
@@ -40,10 +59,11 @@ export function daemonOf(state: UpstreamState | null, configured: boolean): Daem
 }
 
 /** The rule (`exai_hub::overall::tone`). */
-export function overallTone(daemon: Daemon, windows: Windows): Tone {
+export function overallTone(daemon: Daemon, windows: Windows, servers: Servers = NO_SERVERS): Tone {
   if (daemon === "down" || daemon === "unauthorized") return "red";
-  if (windows.unseenLost > 0) return "red";
+  if (windows.unseenLost > 0 || servers.crashLoop > 0) return "red";
   if (windows.ready + windows.degraded === 0) return "grey";
+  if (servers.restarting > 0) return "amber";
   if (daemon === "connected" && windows.degraded === 0) return "green";
   return "amber";
 }
@@ -74,7 +94,10 @@ export function overallState(state: HubState, link: LinkState | "connecting"): O
   const live = windows.ready + windows.degraded;
   const upstream = state.upstream;
   const daemon = daemonOf(upstream.state, state.host?.daemon_configured ?? true);
-  const tone = overallTone(daemon, windows);
+  const serverList = [...state.servers.values()];
+  const tone = overallTone(daemon, windows, countServers(serverList));
+  const looping = serverList.find((server) => server.state === "crash-loop");
+  const restarting = serverList.find((server) => server.state === "restarting");
 
   // The words name the first cause of the colour, in the rule's order.
   if (daemon === "unauthorized") {
@@ -86,6 +109,9 @@ export function overallState(state: HubState, link: LinkState | "connecting"): O
   if (windows.unseenLost > 0) {
     return { tone, label: `${plural(windows.unseenLost, "session")} lost`, detail: `${plural(windows.unseenLost, "editor window")} went away without a goodbye.` };
   }
+  if (looping) {
+    return { tone, label: `${looping.name} crash-loop`, detail: `The wrapped server ${looping.name} failed again and again soon after starting and is not restarted until asked: see Servers.` };
+  }
   if (live === 0) {
     const why = {
       starting: "The hub is starting.",
@@ -94,6 +120,9 @@ export function overallState(state: HubState, link: LinkState | "connecting"): O
       not_configured: NOT_CONFIGURED,
     }[daemon];
     return { tone, label: "No editor connected", detail: `${why} No editor window uses the hub yet.` };
+  }
+  if (restarting) {
+    return { tone, label: `${restarting.name} restarting`, detail: `The wrapped server ${restarting.name} failed and is being started again.` };
   }
   if (daemon === "not_configured") {
     return { tone, label: "No daemon configured", detail: NOT_CONFIGURED };

@@ -1,7 +1,7 @@
 // Builders for hub API values in unit tests: complete, valid values with the fields a test
 // cares about overridden.
 
-import type { LogRecord, RequestRecord, SessionInfo, Snapshot, UpstreamStatus } from "../api";
+import type { LogRecord, RequestRecord, ServerStatus, SessionInfo, Snapshot, UpstreamStatus } from "../api";
 
 export function upstream(change: Partial<UpstreamStatus> = {}): UpstreamStatus {
   return {
@@ -44,6 +44,23 @@ export function session(id: string, change: Partial<SessionInfo> = {}): SessionI
     lost_reason: null,
     resumes: 0,
     server: null,
+    ...change,
+  };
+}
+
+export function server(id: number, change: Partial<ServerStatus> = {}): ServerStatus {
+  return {
+    id,
+    name: "server-everything",
+    command: "npx -y @modelcontextprotocol/server-everything",
+    pid: 5000 + id,
+    state: "ready",
+    policy: "shared",
+    windows: ["a"],
+    restarts: 0,
+    memory_bytes: 52_428_800,
+    last_error: null,
+    stderr: [],
     ...change,
   };
 }
