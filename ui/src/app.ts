@@ -13,6 +13,7 @@ import { ConnectView } from "./views/connect";
 import { errorText, type Context, type ToastTone, type View } from "./views/context";
 import { LogsView } from "./views/logs";
 import { SessionDetailView } from "./views/session-detail";
+import { ServersView } from "./views/servers";
 import { SessionsView } from "./views/sessions";
 import { SettingsMenu } from "./views/settings";
 
@@ -27,8 +28,9 @@ export class App implements Context {
   private readonly toasts = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
   private readonly navLinks = new Map<Route["view"], HTMLAnchorElement>();
   private readonly sessionsCount = h("span", { class: "nav-count" });
+  private readonly serversCount = h("span", { class: "nav-count" });
   private readonly settings: SettingsMenu;
-  private views: { sessions?: SessionsView; logs?: LogsView; connect?: ConnectView } = {};
+  private views: { sessions?: SessionsView; servers?: ServersView; logs?: LogsView; connect?: ConnectView } = {};
   private detail: SessionDetailView | null = null;
   private current: View | null = null;
   private frame = 0;
@@ -195,6 +197,8 @@ export class App implements Context {
       }
       case "connect":
         return (this.views.connect ??= new ConnectView(this));
+      case "servers":
+        return (this.views.servers ??= new ServersView(this));
     }
   }
 
@@ -217,6 +221,7 @@ export class App implements Context {
     setAttr(this.pill, "title", overall.detail);
     const live = liveSessions(state).length;
     setText(this.sessionsCount, live > 0 ? String(live) : "");
+    setText(this.serversCount, state.servers.size > 0 ? String(state.servers.size) : "");
     this.renderFooter();
     this.current?.render(state);
   }
@@ -240,6 +245,7 @@ export class App implements Context {
       nav.append(anchor);
     };
     link("sessions", "Sessions", "#/", this.sessionsCount);
+    link("servers", "Servers", "#/servers", this.serversCount);
     link("logs", "Logs", "#/logs");
     link("connect", "Connect", "#/connect");
     return h(

@@ -2,6 +2,7 @@
 
 import "./styles.css";
 import "./story.css";
+import "./servers.css";
 import { createApi } from "./api";
 import { App } from "./app";
 

@@ -1,11 +1,12 @@
-// Routing by URL hash (docs/dashboard-api.md): `#/` sessions, `#/session/<id>`, `#/logs`,
-// `#/connect`. The log view also takes `#/logs?session=<id>` to open with a session filter.
+// Routing by URL hash (docs/dashboard-api.md): `#/` sessions, `#/session/<id>`, `#/servers`,
+// `#/logs`, `#/connect`. The log view also takes `#/logs?session=<id>` to open with a session filter.
 
 import type { NavigateTarget } from "./api";
 
 export type Route =
   | { view: "sessions" }
   | { view: "session"; id: string }
+  | { view: "servers" }
   | { view: "logs"; session: string | null }
   | { view: "connect" };
 
@@ -20,6 +21,8 @@ export function parseRoute(hash: string): Route {
       return { view: "logs", session: new URLSearchParams(query).get("session") };
     case "connect":
       return { view: "connect" };
+    case "servers":
+      return { view: "servers" };
     default:
       return { view: "sessions" };
   }
@@ -33,6 +36,8 @@ export function routeHash(route: Route | NavigateTarget): string {
       return "session" in route && route.session ? `#/logs?session=${encodeURIComponent(route.session)}` : "#/logs";
     case "connect":
       return "#/connect";
+    case "servers":
+      return "#/servers";
     case "sessions":
       return "#/";
   }

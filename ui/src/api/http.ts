@@ -183,6 +183,7 @@ export function createHttpApi(): Api {
     tools: () => get<ToolInfo[]>("/api/tools"),
     sessionRequests: (id) => get<RequestRecord[]>(`${sessionPath(id)}/requests`),
     reconnectUpstream: () => post<void>("/api/reconnect"),
+    restartServer: (id) => post<void>(`/api/servers/${encodeURIComponent(String(id))}/restart`),
     dismiss: (id) => post<void>(`${sessionPath(id)}/dismiss`),
     connectInfo: () => get<ConnectInfo>("/api/connect"),
     connectStatus: () => get<EditorStatus[]>("/api/connect/editors"),

@@ -54,6 +54,8 @@ export interface Api {
   /** Oldest first, the last 100. */
   sessionRequests(id: string): Promise<RequestRecord[]>;
   reconnectUpstream(): Promise<void>;
+  /** Restarts a wrapped server's instance now (`ServerStatus.id`); its calls in flight fail. */
+  restartServer(id: number): Promise<void>;
   dismiss(id: string): Promise<void>;
   connectInfo(): Promise<ConnectInfo>;
   /** Every editor's config file and whether it has the exai server. */

@@ -44,6 +44,7 @@ export function createTauriApi(): Api {
     tools: () => call<ToolInfo[]>("tools"),
     sessionRequests: (id) => call<RequestRecord[]>("session_requests", { id }),
     reconnectUpstream: () => call<void>("reconnect_upstream"),
+    restartServer: (id) => call<void>("restart_server", { id }),
     dismiss: (id) => call<void>("dismiss", { id }),
     connectInfo: () => call<ConnectInfo>("connect_info"),
     connectStatus: () => call<EditorStatus[]>("connect_status"),

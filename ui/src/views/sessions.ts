@@ -37,6 +37,8 @@ class SessionRow {
   private readonly link = h("a", { class: "session-link" });
   /** The workspace, cut from the left when it does not fit (styles.css), in full as a tooltip. */
   private readonly cwd = h("span", { class: "cell-sub cwd" });
+  /** The wrapped server the window stands for (`exai-shim -- COMMAND`); empty for the daemon. */
+  private readonly server = h("a", { class: "cell-sub session-server", href: "#/servers" });
   private readonly editorName = h("span", { class: "cell-main" });
   private readonly pid = h("span", { class: "cell-sub" });
   private readonly editor = h("td", { class: "col-editor" }, this.editorName, this.pid);
@@ -65,7 +67,7 @@ class SessionRow {
       "tr",
       { class: "session-row", data: { session: id } },
       h("td", { class: "col-state" }, this.dot, this.stateText),
-      h("td", { class: "col-label" }, this.link, h("span", { class: "sr-only" }, "workspace "), this.cwd),
+      h("td", { class: "col-label" }, this.link, this.server, h("span", { class: "sr-only" }, "workspace "), this.cwd),
       this.editor,
       this.age,
       this.requests,
@@ -102,6 +104,8 @@ class SessionRow {
     setAttr(this.editorName, "title", editor || "The editor has not said who it is yet");
     setText(this.pid, `pid ${session.pid}`);
     setAttr(this.pid, "title", session.parent_pid === null ? "The shim's process id" : `The shim's process id; the editor's is ${session.parent_pid}`);
+    setText(this.server, session.server ? `server: ${session.server}` : "");
+    setAttr(this.server, "title", session.server ? `This window stands for the wrapped MCP server ${session.server} (see Servers)` : null);
     // The mark keeps a leading "/" on the left in the right-to-left box that cuts the start.
     setText(this.cwd, session.cwd ? `\u200e${session.cwd}` : "–");
     setAttr(this.cwd, "title", session.cwd || null);
