@@ -89,6 +89,23 @@ impl FrameCodec {
     pub fn set_decode_limit(&mut self, max_len: usize) {
         self.max_decode_len = max_len;
     }
+
+    /// The header [`Encoder::encode`] writes before a line of `payload_len` bytes, for a caller
+    /// that writes a large payload to the socket itself rather than copying it into the write
+    /// buffer. Refused over the limit, as `encode` does.
+    pub fn line_header(&self, payload_len: usize) -> Result<[u8; HEADER_LEN + 1], DecodeError> {
+        let len = payload_len + 1;
+        if len > self.max_len {
+            return Err(DecodeError::TooLong {
+                len,
+                max: self.max_len,
+            });
+        }
+        let mut header = [0u8; HEADER_LEN + 1];
+        header[..HEADER_LEN].copy_from_slice(&(len as u32).to_be_bytes());
+        header[HEADER_LEN] = KIND_LINE;
+        Ok(header)
+    }
 }
 
 impl Default for FrameCodec {

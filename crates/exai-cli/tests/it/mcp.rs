@@ -108,6 +108,22 @@ async fn tools_list_and_call_round_trip_non_ascii_and_large_results() {
         "a multi-megabyte result arrives whole"
     );
     assert!(big.contains("日本"));
+    // Large answers (written to the socket from their own buffer) and small ones (through the
+    // codec's buffer) interleaved on one connection: each arrives whole, to its own request.
+    let sizes = [70_000, 1, 200_000, 65_535, 65_536, 1_000_000];
+    let calls = sizes.iter().enumerate().map(|(n, &bytes)| {
+        let window = &window;
+        async move {
+            let echo = format!("small {n}");
+            let (big, small) = tokio::join!(
+                window.call_text("big", json!({ "bytes": bytes })),
+                window.call_text("echo", json!({ "text": echo })),
+            );
+            assert_eq!(big.len(), bytes, "call {n}");
+            assert_eq!(small, echo);
+        }
+    });
+    futures_util::future::join_all(calls).await;
     // A tool with the daemon's name suffix still resolves.
     assert_eq!(
         window

@@ -37,7 +37,7 @@ where
                 break Ok(());
             }
             Some(line) = out_rx.recv() => {
-                if let Err(err) = conn.send(Frame::Line(line)).await {
+                if let Err(err) = super::send_line(conn, line).await {
                     break Err(write_failed(&err));
                 }
             }

@@ -45,6 +45,31 @@ fn decode_in_pieces(
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
+    /// A large line written as header then payload (the hub's direct write) is byte for byte
+    /// what the encoder writes, and over the limit it is refused the same way.
+    #[test]
+    fn line_header_then_payload_is_the_encoded_frame(
+        payload in prop::collection::vec(any::<u8>(), 0..600),
+        max in 1usize..700,
+    ) {
+        let mut codec = FrameCodec::new(max);
+        let mut encoded = BytesMut::new();
+        let encoding = codec.encode(Frame::Line(Bytes::from(payload.clone())), &mut encoded);
+        match codec.line_header(payload.len()) {
+            Ok(header) => {
+                prop_assert!(encoding.is_ok());
+                let mut direct = header.to_vec();
+                direct.extend_from_slice(&payload);
+                prop_assert_eq!(&direct[..], &encoded[..]);
+            }
+            Err(error) => {
+                let too_long = matches!(error, DecodeError::TooLong { .. });
+                prop_assert!(too_long);
+                prop_assert!(encoding.is_err());
+            }
+        }
+    }
+
     #[test]
     fn frames_round_trip_under_any_chunking(
         frames in prop::collection::vec(frame(), 0..8),
