@@ -1,10 +1,11 @@
 //! `exai connect [EDITOR]`: write the exai server into an editor's own config file, or show
-//! which editors are connected (`--status`, or no editor). The work is
+//! which editors are connected (`--status`, or no editor), or rewrite the editor's other stdio
+//! servers to run through exai-shim (`--wrap`, undone by `--unwrap`). The work is
 //! `exai_hub::connect::Connector`, shared with the dashboard's Connect page.
 
 use crate::{ConnectArgs, ExitCode};
 use exai_hub::api::EditorStatus;
-use exai_hub::connect::{self, Connector, Editor, Env};
+use exai_hub::connect::{self, Connector, Direction, Editor, Env, ServerChange, wrap};
 
 pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let (shim, found) = match args.shim {
@@ -48,6 +49,25 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::Ok);
     };
+    if args.wrap || args.unwrap {
+        let direction = if args.wrap {
+            Direction::Wrap
+        } else {
+            Direction::Unwrap
+        };
+        if direction == Direction::Wrap && !found && !args.dry_run {
+            anyhow::bail!(
+                "{} does not exist, and every wrapped server would fail to start without it; install EXAI, build it or pass --shim PATH (nothing was written)",
+                connector.shim.display()
+            );
+        }
+        let result = connector.wrap(editor, workspace.as_deref(), direction, args.dry_run)?;
+        out(&result.message);
+        if !result.servers.is_empty() {
+            out(&listing(&result.servers));
+        }
+        return Ok(ExitCode::Ok);
+    }
     if args.dry_run {
         let plan = connector.plan(editor, workspace.as_deref())?;
         let result = connector.connect(editor, workspace.as_deref(), true)?;
@@ -60,6 +80,37 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let result = connector.connect(editor, workspace.as_deref(), false)?;
     out(&result.message);
     Ok(ExitCode::Ok)
+}
+
+/// What wrapping did to each server: a line with its name and outcome, then for a rewritten
+/// one what it ran and runs now (`-`/`+`), and the names of its `env` variables, never their
+/// values.
+pub(crate) fn listing(servers: &[ServerChange]) -> String {
+    let width = servers
+        .iter()
+        .map(|server| server.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut lines = Vec::new();
+    for server in servers {
+        lines.push(format!(
+            "  {:<width$}  {}",
+            server.name,
+            server.outcome.describe()
+        ));
+        let pad = " ".repeat(width + 4);
+        if server.outcome.changed() {
+            lines.push(format!("{pad}- {}", wrap::command_line(&server.before)));
+            lines.push(format!("{pad}+ {}", wrap::command_line(&server.after)));
+        }
+        if server.outcome.changed() && !server.env_keys.is_empty() {
+            lines.push(format!(
+                "{pad}env kept: {} (values not shown)",
+                server.env_keys.join(", ")
+            ));
+        }
+    }
+    lines.join("\n")
 }
 
 /// One editor: `Cursor  connected  /home/me/.cursor/mcp.json`.

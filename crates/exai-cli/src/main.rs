@@ -74,6 +74,14 @@ struct ConfigArgs {
     /// A non-default local endpoint the shim must use (env EXAI_ENDPOINT).
     #[arg(long, value_name = "NAME", env = "EXAI_ENDPOINT")]
     endpoint: Option<String>,
+    /// Print FILE, this editor's MCP config ('-': standard input), with every stdio server
+    /// rewritten to run through exai-shim (shared by every window), ready to paste; what was
+    /// wrapped and what was left goes to stderr.
+    #[arg(long, value_name = "FILE", conflicts_with = "unwrap")]
+    wrap: Option<PathBuf>,
+    /// Print FILE with every server that runs through exai-shim back on its own command.
+    #[arg(long, value_name = "FILE")]
+    unwrap: Option<PathBuf>,
 }
 
 /// Flags of `exai connect`.
@@ -92,6 +100,14 @@ struct ConnectArgs {
     /// Show every editor's file and whether it has the exai server.
     #[arg(long, conflicts_with_all = ["dry_run"])]
     status: bool,
+    /// Instead of adding the exai server, rewrite the editor's other stdio servers to run
+    /// through exai-shim (`exai-shim -- COMMAND ARGS`), so every window shares one instance of
+    /// each; env, cwd and every other key stay; remote and already wrapped servers are left.
+    #[arg(long, requires = "editor", conflicts_with_all = ["status", "unwrap"])]
+    wrap: bool,
+    /// Undo --wrap: every server that runs through exai-shim runs its own command again.
+    #[arg(long, requires = "editor", conflicts_with_all = ["status"])]
+    unwrap: bool,
     /// The exai-shim to launch (default: the installed one, else the one next to exai).
     #[arg(long, value_name = "PATH")]
     shim: Option<PathBuf>,

@@ -5,6 +5,8 @@
 //! - [`editor`]: which editors, where their files are, what the entry looks like (with the
 //!   documentation each format was checked against).
 //! - [`write`]: parse, merge, back up, write atomically; nothing when nothing changes.
+//! - [`wrap`]: the editor's other stdio servers rewritten to run through the shim (and back),
+//!   as a pure function from file text to text and a report.
 //! - `jsonc` and `tomlfile`: edits that keep every byte outside the edited member (comments,
 //!   trailing commas, formatting) as it was.
 //!
@@ -14,6 +16,7 @@
 pub mod editor;
 mod jsonc;
 mod tomlfile;
+pub mod wrap;
 pub mod write;
 
 use crate::api::{ConnectInfo, ConnectResult, EditorStatus, Snippet};
@@ -22,6 +25,7 @@ pub use jsonc::{Entry, ParseError};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+pub use wrap::{Direction, Outcome, ServerChange, WrapOptions, WrapPlan};
 pub use write::{Plan, ServersFile};
 
 /// The name of EXAI's entry in every editor's file.
@@ -222,6 +226,99 @@ impl Connector {
         })
     }
 
+    /// The options a wrapped entry of `editor` gets: this shim, `--name` as EXAI's own entry
+    /// (so the dashboard says which editor a window is), `--endpoint` when not the default.
+    pub fn wrap_options(&self, editor: Editor) -> WrapOptions {
+        WrapOptions {
+            shim: self.shim.display().to_string(),
+            shim_args: shim_args(Some(editor.window_name()), self.endpoint.as_deref()),
+        }
+    }
+
+    /// What wrapping (or unwrapping) `editor`'s servers would write, and what happens to each.
+    pub fn plan_wrap(
+        &self,
+        editor: Editor,
+        workspace: Option<&Path>,
+        direction: Direction,
+    ) -> anyhow::Result<(Plan, WrapPlan)> {
+        let target = editor.target(&self.env, workspace)?;
+        let before = write::read(&target.path)?;
+        let wrapped = wrap::plan(
+            before.as_deref().unwrap_or(""),
+            target.format,
+            direction,
+            &self.wrap_options(editor),
+        )
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "{} is not valid: {err}. Fix it (or move it away) and try again; nothing was written",
+                target.path.display()
+            )
+        })?;
+        let plan = Plan {
+            target,
+            after: match &before {
+                Some(_) => wrapped.text.clone(),
+                None => String::new(),
+            },
+            before,
+        };
+        Ok((plan, wrapped))
+    }
+
+    /// Rewrites `editor`'s stdio servers to run through the shim ([`Direction::Wrap`]) or back
+    /// (unless `dry_run`): after a backup, only their `command` and `args`, nothing when
+    /// nothing changes.
+    pub fn wrap(
+        &self,
+        editor: Editor,
+        workspace: Option<&Path>,
+        direction: Direction,
+        dry_run: bool,
+    ) -> anyhow::Result<WrapResult> {
+        let (plan, wrapped) = self.plan_wrap(editor, workspace, direction)?;
+        let path = plan.target.path.display().to_string();
+        let backup = if dry_run || plan.before.is_none() {
+            None
+        } else {
+            write::apply(&plan, SystemTime::now())?
+        };
+        let title = editor.title();
+        let n_changed = wrapped.n_changed();
+        let servers = match n_changed {
+            1 => "1 server".to_owned(),
+            n => format!("{n} servers"),
+        };
+        let (verb, done) = match direction {
+            Direction::Wrap => ("wrap", "Wrapped"),
+            Direction::Unwrap => ("unwrap", "Unwrapped"),
+        };
+        let message = match (&plan.before, n_changed) {
+            (None, _) => format!(
+                "{path} does not exist: {title} has no servers to {verb}; nothing was written."
+            ),
+            (Some(_), 0) => format!("Nothing to {verb} in {path}; nothing was written."),
+            _ if dry_run => format!(
+                "Dry run: would {verb} {servers} in {path} (after a backup); nothing was written."
+            ),
+            _ => format!(
+                "{done} {servers} in {path}{}. Restart {title} (or reload its MCP servers) to use them.",
+                backup
+                    .as_ref()
+                    .map(|backup| format!(" (the old file is in {})", backup.display()))
+                    .unwrap_or_default()
+            ),
+        };
+        Ok(WrapResult {
+            path: plan.target.path.clone(),
+            changed: plan.before.is_some() && plan.changed(),
+            backup,
+            message,
+            servers: wrapped.servers,
+        })
+    }
+
     /// Whether `editor` is connected, and to what.
     pub fn status(&self, editor: Editor, workspace: Option<&Path>) -> EditorStatus {
         let target = match editor.target(&self.env, workspace) {
@@ -272,6 +369,21 @@ impl Connector {
             problem: None,
         }
     }
+}
+
+/// What [`Connector::wrap`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrapResult {
+    /// The editor's file.
+    pub path: PathBuf,
+    /// Whether the file changes (or, in a dry run, would).
+    pub changed: bool,
+    /// Where the old file was copied.
+    pub backup: Option<PathBuf>,
+    /// One sentence for the user.
+    pub message: String,
+    /// Every server in the file and what happened to it.
+    pub servers: Vec<ServerChange>,
 }
 
 /// The command an entry runs (also Zed's older `{"command": {"path": ...}}`).
@@ -780,6 +892,86 @@ mod tests {
             assert_eq!(
                 backups(target.path.parent().unwrap()).len(),
                 1,
+                "{editor:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrapping_an_editor_s_servers_backs_up_once_and_unwrapping_restores_them() {
+        for editor in Editor::ALL {
+            let home = tempfile::tempdir().unwrap();
+            let connector = connector(home.path());
+            let target = editor.target(&connector.env, None).unwrap();
+            let missing = connector
+                .wrap(editor, None, Direction::Wrap, false)
+                .unwrap();
+            assert!(
+                !missing.changed && missing.servers.is_empty(),
+                "{missing:?}"
+            );
+            assert!(
+                missing.message.contains("does not exist") && !target.path.exists(),
+                "{editor:?}: {}",
+                missing.message
+            );
+
+            let before = existing(editor);
+            std::fs::create_dir_all(target.path.parent().unwrap()).unwrap();
+            std::fs::write(&target.path, before).unwrap();
+            let dry = connector.wrap(editor, None, Direction::Wrap, true).unwrap();
+            assert!(dry.changed && dry.backup.is_none(), "{dry:?}");
+            assert!(dry.message.starts_with("Dry run: would wrap 1 server in"));
+            assert_eq!(std::fs::read_to_string(&target.path).unwrap(), before);
+
+            let wrapped = connector
+                .wrap(editor, None, Direction::Wrap, false)
+                .unwrap();
+            assert_eq!(wrapped.servers.len(), 1);
+            assert_eq!(wrapped.servers[0].outcome, Outcome::Wrapped);
+            let backup = wrapped.backup.clone().unwrap();
+            assert_eq!(std::fs::read_to_string(&backup).unwrap(), before);
+            assert!(
+                wrapped.message.starts_with("Wrapped 1 server in")
+                    && wrapped.message.contains(&backup.display().to_string()),
+                "{}",
+                wrapped.message
+            );
+            let text = std::fs::read_to_string(&target.path).unwrap();
+            let entry = ServersFile::parse(&text, target.format)
+                .unwrap()
+                .server("memory")
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                entry_command(&entry).as_deref(),
+                Some(connector.shim.to_str().unwrap())
+            );
+            assert_eq!(
+                entry["args"].as_array().unwrap()[..4],
+                [
+                    json!("--name"),
+                    json!(editor.window_name()),
+                    json!("--"),
+                    json!("npx")
+                ]
+            );
+
+            let again = connector
+                .wrap(editor, None, Direction::Wrap, false)
+                .unwrap();
+            assert!(!again.changed && again.backup.is_none(), "{again:?}");
+            assert!(again.message.starts_with("Nothing to wrap"));
+            assert_eq!(backups(target.path.parent().unwrap()).len(), 1);
+
+            let unwrapped = connector
+                .wrap(editor, None, Direction::Unwrap, false)
+                .unwrap();
+            assert!(unwrapped.changed && unwrapped.backup.is_some());
+            // Claude Code's `"args": []` comes back as written; the others' compact arrays too.
+            assert_eq!(
+                std::fs::read_to_string(&target.path).unwrap(),
+                before,
                 "{editor:?}"
             );
         }

@@ -185,6 +185,18 @@ impl Editor {
         }
     }
 
+    /// How this editor's files keep their servers (the same for the user's and a project's).
+    pub fn format(self) -> Format {
+        match self {
+            Editor::Code => Format::Json(&["servers"]),
+            Editor::Zed => Format::Json(&["context_servers"]),
+            Editor::Codex => Format::Toml(&["mcp_servers"]),
+            Editor::Cursor | Editor::ClaudeDesktop | Editor::ClaudeCode | Editor::Windsurf => {
+                Format::Json(&["mcpServers"])
+            }
+        }
+    }
+
     /// The file for the user (`workspace` `None`) or for one project folder.
     pub fn target(self, env: &Env, workspace: Option<&Path>) -> anyhow::Result<Target> {
         let home = &env.home;

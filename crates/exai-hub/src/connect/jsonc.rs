@@ -213,6 +213,39 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// The whole text with members of the object at `path` set to `values`, each on its own:
+    /// an existing member's value replaced where it stands (written on one line), a missing
+    /// one added after the last member. Every other byte, the object's other members and their
+    /// comments included, stays as it was; the text is unchanged when the values already are.
+    pub fn set_values(&self, path: &[&str], values: &[(String, Value)]) -> Result<String, String> {
+        let mut text = self.text.to_owned();
+        for (key, value) in values {
+            let doc = Doc::parse(&text).map_err(|err| err.to_string())?;
+            let object = doc
+                .find(path)?
+                .ok_or_else(|| format!("\"{}\" is missing", path.join(".")))?;
+            let Kind::Object { members } = &object.kind else {
+                return Err(not_an_object(path));
+            };
+            let edited = match members.iter().rev().find(|member| member.key == *key) {
+                Some(member) if doc.value(&member.value) == *value => continue,
+                Some(member) => splice(
+                    doc.text,
+                    &[(member.value.start, member.value.end, compact(value))],
+                ),
+                None => {
+                    let unit = doc
+                        .root
+                        .as_ref()
+                        .map_or_else(|| "  ".to_owned(), |root| doc.indent_unit(root));
+                    doc.insert(object, key, &EntryValue::Value(value.clone()), &unit)
+                }
+            };
+            text = edited;
+        }
+        Ok(text)
+    }
+
     fn find(&self, path: &[&str]) -> Result<Option<&Node>, String> {
         let Some(mut node) = self.root.as_ref() else {
             return Ok(None);
@@ -376,10 +409,12 @@ fn splice(text: &str, edits: &[(usize, usize, String)]) -> String {
     out
 }
 
-/// What is written: the entry (keys in order) or objects around it on a missing path.
+/// What is written: the entry (keys in order), objects around it on a missing path, or one
+/// value (on one line).
 enum EntryValue {
     Entry(Entry),
     Object(Vec<(String, EntryValue)>),
+    Value(Value),
 }
 
 fn json_string(text: &str) -> String {
@@ -391,6 +426,7 @@ fn json_string(text: &str) -> String {
 /// that is itself on one line.
 fn render(value: &EntryValue, indent: &str, unit: &str, inline: bool) -> String {
     let members: Vec<(String, String)> = match value {
+        EntryValue::Value(value) => return compact(value),
         EntryValue::Entry(entry) => entry
             .iter()
             .map(|(key, value)| (json_string(key), compact(value)))

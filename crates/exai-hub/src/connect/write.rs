@@ -3,8 +3,9 @@
 //! nothing at all when the entry is already there.
 //!
 //! [`ServersFile`] is the one interface over the two formats: list the servers, set one.
-//! Connecting sets `exai`; wrapping the editor's other servers through the shim (issue 10)
-//! will read [`ServersFile::servers`] and set each of them in the same [`plan`].
+//! Connecting sets `exai`; wrapping the editor's other servers through the shim
+//! (`super::wrap`) reads [`ServersFile::servers`] and sets each one's `command` and `args`
+//! with [`ServersFile::with_server_keys`].
 
 use super::editor::{Format, Target};
 use super::jsonc::{self, Entry};
@@ -58,6 +59,29 @@ impl<'a> ServersFile<'a> {
         match self {
             ServersFile::Json(doc, path) => doc.set_member(path, name, entry),
             ServersFile::Toml(doc, path) => doc.set_member(path, name, entry),
+        }
+    }
+
+    /// The whole text with only `keys` of the existing server `name` changed, each value where
+    /// it stands: its other keys, and in JSONC the comments and layout inside the entry, stay
+    /// byte for byte (wrapping edits `command` and `args` next to an `env` it must not touch).
+    /// `inside` names an object within the entry instead (Zed's older `command` object; JSON
+    /// only).
+    pub fn with_server_keys(
+        self,
+        name: &str,
+        inside: &[&str],
+        keys: &Entry,
+    ) -> Result<String, String> {
+        match self {
+            ServersFile::Json(doc, path) => {
+                let mut full: Vec<&str> = path.to_vec();
+                full.push(name);
+                full.extend(inside);
+                doc.set_values(&full, keys)
+            }
+            ServersFile::Toml(doc, path) if inside.is_empty() => doc.set_member(path, name, keys),
+            ServersFile::Toml(..) => Err(format!("{name}.{} is not editable", inside.join("."))),
         }
     }
 }
