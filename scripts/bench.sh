@@ -2,6 +2,8 @@
 # The relay benchmark: release builds, real processes, one table (crates/exai-cli/benches/relay.rs).
 #
 #   scripts/bench.sh            full run (under 3 minutes once built and the peers are installed)
+#   scripts/bench.sh --only=large,idle   only those sections (latency, throughput, idle,
+#                               large, servers); for working on one figure, not for the table
 #   scripts/bench.sh --quick    every row once with a few iterations and the smallest sizes, to
 #                               prove the harness works (scripts/test.sh runs it); it uses the
 #                               debug builds the test run already made unless --release is given,
@@ -16,11 +18,13 @@ repo="$(pwd)"
 
 quick=0
 profile=release
+only=()
 for arg in "$@"; do
     case "$arg" in
+        --only=*) only=("$arg") ;;
         --quick) quick=1; profile=dev ;;
         --release) profile=release ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -72,4 +76,4 @@ cargo build --locked --profile "$profile" -p exai-cli -p exai-shim
 quick_flag=()
 [ "$quick" = 1 ] && quick_flag=(--quick)
 # A bench run never takes this long; the limit only stops a wedged peer from hanging CI.
-timeout 600 cargo bench --locked --profile "$profile" -p exai-cli --bench relay -- "${quick_flag[@]}"
+timeout 600 cargo bench --locked --profile "$profile" -p exai-cli --bench relay -- "${quick_flag[@]}" "${only[@]}"

@@ -45,6 +45,9 @@ use std::time::{Duration, Instant};
 /// How much of everything: the full run and the quick one.
 struct Plan {
     quick: bool,
+    /// `--only=a,b`: the sections to run (latency, throughput, idle, large, servers); all when
+    /// empty.
+    only: Vec<String>,
     starts: usize,
     rounds: usize,
     pings_per_round: usize,
@@ -64,6 +67,7 @@ impl Plan {
         if quick {
             Plan {
                 quick,
+                only: Vec::new(),
                 starts: 5,
                 rounds: 2,
                 pings_per_round: 50,
@@ -80,6 +84,7 @@ impl Plan {
         } else {
             Plan {
                 quick,
+                only: Vec::new(),
                 starts: 50,
                 rounds: 20,
                 pings_per_round: 500,
@@ -95,6 +100,11 @@ impl Plan {
             }
         }
     }
+
+    /// Whether section `name` runs.
+    fn runs(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|only| only == name)
+    }
 }
 
 fn main() {
@@ -105,7 +115,14 @@ fn main() {
     } else if has("--role=daemon") {
         daemon()
     } else {
-        run(Plan::new(has("--quick")))
+        let mut plan = Plan::new(has("--quick"));
+        plan.only = args
+            .iter()
+            .filter_map(|arg| arg.strip_prefix("--only="))
+            .flat_map(|list| list.split(','))
+            .map(str::to_owned)
+            .collect();
+        run(plan)
     };
     if let Err(error) = outcome {
         eprintln!("bench: {error:#}");
@@ -197,6 +214,18 @@ impl Env {
             .env_remove("EXAI_AUTOSTART")
             .env("EXAI_LOG", "error")
             .stderr(Stdio::null());
+        command
+    }
+
+    /// A shim standing for the trivial server (`exai-shim -- relay --role=trivial EXTRA...`):
+    /// the hub starts one instance per distinct command and shares it.
+    fn wrapped(&self, socket: &Path, name: &str, extra: &[&str]) -> Command {
+        let mut command = self.shim(socket, name);
+        command
+            .arg("--")
+            .arg(&self.me)
+            .arg("--role=trivial")
+            .args(extra);
         command
     }
 }
@@ -314,24 +343,26 @@ fn run(plan: Plan) -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     let mut notes = Vec::new();
-    eprintln!("bench: latency (shim start, ping, echo) ...");
-    latency(&plan, &env, &mut rows, &mut notes)?;
-    eprintln!("bench: throughput ...");
-    throughput(&plan, &env, &runtime, &mut rows)?;
-    eprintln!("bench: {} idle windows ...", plan.idle_windows);
-    idle(&plan, &env, &runtime, &mut rows)?;
-    eprintln!("bench: large result ...");
-    large(&plan, &env, &mut rows)?;
-    rows.push(Row::skipped(
-        "throughput · concurrent upstream (wrapped trivial server)",
-        ">= 50,000 calls/s",
-        "needs `exai-shim -- <command>` (issue 10)",
-    ));
-    rows.push(Row::skipped(
-        "8 windows × 3 wrapped servers: processes, total RSS",
-        "shared vs one per window",
-        "needs `exai-shim -- <command>` (issue 10)",
-    ));
+    if plan.runs("latency") {
+        eprintln!("bench: latency (shim start, ping, echo) ...");
+        latency(&plan, &env, &mut rows, &mut notes)?;
+    }
+    if plan.runs("throughput") {
+        eprintln!("bench: throughput ...");
+        throughput(&plan, &env, &runtime, &mut rows)?;
+    }
+    if plan.runs("idle") {
+        eprintln!("bench: {} idle windows ...", plan.idle_windows);
+        idle(&plan, &env, &runtime, &mut rows)?;
+    }
+    if plan.runs("large") {
+        eprintln!("bench: large result ...");
+        large(&plan, &env, &mut rows)?;
+    }
+    if plan.runs("servers") {
+        eprintln!("bench: wrapped servers ...");
+        servers(&plan, &env, &runtime, &mut rows, &mut notes)?;
+    }
 
     println!();
     report::print(&rows);
@@ -393,6 +424,15 @@ fn latency(
         Target::Ws(_) => unreachable!(),
     };
     let mut ws_direct = Target::Ws(ws::WsClient::connect(&env.daemon_url)?);
+    // The same trivial server as the direct path, wrapped: one instance the hub shares.
+    let mut wrapped = Target::Stdio(Editor::spawn(&mut env.wrapped(
+        &socket,
+        "latency-wrapped",
+        &[],
+    ))?);
+    if let Target::Stdio(editor) = &mut wrapped {
+        editor.initialize().context("exai-shim -- trivial server")?;
+    }
 
     // The peers, around the same trivial server.
     let me = env.me.display().to_string();
@@ -432,8 +472,10 @@ fn latency(
                 peer_names.push(*name);
             }
         }
+        targets.push(("exai-shim -- trivial server", &mut wrapped, per_round));
         let samples = interleaved(&mut targets, work, plan.rounds)?;
         let stats: Vec<Stats> = samples.iter().map(|s| Stats::of(s)).collect();
+        let wrapped_stats = stats[stats.len() - 1];
         let direct_stats = stats[0];
         let ours = stats[1];
         let peer_stats = |offset: usize| -> Vec<(&str, Stats)> {
@@ -497,6 +539,23 @@ fn latency(
                 rows.push(row);
             }
         }
+        let peer_ratios = |of: &Stats| {
+            peer_figures
+                .iter()
+                .map(|(name, s)| format!("{name} {:.0}×", s.p50 / of.p50))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut row = Row::latency(
+            match work {
+                Work::Ping => "ping · exai-shim -- trivial server, shared (hub answers)",
+                Work::Echo => "tools/call echo · exai-shim -- trivial server, shared",
+            },
+            &wrapped_stats,
+        );
+        row.over_direct = over(&wrapped_stats, &direct_stats);
+        row.vs_peers = peer_ratios(&wrapped_stats);
+        rows.push(row);
         for (name, s) in &peer_figures {
             let (via, answered) = match (*name, work) {
                 ("supergateway", _) => ("stdio→SSE→stdio", "→ trivial server"),
@@ -773,6 +832,222 @@ fn large(plan: &Plan, env: &Env, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         rows.push(row);
     }
     Ok(())
+}
+
+/// Wrapped servers: calls from many windows pipelined through one shared instance of the
+/// trivial server, then 8 windows × 3 servers, shared through the hub versus each window
+/// starting its own (processes and memory).
+fn servers(
+    plan: &Plan,
+    env: &Env,
+    runtime: &tokio::runtime::Runtime,
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let per_window = (plan.pings_per_window / 2).max(1);
+    let me = env.me.clone();
+    let (answers, took) = runtime.block_on(windows::pipelined(
+        |_| {
+            let mut command = tokio::process::Command::new(&me);
+            command.arg("--role=trivial");
+            command
+        },
+        plan.windows,
+        per_window,
+        editor::echo,
+    ))?;
+    let mut row = Row::new(format!(
+        "throughput · {} windows pipelining tools/call · direct, a server each",
+        plan.windows
+    ));
+    row.n = thousands(answers as f64);
+    row.figure = format!("{} calls/s", thousands(answers as f64 / took.as_secs_f64()));
+    rows.push(row);
+
+    let (hub, socket) = env.hub("servers")?;
+    let shim = env.shim.clone();
+    let (answers, took) = runtime.block_on(windows::pipelined(
+        |index| {
+            let mut command = tokio::process::Command::new(&shim);
+            command
+                .arg("--endpoint")
+                .arg(&socket)
+                .args(["--name", &format!("wrapped-{index}")])
+                .env_remove("EXAI_AUTOSTART")
+                .env("EXAI_LOG", "error")
+                .stderr(Stdio::null())
+                .arg("--")
+                .arg(&me)
+                .arg("--role=trivial");
+            command
+        },
+        plan.windows,
+        per_window,
+        editor::echo,
+    ))?;
+    let rate = answers as f64 / took.as_secs_f64();
+    let mut row = Row::new(format!(
+        "throughput · {} windows pipelining tools/call · exai-shim -- trivial server, one shared instance",
+        plan.windows
+    ))
+    .goal(">= 50,000 calls/s", rate >= 50_000.0);
+    row.n = thousands(answers as f64);
+    row.figure = format!("{} calls/s", thousands(rate));
+    rows.push(row);
+
+    // 8 windows × 3 servers. A real server from the registry when it is installed (full run);
+    // the trivial server otherwise, and in quick mode.
+    let everything = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
+        "../../ci/servers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+    );
+    let real = !plan.quick && everything.is_file() && which("node").is_some();
+    let (kind, argv): (&str, Vec<String>) = if real {
+        (
+            "@modelcontextprotocol/server-everything (node)",
+            vec![
+                "node".into(),
+                everything.display().to_string(),
+                "stdio".into(),
+            ],
+        )
+    } else {
+        (
+            "the trivial server",
+            vec![env.me.display().to_string(), "--role=trivial".into()],
+        )
+    };
+    let (windows, servers) = if plan.quick { (2, 3) } else { (8, 3) };
+    // Three servers: the same program told apart by an argument it ignores.
+    let server_argv = |server: usize| {
+        let mut argv = argv.clone();
+        argv.push(format!("--bench-server={server}"));
+        argv
+    };
+    let mut shims = Vec::new();
+    for window in 0..windows {
+        for server in 0..servers {
+            let mut command = env.shim(&socket, &format!("w{window}-s{server}"));
+            command.arg("--").args(server_argv(server));
+            let mut shim = Editor::spawn(&mut command)?;
+            shim.initialize()?;
+            shim.ask(r#"{"jsonrpc":"2.0","id":"l","method":"tools/list"}"#)?;
+            anyhow::ensure!(
+                ws::contains(&shim.line, b"\"tools\""),
+                "tools/list through a wrapped {kind}: {}",
+                shim.text()
+            );
+            shims.push(shim);
+        }
+    }
+    let mut shared: Vec<u32> = descendants(hub.pid());
+    shared.push(hub.pid());
+    shared.extend(shims.iter().map(Editor::pid));
+    let shared_memory = Memory::of(&shared);
+    drop(shims);
+    drop(hub);
+    let mut own = Vec::new();
+    for _window in 0..windows {
+        for server in 0..servers {
+            let argv = server_argv(server);
+            let mut server = Editor::spawn(
+                Command::new(&argv[0])
+                    .args(&argv[1..])
+                    .stderr(Stdio::null()),
+            )?;
+            server.initialize()?;
+            server.ask(r#"{"jsonrpc":"2.0","id":"l","method":"tools/list"}"#)?;
+            own.push(server);
+        }
+    }
+    let mut alone: Vec<u32> = Vec::new();
+    for server in &own {
+        alone.push(server.pid());
+        alone.extend(descendants(server.pid()));
+    }
+    let alone_memory = Memory::of(&alone);
+    drop(own);
+    let what = format!("{windows} windows × {servers} servers");
+    let mut row = Row::new(format!("{what} · each window starts its own"));
+    row.figure = alone_memory.describe();
+    rows.push(row);
+    let mut row = Row::new(format!("{what} · shared through exai-shim + hub"));
+    row.figure = format!(
+        "{} ({:.0}× fewer processes, {:.1}× less PSS)",
+        shared_memory.describe(),
+        alone_memory.processes as f64 / shared_memory.processes.max(1) as f64,
+        alone_memory.pss_kib as f64 / shared_memory.pss_kib.max(1) as f64
+    );
+    rows.push(row);
+    notes.push(format!(
+        "the {what} rows run {kind}; shared counts the hub, its server instances and every shim"
+    ));
+    Ok(())
+}
+
+/// Processes and memory of a set of processes.
+struct Memory {
+    processes: usize,
+    rss_kib: u64,
+    pss_kib: u64,
+}
+
+impl Memory {
+    fn of(pids: &[u32]) -> Memory {
+        Memory {
+            processes: pids.len(),
+            rss_kib: pids
+                .iter()
+                .filter_map(|&pid| procfs::status_kib(pid, "VmRSS"))
+                .sum(),
+            pss_kib: pids.iter().filter_map(|&pid| procfs::pss_kib(pid)).sum(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} processes, RSS {:.0} MiB, PSS {:.0} MiB",
+            self.processes,
+            self.rss_kib as f64 / 1024.0,
+            self.pss_kib as f64 / 1024.0
+        )
+    }
+}
+
+/// Every process below `pid` (children, theirs, ...).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(parent) = procfs::parent(child) {
+            parents.push((child, parent));
+        }
+    }
+    let mut found = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for &(child, of) in &parents {
+            if of == parent {
+                found.push(child);
+                frontier.push(child);
+            }
+        }
+    }
+    found
+}
+
+/// The path of `program` on PATH.
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
+    })
 }
 
 /// The idle rows hold a socket per window in this process and the hub.

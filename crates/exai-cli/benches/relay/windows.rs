@@ -85,6 +85,16 @@ pub async fn pipelined_pings(
     windows: usize,
     per_window: usize,
 ) -> anyhow::Result<(usize, Duration)> {
+    pipelined(command, windows, per_window, crate::editor::ping).await
+}
+
+/// [`pipelined_pings`] with any request: `request(id)` is the line for request `id`.
+pub async fn pipelined(
+    command: impl Fn(usize) -> tokio::process::Command,
+    windows: usize,
+    per_window: usize,
+    request: fn(u64) -> String,
+) -> anyhow::Result<(usize, Duration)> {
     let mut children = Vec::with_capacity(windows);
     for index in 0..windows {
         let mut child = command(index)
@@ -107,7 +117,7 @@ pub async fn pipelined_pings(
     }
     let mut batch = Vec::new();
     for id in 0..per_window {
-        batch.extend_from_slice(crate::editor::ping(id as u64).as_bytes());
+        batch.extend_from_slice(request(id as u64).as_bytes());
         batch.push(b'\n');
     }
     let batch = std::sync::Arc::new(batch);
