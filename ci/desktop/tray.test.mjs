@@ -12,7 +12,9 @@
 // its Save writing config.toml (0600, the token in no log) and the hub reconnecting, the window
 // released after it is closed; its memory (PSS of the whole process tree) in each state is
 // printed as `tray-pss: hidden=.. MiB open=.. MiB released=.. MiB` and written to
-// target/desktop-pss.txt. Screenshots go to target/screenshots/tray-*.png.
+// target/desktop-pss.txt. Last, a tray that makes no window (EXAI_TRAY_BROWSER=1, as where no
+// webview can be made): "Open dashboard" starts the loopback dashboard and hands its address to
+// the default browser (a fake xdg-open), which serves the page, and the API only with the token. Screenshots go to target/screenshots/tray-*.png.
 //
 // Run: `bash ci/desktop/test.sh` (which also builds nothing: see its header for what it needs).
 
@@ -529,5 +531,69 @@ describe("exai-tray on a headless Linux desktop", { timeout: 200_000 }, () => {
     const logs = readdirSync(firstLogDir).map((file) => readFileSync(path.join(firstLogDir, file), "utf8")).join("\n");
     check("the first-run tray wrote its log", logs.includes("daemon settings saved"), logs.slice(-2000));
     check("the token is in no log file and not in the tray's output", !logs.includes(token) && !first.stderr.includes(token) && !first.stdout.includes(token));
+  });
+
+  it("opens the dashboard in the browser when it makes no window, served with its token", async () => {
+    // The default browser is a fake xdg-open first on PATH (tauri-plugin-opener's `open` crate
+    // tries xdg-open first) that writes down each address it is given.
+    const browserHome = path.join(base, "browser");
+    const bin = path.join(browserHome, "bin");
+    const opened = path.join(browserHome, "opened.txt");
+    const stateDir = path.join(browserHome, "state");
+    for (const dir of [bin, stateDir]) await mkdir(dir, { recursive: true, mode: 0o700 });
+    await writeFile(path.join(bin, "xdg-open"), `#!/bin/sh\nprintf '%s\\n' "$1" >> '${opened}'\n`, { mode: 0o755 });
+    const browserEnv = {
+      ...trayEnv,
+      EXAI_ENDPOINT: `${endpoint}-browser`,
+      EXAI_TRAY_BROWSER: "1",
+      PATH: `${bin}:${env.PATH}`,
+      XDG_STATE_HOME: stateDir,
+    };
+    const addresses = () => {
+      try {
+        return readFileSync(opened, "utf8").split("\n").filter(Boolean);
+      } catch {
+        return [];
+      }
+    };
+    const browserTray = start("browser exai-tray", binary("exai-tray"), ["--hidden"], { env: browserEnv });
+    await browserTray.waitFor(/EXAI tray started/, { stream: "stderr", timeoutMs: START_MS });
+    const item = await counted(waitUntil("the tray menu with both ways to the dashboard", async () => {
+      const labels = menuLabels(await probe(env, "tray", browserTray.pid));
+      return labels.includes("Open dashboard") && labels.includes("Open dashboard in browser") && labels;
+    }, { timeoutMs: START_MS }));
+    check("no server listens before the dashboard is asked for", !/dashboard serving/.test(browserTray.stderr), item);
+
+    await probe(env, "tray-click", browserTray.pid, "Open dashboard");
+    const [address] = await counted(waitUntil("the browser given the dashboard's address", () => addresses().length > 0 && addresses(), {
+      timeoutMs: PROMPT_MS, show: () => browserTray.stderr.slice(-2000),
+    }));
+    const url = new URL(address);
+    const token = url.searchParams.get("token");
+    check("the address is on loopback with a token", url.protocol === "http:" && url.hostname === "127.0.0.1" && /^[0-9a-f]{64}$/.test(token ?? ""), url.origin);
+    const page = await fetch(address);
+    check("the address serves the dashboard's page", page.status === 200 && /<html/i.test(await page.text()), page.status);
+    const snapshot = await fetch(`${url.origin}/api/snapshot`, { headers: { Authorization: `Bearer ${token}` } });
+    const body = await snapshot.json().catch(() => null);
+    check("/api/snapshot with the token answers 200, the tray as host", snapshot.status === 200 && body?.host?.kind === "tray", { status: snapshot.status, host: body?.host });
+    const settings = await fetch(`${url.origin}/api/settings`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json());
+    check("/api/settings are the tray's", settings.host === "tray" && settings.notifications !== null, settings);
+    const refused = await fetch(`${url.origin}/api/snapshot`);
+    check("/api/snapshot without the token answers 401", refused.status === 401, refused.status);
+    check("no window and no WebKit process were made", (await x11Windows(env, TITLE)).length === 0 && childrenOf(browserTray.pid).every((pid) => !commandOf(pid).startsWith("WebKit")),
+      childrenOf(browserTray.pid).map(commandOf));
+
+    // The menu's own entry reuses the same server.
+    await probe(env, "tray-click", browserTray.pid, "Open dashboard in browser");
+    const [, again] = await counted(waitUntil("the browser given the address a second time", () => addresses().length > 1 && addresses(), { timeoutMs: PROMPT_MS }));
+    check("the second opening is the same server and token", again === address, { again: new URL(again).origin, first: url.origin });
+
+    browserTray.child.kill("SIGTERM");
+    const { code } = await browserTray.waitExit(PROMPT_MS, "exit after SIGTERM");
+    check("the browser tray exits 0", code === 0, browserTray.output);
+    const logs = readdirSync(stateDir, { recursive: true }).map((file) => path.join(stateDir, String(file)))
+      .filter((file) => statSync(file).isFile()).map((file) => readFileSync(file, "utf8")).join("\n");
+    check("the tray logged the browser opening", /dashboard opened in the browser/.test(browserTray.stderr) && /dashboard opened in the browser/.test(logs), browserTray.stderr.slice(-2000));
+    check("the dashboard token is in no log file and not in the tray's output", !logs.includes(token) && !browserTray.stderr.includes(token) && !browserTray.stdout.includes(token));
   });
 });

@@ -10,6 +10,7 @@
 //! Tauri runtime, so tests drive it with `tauri::test::mock_builder()`.
 //! Debug logs: `EXAI_LOG=exai_tray=debug,exai_hub=debug exai-tray`.
 
+pub mod browser;
 mod commands;
 mod forward;
 pub mod logs;
@@ -220,6 +221,7 @@ pub fn run_app<R: Runtime>(
         .manage(ShellInfo { endpoint_override })
         .manage(HubRun(tokio::sync::Mutex::new(hub_task)))
         .manage(DashboardView::default())
+        .manage(browser::BrowserDashboard::default())
         .invoke_handler(tauri::generate_handler![
             commands::snapshot,
             commands::logs,

@@ -30,3 +30,18 @@ pub fn show(notice: Notice) {
         }
     });
 }
+
+/// Shows a message of the shell's own (not a hub notice) in the background; a failure is
+/// logged at debug, since the message is also in the log.
+pub fn tell(summary: &'static str, body: String) {
+    tauri::async_runtime::spawn_blocking(move || {
+        let result = notify_rust::Notification::new()
+            .appname(APP_NAME)
+            .summary(summary)
+            .body(&body)
+            .show();
+        if let Err(error) = result {
+            tracing::debug!(summary, error = %error, "could not show a notification");
+        }
+    });
+}

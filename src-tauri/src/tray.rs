@@ -32,6 +32,8 @@ pub enum MenuId {
     Session(SessionId),
     /// Shows the dashboard.
     OpenDashboard,
+    /// Opens the dashboard in the default browser.
+    OpenInBrowser,
     /// Reconnects the daemon now.
     Reconnect,
     /// Opens the "Connect an editor" page.
@@ -53,6 +55,7 @@ impl MenuId {
             MenuId::Header => "header",
             MenuId::Session(_) => return None,
             MenuId::OpenDashboard => "open-dashboard",
+            MenuId::OpenInBrowser => "open-in-browser",
             MenuId::Reconnect => "reconnect",
             MenuId::Connect => "connect",
             MenuId::OpenLogs => "open-logs",
@@ -80,9 +83,10 @@ impl FromStr for MenuId {
     type Err = UnknownMenuId;
 
     fn from_str(text: &str) -> Result<MenuId, UnknownMenuId> {
-        const FIXED: [MenuId; 7] = [
+        const FIXED: [MenuId; 8] = [
             MenuId::Header,
             MenuId::OpenDashboard,
+            MenuId::OpenInBrowser,
             MenuId::Reconnect,
             MenuId::Connect,
             MenuId::OpenLogs,
@@ -170,6 +174,11 @@ impl<R: Runtime> Tray<R> {
             "Open dashboard",
             true,
         )?));
+        items.push(Box::new(item(
+            MenuId::OpenInBrowser,
+            "Open dashboard in browser",
+            true,
+        )?));
         items.push(Box::new(item(MenuId::Reconnect, "Reconnect daemon", true)?));
         items.push(Box::new(item(MenuId::Connect, "Connect an editor…", true)?));
         items.push(Box::new(item(MenuId::OpenLogs, "Open logs folder", true)?));
@@ -216,6 +225,10 @@ fn on_menu_event<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
             show_dashboard(app, Navigate::Session(session));
         }
         MenuId::OpenDashboard => show_dashboard(app, Navigate::Stay),
+        MenuId::OpenInBrowser => {
+            app.state::<ShellTx>().looked_at(LookedAt::Everything);
+            crate::browser::open(app, Navigate::Stay);
+        }
         MenuId::Reconnect => {
             tracing::info!("reconnect requested from the tray menu");
             app.state::<HubHandle>().reconnect_upstream();
@@ -245,6 +258,7 @@ mod tests {
             MenuId::Session(SessionId(0xabc)),
             MenuId::Session(SessionId(u64::MAX)),
             MenuId::OpenDashboard,
+            MenuId::OpenInBrowser,
             MenuId::Reconnect,
             MenuId::Connect,
             MenuId::OpenLogs,

@@ -13,9 +13,13 @@
 //! Nothing is lost while there is no page: a new page subscribes to `hub-event` first and then
 //! loads a snapshot (ui/src/app.ts), and the forwarder skips emitting while no window exists.
 //!
+//! Where no window can be made (no WebView2 runtime, a webview that fails), the dashboard opens
+//! in the browser instead (browser.rs).
+//!
 //! Window work runs on a blocking thread, never on the main thread in an event handler (where
 //! creating a WebView2 window deadlocks on Windows) and never on the runtime the hub shares.
 
+use crate::browser::{self, BrowserDashboard};
 use crate::forward::ShellTx;
 use crate::status::LookedAt;
 use crate::{DashboardView, MAIN_WINDOW, NAVIGATE, Navigate};
@@ -61,6 +65,10 @@ pub fn show_dashboard<R: Runtime>(app: &AppHandle<R>, target: Navigate) {
         Navigate::Session(id) => LookedAt::Session(id),
         Navigate::Stay | Navigate::Connect => LookedAt::Everything,
     });
+    if app.state::<BrowserDashboard>().preferred() {
+        browser::open(app, target);
+        return;
+    }
     let app = app.clone();
     tauri::async_runtime::spawn_blocking(move || show(&app, target));
 }
@@ -74,7 +82,7 @@ fn show<R: Runtime>(app: &AppHandle<R>, target: Navigate) {
                 (window, true)
             }
             Err(err) => {
-                tracing::warn!(error = %err, "cannot create the dashboard window");
+                browser::fall_back(app, target, err.to_string());
                 return;
             }
         },

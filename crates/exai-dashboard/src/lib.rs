@@ -90,24 +90,65 @@ pub async fn bind(addr: SocketAddr, env_token: Option<String>) -> anyhow::Result
     })
 }
 
+/// What the program serving the dashboard adds to the hub: its own settings (`/api/settings`).
+pub trait Shell: Send + Sync + 'static {
+    /// The settings in effect.
+    fn settings(&self) -> Settings;
+    /// Applies what the page sent; returns the settings now in effect.
+    fn set_settings(&self, settings: &Settings) -> anyhow::Result<Settings>;
+}
+
+/// `exai hub`: no settings of its own (no login item, no toasts), so both read as `null` and a
+/// change is answered with them unchanged.
+pub struct Headless;
+
+impl Shell for Headless {
+    fn settings(&self) -> Settings {
+        Settings {
+            host: HostKind::Headless,
+            autostart: None,
+            notifications: None,
+            log_dir: None,
+        }
+    }
+
+    fn set_settings(&self, _: &Settings) -> anyhow::Result<Settings> {
+        Ok(self.settings())
+    }
+}
+
 struct Dash {
     hub: HubHandle,
     policy: Policy,
     connect: ConnectInfo,
+    shell: Arc<dyn Shell>,
     stop: CancellationToken,
 }
 
-/// Serves until `stop` is cancelled.
+/// Serves `exai hub`'s dashboard until `stop` is cancelled.
 pub async fn serve(
     bound: Bound,
     hub: HubHandle,
     connect: ConnectInfo,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
+    serve_with(bound, hub, connect, Arc::new(Headless), stop).await
+}
+
+/// Serves the dashboard of `shell` (whose settings `/api/settings` reads and changes) until
+/// `stop` is cancelled.
+pub async fn serve_with(
+    bound: Bound,
+    hub: HubHandle,
+    connect: ConnectInfo,
+    shell: Arc<dyn Shell>,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let dash = Arc::new(Dash {
         hub,
         policy: Policy::new(bound.token, bound.addr),
         connect,
+        shell,
         stop: stop.clone(),
     });
     let app = Router::new()
@@ -121,7 +162,7 @@ pub async fn serve(
         .route("/api/connect", get(connect_info))
         .route("/api/connect/editors", get(connect_status))
         .route("/api/connect/editors/{editor}", post(connect_editor))
-        .route("/api/settings", get(settings).post(settings))
+        .route("/api/settings", get(settings).post(set_settings))
         .route(
             "/api/upstream/config",
             get(upstream_config).post(set_upstream_config),
@@ -316,15 +357,22 @@ async fn connect_editor(State(dash): State<Arc<Dash>>, Path(editor): Path<String
     }
 }
 
-/// The headless hub has no settings of its own (no login item, no toasts): both read as `null`.
-async fn settings() -> Response {
-    axum::Json(Settings {
-        host: HostKind::Headless,
-        autostart: None,
-        notifications: None,
-        log_dir: None,
-    })
-    .into_response()
+/// The settings of the program serving the dashboard (see [`Shell`]).
+async fn settings(State(dash): State<Arc<Dash>>) -> Response {
+    axum::Json(dash.shell.settings()).into_response()
+}
+
+/// Changes them; 422 with the reason when they cannot be changed.
+async fn set_settings(
+    State(dash): State<Arc<Dash>>,
+    axum::Json(wanted): axum::Json<Settings>,
+) -> Response {
+    let shell = dash.shell.clone();
+    match tokio::task::spawn_blocking(move || shell.set_settings(&wanted)).await {
+        Ok(Ok(now)) => axum::Json(now).into_response(),
+        Ok(Err(err)) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{err:#}")).into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
 }
 
 /// The daemon's URL, whether a token is set, and the config file (never the token).
