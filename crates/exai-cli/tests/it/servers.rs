@@ -771,3 +771,103 @@ async fn a_restart_gives_a_crash_looping_server_a_fresh_start() {
     window.close().await;
     hub.stop().await;
 }
+
+/// `ci/servers/lists-server.mjs` (node, nothing installed) serving the lists in `lists`, with
+/// `gate` as its start gate when given.
+fn lists_server(lists: &std::path::Path, gate: Option<&std::path::Path>) -> Vec<String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut args = vec![
+        "node".to_owned(),
+        root.join("ci/servers/lists-server.mjs")
+            .display()
+            .to_string(),
+        lists.display().to_string(),
+    ];
+    args.extend(gate.map(|gate| gate.display().to_string()));
+    args
+}
+
+/// Kills the instance's process and waits for the restarted one to be ready.
+async fn kill_and_wait_restarted(hub: &TestHub) -> ServerStatus {
+    let before = servers(hub).await.remove(0);
+    let pid = before.pid.expect("a pid");
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let restarts = before.restarts + 1;
+    let snapshot = wait_servers(hub, "the restarted server ready", |servers| {
+        servers[0].state == ServerState::Ready && servers[0].restarts == restarts
+    })
+    .await;
+    snapshot.servers[0].clone()
+}
+
+fn methods(lines: &[Value], suffix: &str) -> Vec<String> {
+    lines
+        .iter()
+        .filter_map(|line| line["method"].as_str())
+        .filter(|method| method.ends_with(suffix))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn after_a_restart_list_changed_is_sent_only_when_the_lists_differ() {
+    // server-everything installed means node is there for the small server too.
+    if everything("after_a_restart_list_changed_is_sent_only_when_the_lists_differ").is_none() {
+        return;
+    }
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let lists = env.dir.path().join("lists.json");
+    let write = |tools: &[&str]| {
+        let tools: Vec<Value> = tools
+            .iter()
+            .map(|name| json!({"name": name, "inputSchema": {"type": "object"}}))
+            .collect();
+        let body = json!({"tools": tools, "prompts": [{"name": "greet"}], "resources": []});
+        std::fs::write(&lists, body.to_string()).expect("write the lists");
+    };
+    write(&["echo"]);
+    let server = lists_server(&lists, None);
+    let mut a = Raw::open(&env, "a", &[], &server).await;
+    a.initialize(json!({})).await;
+    let mut b = Raw::open(&env, "b", &[], &server).await;
+    b.initialize(json!({})).await;
+    a.drain("before").await;
+    b.drain("before").await;
+
+    // The same lists after a restart: no list_changed. The server answers in order, so the
+    // hub's own listings are answered (and any list_changed sent) before a window's request.
+    kill_and_wait_restarted(&hub).await;
+    for window in [&mut a, &mut b] {
+        let listed = window.request(json!("l1"), "tools/list", json!({})).await;
+        assert_eq!(listed["result"]["tools"][0]["name"], "echo");
+        let seen = window.drain("same").await;
+        assert!(
+            methods(&seen, "/list_changed").is_empty(),
+            "nothing changed: {seen:?}"
+        );
+    }
+
+    // Another tool after the next restart: tools/list_changed, and only that, to both.
+    write(&["echo", "added"]);
+    kill_and_wait_restarted(&hub).await;
+    for window in [&mut a, &mut b] {
+        window
+            .wait_for("tools/list_changed", |line| {
+                line["method"] == "notifications/tools/list_changed"
+            })
+            .await;
+        let listed = window.request(json!("l2"), "tools/list", json!({})).await;
+        assert_eq!(listed["result"]["tools"][1]["name"], "added");
+        let seen = window.drain("differ").await;
+        assert_eq!(
+            methods(&seen, "/list_changed"),
+            ["notifications/tools/list_changed"],
+            "the prompts did not change: {seen:?}"
+        );
+    }
+    a.close().await;
+    b.close().await;
+    hub.stop().await;
+}

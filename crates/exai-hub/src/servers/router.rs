@@ -13,7 +13,12 @@
 //!   is touched, so prompts, resources, completion, cursors, tasks and `_meta` pass intact.
 //! - `notifications/cancelled` from a window names the hub's id upstream; only that window's
 //!   call can be cancelled. A window that goes away cancels its calls.
-//! - `*/list_changed` goes to every window that completed `initialize`; `resources/updated`
+//! - `*/list_changed` from the server goes to every window that completed `initialize`. The hub
+//!   lists tools, prompts and resources itself (every page) after each `initialize` and after
+//!   each `list_changed`, keeping a digest of each list; after a restart it sends
+//!   `notifications/<kind>/list_changed` only for the lists that differ from before the restart
+//!   (or that it could not list), and only to windows whose handshake answer offered that kind.
+//!   `resources/updated`
 //!   only to the windows subscribed to that URI (subscriptions counted per URI toward the
 //!   server); log messages to each window whose own `logging/setLevel` admits them (the server
 //!   is set to the most verbose level any window asked for; a window that never set one gets
@@ -121,6 +126,59 @@ struct Window {
     initialized: bool,
     caps: Caps,
     level: Option<Level>,
+    /// The lists the server offered in this window's handshake answer (bits of [`ListKind`]).
+    lists: u8,
+}
+
+/// The lists a server can say changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ListKind {
+    Tools,
+    Prompts,
+    Resources,
+}
+
+impl ListKind {
+    const ALL: [ListKind; 3] = [ListKind::Tools, ListKind::Prompts, ListKind::Resources];
+
+    fn name(self) -> &'static str {
+        match self {
+            ListKind::Tools => "tools",
+            ListKind::Prompts => "prompts",
+            ListKind::Resources => "resources",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    fn from_name(name: &str) -> Option<ListKind> {
+        ListKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// The kinds a capabilities object offers.
+    fn offered(capabilities: &serde_json::Value) -> u8 {
+        ListKind::ALL
+            .into_iter()
+            .filter(|kind| capabilities.get(kind.name()).is_some())
+            .fold(0, |bits, kind| bits | kind.bit())
+    }
+}
+
+/// Pages a hub listing follows before it gives up on a list (and counts it as unknown).
+const MAX_LIST_PAGES: u32 = 100;
+
+/// What the hub knows of one of the server's lists.
+#[derive(Debug, Default)]
+struct ListState {
+    /// A digest of the whole list as the hub last listed it (`None`: not known).
+    digest: Option<u64>,
+    /// The listing under way: its generation, pages so far and the digest of their items.
+    listing: Option<(u64, u32, std::collections::hash_map::DefaultHasher)>,
+    /// After a restart, until the new list is known: the digest from before it, to compare
+    /// with (`Some(None)`: unknown before, so any new list counts as changed).
+    before: Option<Option<u64>>,
 }
 
 #[derive(Debug)]
@@ -142,6 +200,12 @@ enum HubRequest {
     Subscribe(String),
     Unsubscribe(String),
     SetLevel,
+    /// One page of a list, for the listing of that generation.
+    List {
+        kind: ListKind,
+        generation: u64,
+        cursor: Option<String>,
+    },
 }
 
 /// What the server said in the hub's `initialize`.
@@ -170,6 +234,9 @@ pub(crate) struct Router {
     init: Option<ServerInit>,
     /// The server was initialized before: the next `initialize` is a restart.
     restarted: bool,
+    /// The hub's own view of the server's lists, by [`ListKind`].
+    lists: [ListState; 3],
+    next_listing: u64,
 }
 
 /// The hub's client capabilities toward a server: what it can route.
@@ -189,6 +256,8 @@ impl Router {
             upstream_level: None,
             init: None,
             restarted: false,
+            lists: Default::default(),
+            next_listing: 0,
         }
     }
 
@@ -211,6 +280,7 @@ impl Router {
                 initialized: false,
                 caps: Caps::default(),
                 level: None,
+                lists: 0,
             },
         );
     }
@@ -331,6 +401,9 @@ impl Router {
         }
         self.server_requests.clear();
         self.upstream_level = None;
+        for list in &mut self.lists {
+            list.listing = None;
+        }
         if self.init.take().is_some() {
             self.restarted = true;
         }
@@ -421,6 +494,16 @@ impl Router {
                 ]
             }
             Some(Pending::Hub(HubRequest::Initialize)) => self.initialized(response),
+            Some(Pending::Hub(HubRequest::List {
+                kind, generation, ..
+            })) => {
+                let page = match (response.result, response.error) {
+                    (Some(result), None) => Ok(result),
+                    (_, Some(error)) => Err(error_message(error)),
+                    (None, None) => Err("no result".to_owned()),
+                };
+                self.listed(kind, generation, page)
+            }
             Some(Pending::Hub(request)) => {
                 if let Some(error) = response.error {
                     tracing::warn!(server = %self.name, request = ?request, error = %error_message(error), "the MCP server refused a request of the hub's");
@@ -486,9 +569,9 @@ impl Router {
         let mut actions = vec![Action::Upstream(Bytes::from_static(
             br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
         ))];
+        let offered = ListKind::offered(&capabilities);
         if self.restarted {
-            // Subscriptions and the log level, as the windows had them; then every window
-            // refreshes its lists, which may differ in the restarted server.
+            // Subscriptions and the log level, as the windows had them.
             let uris: Vec<String> = self.subscriptions.keys().cloned().collect();
             for uri in uris {
                 actions.push(self.hub_request(HubRequest::Subscribe(uri)));
@@ -496,13 +579,27 @@ impl Router {
             if let Some(action) = self.reconcile_level() {
                 actions.push(action);
             }
-            for kind in ["tools", "prompts", "resources"] {
-                if capabilities.get(kind).is_some() {
-                    let line = Bytes::from(format!(
-                        r#"{{"jsonrpc":"2.0","method":"notifications/{kind}/list_changed"}}"#
-                    ));
-                    actions.extend(self.to_initialized_windows(&line, |_| true));
+            // Each list is compared with the one from before the restart once it is listed
+            // (a comparison from an earlier restart that never completed keeps its older
+            // baseline: that is what the windows last knew).
+            for kind in ListKind::ALL {
+                let list = &mut self.lists[kind as usize];
+                if list.before.is_none() {
+                    list.before = Some(list.digest);
                 }
+                if offered & kind.bit() == 0 {
+                    // Gone from the restarted server: changed if it was there before.
+                    let was = list.before.take().flatten().is_some();
+                    list.digest = None;
+                    if was {
+                        actions.extend(self.list_changed(kind));
+                    }
+                }
+            }
+        }
+        for kind in ListKind::ALL {
+            if offered & kind.bit() != 0 {
+                actions.push(self.start_listing(kind));
             }
         }
         actions.push(Action::Initialized(Ok(())));
@@ -590,12 +687,114 @@ impl Router {
                     None => Vec::new(),
                 }
             }
-            _ => {
+            method => {
                 // `*/list_changed` and anything else not tied to a request: every window that
                 // did the handshake.
                 let line = Bytes::copy_from_slice(line);
-                self.to_initialized_windows(&line, |_| true)
+                let mut actions = self.to_initialized_windows(&line, |_| true);
+                let changed = method
+                    .strip_prefix("notifications/")
+                    .and_then(|rest| rest.strip_suffix("/list_changed"))
+                    .and_then(ListKind::from_name);
+                if let Some(kind) = changed
+                    && self.is_ready()
+                {
+                    // The windows were told; the hub lists again to know the new list.
+                    self.lists[kind as usize].before = None;
+                    actions.push(self.start_listing(kind));
+                }
+                actions
             }
+        }
+    }
+
+    /// `notifications/<kind>/list_changed` from the hub to every window that did the
+    /// handshake and was offered that kind.
+    fn list_changed(&self, kind: ListKind) -> Vec<Action> {
+        let line = Bytes::from(format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/{}/list_changed"}}"#,
+            kind.name()
+        ));
+        self.to_initialized_windows(&line, |window| window.lists & kind.bit() != 0)
+    }
+
+    /// Starts the hub's listing of `kind` (a listing of it under way is dropped).
+    fn start_listing(&mut self, kind: ListKind) -> Action {
+        self.next_listing += 1;
+        let generation = self.next_listing;
+        self.lists[kind as usize].listing = Some((generation, 0, Default::default()));
+        self.hub_request(HubRequest::List {
+            kind,
+            generation,
+            cursor: None,
+        })
+    }
+
+    /// One page of the hub's listing of `kind` came back (`Err`: the server refused it).
+    fn listed(
+        &mut self,
+        kind: ListKind,
+        generation: u64,
+        page: Result<&RawValue, String>,
+    ) -> Vec<Action> {
+        use std::hash::{Hash, Hasher};
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default, rename = "nextCursor")]
+            next_cursor: Option<String>,
+            #[serde(flatten)]
+            rest: serde_json::Map<String, serde_json::Value>,
+        }
+        let list = &mut self.lists[kind as usize];
+        let Some((current, pages, mut hasher)) = list.listing.take() else {
+            return Vec::new();
+        };
+        if current != generation {
+            list.listing = Some((current, pages, hasher));
+            return Vec::new();
+        }
+        let page = page
+            .and_then(|raw| serde_json::from_str::<Page>(raw.get()).map_err(|err| err.to_string()));
+        let items = page
+            .as_ref()
+            .ok()
+            .and_then(|page| match page.rest.get(kind.name()) {
+                Some(serde_json::Value::Array(items)) => Some(items),
+                _ => None,
+            });
+        let digest = match (&page, items) {
+            (Ok(page), Some(items)) => {
+                for item in items {
+                    item.to_string().hash(&mut hasher);
+                }
+                match &page.next_cursor {
+                    Some(cursor) if pages + 1 < MAX_LIST_PAGES => {
+                        list.listing = Some((generation, pages + 1, hasher));
+                        return vec![self.hub_request(HubRequest::List {
+                            kind,
+                            generation,
+                            cursor: Some(cursor.clone()),
+                        })];
+                    }
+                    Some(_) => {
+                        tracing::warn!(server = %self.name, kind = kind.name(), pages = MAX_LIST_PAGES, "the server's list has more pages than the hub follows; counted as unknown");
+                        None
+                    }
+                    None => Some(hasher.finish()),
+                }
+            }
+            (Err(error), _) => {
+                tracing::debug!(server = %self.name, kind = kind.name(), %error, "the hub could not list the server's {}", kind.name());
+                None
+            }
+            (Ok(_), None) => None,
+        };
+        let list = &mut self.lists[kind as usize];
+        list.digest = digest;
+        match list.before.take() {
+            // Unknown on either side counts as changed: a needless refresh beats a stale list.
+            Some(before) if before.is_none() || before != digest => self.list_changed(kind),
+            _ => Vec::new(),
         }
     }
 
@@ -742,6 +941,16 @@ impl Router {
                 r#"{{"jsonrpc":"2.0","id":{id},"method":"logging/setLevel","params":{{"level":"{}"}}}}"#,
                 self.upstream_level.unwrap_or(Level::Info).as_str()
             ),
+            HubRequest::List { kind, cursor, .. } => {
+                let params = match cursor {
+                    Some(cursor) => serde_json::json!({ "cursor": cursor }),
+                    None => serde_json::json!({}),
+                };
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":{id},"method":"{}/list","params":{params}}}"#,
+                    kind.name()
+                )
+            }
             HubRequest::Initialize => unreachable!("initialize goes through initialize_request"),
         };
         self.pending.insert(id, Pending::Hub(request));
@@ -943,12 +1152,15 @@ impl Router {
             version = version.min(server);
         }
         let caps = &parsed.capabilities;
+        let offered = serde_json::from_str(&init.capabilities)
+            .map_or(0, |capabilities| ListKind::offered(&capabilities));
         if let Some(entry) = self.windows.get_mut(&window) {
             entry.caps = Caps {
                 sampling: caps.get("sampling").is_some(),
                 elicitation: caps.get("elicitation").is_some(),
                 roots: caps.get("roots").is_some(),
             };
+            entry.lists = offered;
         }
         let mut result = mcp::ResultLine::new(
             id,

@@ -297,6 +297,18 @@ fn a_lost_server_fails_what_is_in_flight_and_a_restart_restores_subscriptions() 
         up.iter()
             .any(|line| line["method"] == "resources/subscribe" && line["params"]["uri"] == "u")
     );
+    // The hub never knew the lists from before: once listed, they count as changed.
+    let list = up
+        .iter()
+        .find(|line| line["method"] == "tools/list")
+        .expect("the hub lists the tools");
+    let actions = router.upstream_line(
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{},"result":{{"tools":[]}}}}"#,
+            list["id"]
+        )
+        .as_bytes(),
+    );
     assert_eq!(
         to(&actions, A)[0]["method"],
         "notifications/tools/list_changed"
@@ -305,4 +317,180 @@ fn a_lost_server_fails_what_is_in_flight_and_a_restart_restores_subscriptions() 
         to(&actions, B)[0]["method"],
         "notifications/tools/list_changed"
     );
+}
+
+/// Answers every `*/list` request among `up` from `lists` (kind → pages of items), following
+/// cursors; what the windows were sent along the way.
+fn answer_lists(router: &mut Router, up: Vec<Value>, lists: &Value) -> Vec<Action> {
+    let mut sent = Vec::new();
+    let mut queue: Vec<Value> = up
+        .into_iter()
+        .filter(|line| {
+            line["method"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("/list"))
+        })
+        .collect();
+    while let Some(request) = queue.pop() {
+        let kind = request["method"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches("/list");
+        let page: usize = request["params"]["cursor"]
+            .as_str()
+            .map_or(0, |cursor| cursor.parse().unwrap());
+        let pages = lists[kind].as_array().unwrap();
+        let mut result = json!({ kind: pages[page] });
+        if page + 1 < pages.len() {
+            result["nextCursor"] = json!((page + 1).to_string());
+        }
+        let line = json!({"jsonrpc": "2.0", "id": request["id"], "result": result}).to_string();
+        let actions = router.upstream_line(line.as_bytes());
+        queue.extend(ups(&actions).into_iter().filter(|line| {
+            line["method"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("/list"))
+        }));
+        sent.extend(actions);
+    }
+    sent
+}
+
+/// Restarts the server with `capabilities`; the hub's requests to it and what the initialize
+/// answer made the router do.
+fn restart(router: &mut Router, capabilities: &str) -> (Vec<Value>, Vec<Action>) {
+    router.upstream_lost("the MCP server everything exited (exit status: 1)");
+    let init = router.initialize_request();
+    let answer = format!(
+        r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-06-18","capabilities":{capabilities},"serverInfo":{{"name":"srv","version":"9"}}}}}}"#,
+        json(&init)["id"]
+    );
+    let actions = router.upstream_line(answer.as_bytes());
+    (ups(&actions), actions)
+}
+
+fn changed(actions: &[Action], window: SessionId) -> Vec<String> {
+    to(actions, window)
+        .into_iter()
+        .map(|line| line["method"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn after_a_restart_list_changed_goes_out_only_for_lists_that_differ() {
+    let mut router = Router::new("everything".into(), SharePolicy::Shared);
+    router.attach(A, None);
+    router.attach(B, None);
+    let caps = r#"{"tools":{"listChanged":true},"prompts":{},"resources":{}}"#;
+    let init = router.initialize_request();
+    let answer = format!(
+        r#"{{"jsonrpc":"2.0","id":{},"result":{{"protocolVersion":"2025-06-18","capabilities":{caps},"serverInfo":{{"name":"srv","version":"9"}}}}}}"#,
+        json(&init)["id"]
+    );
+    let up = ups(&router.upstream_line(answer.as_bytes()));
+    let listed: Vec<&str> = up.iter().filter_map(|l| l["method"].as_str()).collect();
+    assert_eq!(
+        listed,
+        [
+            "notifications/initialized",
+            "tools/list",
+            "prompts/list",
+            "resources/list"
+        ]
+    );
+    // Tools over two pages (the order of an item's keys does not matter), one prompt.
+    let first = json!({
+        "tools": [[{"name": "echo", "inputSchema": {"type": "object"}}], [{"name": "add"}]],
+        "prompts": [[{"name": "greet"}]],
+        "resources": [[]],
+    });
+    let sent = answer_lists(&mut router, up, &first);
+    assert!(to(&sent, A).is_empty(), "a first start announces nothing");
+    // A's handshake answer offered all three lists, B's only tools (as if the server had
+    // offered less then): each window is told only of what its answer offered.
+    for (window, offered) in [(A, caps), (B, r#"{"tools":{}}"#)] {
+        router.init.as_mut().unwrap().capabilities = offered.to_owned();
+        router.window_line(
+            window,
+            br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"ed","version":"1"}}}"#,
+        );
+        router.window_line(
+            window,
+            br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        );
+    }
+
+    // The same lists after a restart: nothing to say.
+    let same = json!({
+        "tools": [[{"inputSchema": {"type": "object"}, "name": "echo"}], [{"name": "add"}]],
+        "prompts": [[{"name": "greet"}]],
+        "resources": [[]],
+    });
+    let (up, actions) = restart(&mut router, caps);
+    assert!(
+        to(&actions, A).is_empty(),
+        "nothing is said before the lists are known"
+    );
+    let sent = answer_lists(&mut router, up, &same);
+    assert!(changed(&sent, A).is_empty(), "{:?}", changed(&sent, A));
+    assert!(changed(&sent, B).is_empty());
+
+    // The prompts differ: only prompts, and only to the window offered prompts.
+    let other = json!({
+        "tools": [[{"name": "echo", "inputSchema": {"type": "object"}}, {"name": "add"}]],
+        "prompts": [[{"name": "greet"}, {"name": "bye"}]],
+        "resources": [[]],
+    });
+    let (up, _) = restart(&mut router, caps);
+    let sent = answer_lists(&mut router, up, &other);
+    assert_eq!(
+        changed(&sent, A),
+        ["notifications/prompts/list_changed"],
+        "the same tools over one page instead of two are the same list"
+    );
+    assert!(changed(&sent, B).is_empty());
+
+    // Prompts gone from the restarted server: changed; a refused tools/list: changed too.
+    let (up, at_init) = restart(&mut router, r#"{"tools":{},"resources":{}}"#);
+    assert_eq!(
+        changed(&at_init, A),
+        ["notifications/prompts/list_changed"],
+        "gone prompts are announced at once"
+    );
+    assert!(changed(&at_init, B).is_empty());
+    let tools = up.iter().find(|l| l["method"] == "tools/list").unwrap();
+    let refused = format!(
+        r#"{{"jsonrpc":"2.0","id":{},"error":{{"code":-32603,"message":"busy"}}}}"#,
+        tools["id"]
+    );
+    let mut sent = router.upstream_line(refused.as_bytes());
+    sent.extend(answer_lists(
+        &mut router,
+        up.into_iter()
+            .filter(|l| l["method"] != "tools/list")
+            .collect(),
+        &other,
+    ));
+    assert_eq!(changed(&sent, A), ["notifications/tools/list_changed"]);
+    assert_eq!(changed(&sent, B), ["notifications/tools/list_changed"]);
+}
+
+#[test]
+fn the_servers_own_list_changed_is_passed_on_and_relisted() {
+    let mut router = ready(SharePolicy::Shared);
+    let actions =
+        router.upstream_line(br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#);
+    assert_eq!(to(&actions, A).len(), 1);
+    let up = ups(&actions);
+    assert_eq!(up[0]["method"], "tools/list", "the hub lists again");
+    // Its answer is the new baseline: a restart with the same list says nothing.
+    let lists = json!({"tools": [[{"name": "new"}]], "resources": [[]]});
+    answer_lists(&mut router, up, &lists);
+    let (up, _) = restart(
+        &mut router,
+        r#"{"tools":{"listChanged":true},"resources":{"subscribe":true}}"#,
+    );
+    let sent = answer_lists(&mut router, up, &lists);
+    // (The resources were never listed before, so they count as changed.)
+    assert_eq!(changed(&sent, A), ["notifications/resources/list_changed"]);
 }
