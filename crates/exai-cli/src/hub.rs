@@ -125,6 +125,7 @@ fn config_request(args: &HubArgs) -> ConfigRequest {
             endpoint: args.endpoint.clone(),
             pool: args.pool,
             call_timeout: args.call_timeout.map(Duration::from_secs),
+            server_idle: args.server_idle_secs.map(Duration::from_secs),
         },
     }
 }

@@ -51,6 +51,10 @@ struct HubArgs {
     /// Per-call deadline in seconds (default 310).
     #[arg(long, value_name = "SECS")]
     call_timeout: Option<u64>,
+    /// Seconds a wrapped MCP server (`exai-shim -- COMMAND`) no window uses keeps running
+    /// (default 300; `[servers] idle_secs` in the config file).
+    #[arg(long, value_name = "SECS")]
+    server_idle_secs: Option<u64>,
     /// Serve the dashboard over HTTP (default 127.0.0.1 on a free port); prints its URL with
     /// the access token (env EXAI_DASHBOARD_TOKEN, else a random one).
     #[arg(

@@ -186,6 +186,18 @@ pub struct FileConfig {
     /// `[upstream]`.
     #[serde(default)]
     pub upstream: FileUpstream,
+    /// `[servers]`: wrapped MCP servers (`exai-shim -- COMMAND ...`).
+    #[serde(default)]
+    pub servers: FileServers,
+}
+
+/// `[servers]` in the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileServers {
+    /// Seconds a wrapped server no window uses keeps running before it is stopped (default
+    /// 300; the next window starts it again).
+    pub idle_secs: Option<u64>,
 }
 
 /// `[hub]` in the config file.
@@ -303,6 +315,9 @@ impl HubConfig {
         if let Some(secs) = file.upstream.call_timeout_secs {
             self.exai.call_timeout = Duration::from_secs(secs);
         }
+        if let Some(secs) = file.servers.idle_secs {
+            self.servers.idle_timeout = Duration::from_secs(secs);
+        }
     }
 
     /// Applies the environment: `EXAI_WS_URL` (or `EXAI_WS_HOST` + `EXAI_WS_PORT`),
@@ -386,6 +401,19 @@ mod tests {
         assert!(config.validate().is_err());
         config.exai.url = "ws://127.0.0.1:8079".to_owned();
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn a_wrapped_servers_idle_time_comes_from_the_file() {
+        let mut config = HubConfig::default();
+        assert_eq!(config.servers.idle_timeout, Duration::from_secs(300));
+        config.apply_file(parse_file("[servers]\nidle_secs = 42\n").unwrap());
+        assert_eq!(config.servers.idle_timeout, Duration::from_secs(42));
+        let typo = parse_file("[servers]\nidle_sec = 42\n").unwrap_err();
+        assert!(
+            typo.contains("line 2") && typo.contains("idle_sec"),
+            "{typo}"
+        );
     }
 
     #[test]

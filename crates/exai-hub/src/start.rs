@@ -34,6 +34,8 @@ pub struct Flags {
     pub pool: Option<usize>,
     /// `--call-timeout`: the per-call deadline.
     pub call_timeout: Option<Duration>,
+    /// `--server-idle-secs`: how long a wrapped server no window uses keeps running.
+    pub server_idle: Option<Duration>,
 }
 
 /// What [`load_config`] reads.
@@ -154,6 +156,9 @@ pub fn load_config(
     if let Some(timeout) = flags.call_timeout {
         config.exai.call_timeout = timeout;
     }
+    if let Some(idle) = flags.server_idle {
+        config.servers.idle_timeout = idle;
+    }
     config.daemon_configured = url_source != ConfigSource::Default;
     config.url_source = url_source;
     config.token_source = token_source;
@@ -211,7 +216,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write(
             &dir,
-            "[hub]\nendpoint = \"from-file\"\n[upstream]\nurl = \"ws://file:1\"\npool_size = 2\n",
+            "[hub]\nendpoint = \"from-file\"\n[upstream]\nurl = \"ws://file:1\"\npool_size = 2\n[servers]\nidle_secs = 60\n",
         );
         let config = load_config(
             &request(ConfigFile::Explicit(path.clone()), Flags::default()),
@@ -225,6 +230,7 @@ mod tests {
         assert_eq!(config.endpoint.as_deref(), Some("from-file"));
         assert_eq!(config.host, HostKind::Tray);
         assert!(config.daemon_configured);
+        assert_eq!(config.servers.idle_timeout, Duration::from_secs(60));
 
         let env = vars(&[("EXAI_WS_URL", "ws://env:2"), ("EXAI_ENDPOINT", "from-env")]);
         let config = load_config(
@@ -240,12 +246,14 @@ mod tests {
             endpoint: Some("from-flag".into()),
             pool: Some(5),
             call_timeout: Some(Duration::from_secs(7)),
+            server_idle: Some(Duration::from_secs(8)),
         };
         let config = load_config(&request(ConfigFile::Explicit(path), flags), &env).unwrap();
         assert_eq!(config.exai.url, "ws://flag:3");
         assert_eq!(config.endpoint.as_deref(), Some("from-flag"));
         assert_eq!(config.exai.pool_size, 5);
         assert_eq!(config.exai.call_timeout, Duration::from_secs(7));
+        assert_eq!(config.servers.idle_timeout, Duration::from_secs(8));
     }
 
     #[test]
