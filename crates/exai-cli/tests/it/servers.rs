@@ -871,3 +871,127 @@ async fn after_a_restart_list_changed_is_sent_only_when_the_lists_differ() {
     b.close().await;
     hub.stop().await;
 }
+
+/// A lists-server window `a` on `hub`, whose next start waits at a FIFO gate; the server is
+/// killed and the test returns once its new process is waiting at the gate (restarting, not
+/// ready). Opening the gate: [`open_gate`].
+async fn restarting_behind_a_gate(env: &Env, hub: &TestHub) -> (Raw, PathBuf) {
+    let lists = env.dir.path().join("lists.json");
+    std::fs::write(
+        &lists,
+        r#"{"tools":[{"name":"echo","inputSchema":{"type":"object"}}]}"#,
+    )
+    .expect("write the lists");
+    let gate = env.dir.path().join("gate");
+    let mut a = Raw::open(env, "a", &[], &lists_server(&lists, Some(&gate))).await;
+    // Ready before the first line, so nothing waits at this first start.
+    wait_servers(hub, "the server ready", |servers| {
+        servers
+            .first()
+            .is_some_and(|server| server.state == ServerState::Ready)
+    })
+    .await;
+    a.initialize(json!({})).await;
+    let c_gate = std::ffi::CString::new(gate.display().to_string()).expect("a path");
+    // SAFETY: a valid C string; mkfifo has no other preconditions.
+    assert_eq!(unsafe { libc::mkfifo(c_gate.as_ptr(), 0o600) }, 0, "mkfifo");
+    let old = servers(hub).await[0].pid.expect("a pid");
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    unsafe { libc::kill(old as i32, libc::SIGKILL) };
+    wait_servers(hub, "the new process waiting at its gate", |servers| {
+        servers[0].state == ServerState::Restarting && servers[0].pid.is_some_and(|pid| pid != old)
+    })
+    .await;
+    (a, gate)
+}
+
+/// Lets the gated server start: opening the FIFO for writing waits for its reader, closing it
+/// ends the server's read.
+async fn open_gate(gate: PathBuf) {
+    let opened = tokio::task::spawn_blocking(move || std::fs::write(gate, b""));
+    guard("the gate opened", opened)
+        .await
+        .expect("join")
+        .expect("write the gate");
+}
+
+fn error_message(answer: &Value) -> String {
+    answer["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an error: {answer}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn lines_wait_for_a_restarting_server_within_a_bound() {
+    if everything("lines_wait_for_a_restarting_server_within_a_bound").is_none() {
+        return;
+    }
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let (mut a, gate) = restarting_behind_a_gate(&env, &hub).await;
+    a.all.clear();
+    let bound = exai_hub::servers::QUEUE_LINES;
+    for n in 0..bound + 3 {
+        a.send(json!({"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": n}}}))
+            .await;
+    }
+    // Beyond the bound: one error each, at once, while the server still waits at its gate.
+    for n in bound..bound + 3 {
+        let message = error_message(&a.response(&json!(n)).await);
+        assert!(
+            message.contains("lists-server") && message.contains("restarting"),
+            "{message}"
+        );
+        assert!(message.contains(&format!("{bound} lines")), "{message}");
+    }
+    assert_eq!(servers(&hub).await[0].state, ServerState::Restarting);
+    // The rest go up in order once it is ready, each answered once.
+    open_gate(gate).await;
+    for n in 0..bound {
+        let answer = a.response(&json!(n)).await;
+        assert_eq!(text(&answer), format!("Echo: {n}"), "{answer}");
+    }
+    let rest = a.drain("after").await;
+    let answers = rest.iter().filter(|line| line.get("id").is_some()).count();
+    assert_eq!(answers, bound + 3 + 1, "one answer per request: {rest:?}");
+    a.close().await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_line_waiting_past_its_deadline_gets_one_error_naming_the_server() {
+    if everything("a_line_waiting_past_its_deadline_gets_one_error_naming_the_server").is_none() {
+        return;
+    }
+    let env = Env::new(daemon()).await;
+    let hub = env
+        .hub_with(HubOptions::default(), |config| {
+            config.servers.min_backoff = Duration::from_millis(20);
+            config.servers.queue_timeout = Duration::from_millis(300);
+        })
+        .await;
+    let (mut a, gate) = restarting_behind_a_gate(&env, &hub).await;
+    a.send(json!({"jsonrpc": "2.0", "id": "late", "method": "tools/call", "params": {"name": "echo", "arguments": {"message": "late"}}}))
+        .await;
+    let message = error_message(&a.response(&json!("late")).await);
+    assert!(
+        message.contains("lists-server")
+            && message.contains("restarting")
+            && message.contains("0.3 s"),
+        "{message}"
+    );
+    a.all.clear();
+    open_gate(gate).await;
+    let answer = a
+        .call(json!("next"), "echo", json!({"message": "ready"}))
+        .await;
+    assert_eq!(text(&answer), "Echo: ready");
+    let rest = a.drain("after").await;
+    assert!(
+        rest.iter().all(|line| line["id"] != "late"),
+        "the expired request is not answered again: {rest:?}"
+    );
+    a.close().await;
+    hub.stop().await;
+}

@@ -7,8 +7,10 @@
 //! window asking again (attaching, or sending a request) retries; with no window for the idle
 //! time it stops, and the next window starts it again.
 //!
-//! Window lines that arrive while the server is starting wait in a queue and go up once it is
-//! ready. The server's stdout is read as JSON-RPC lines of at most [`MAX_LINE`]; its stderr goes
+//! Window lines that arrive while the server is starting or restarting wait in a bounded queue
+//! (at most [`QUEUE_LINES`] lines and [`QUEUE_BYTES`] bytes per instance, each for at most
+//! `ServersConfig::queue_timeout`) and go up in order once it is ready; a request beyond the
+//! bound, or still waiting at its deadline, gets one error naming the server. The server's stdout is read as JSON-RPC lines of at most [`MAX_LINE`]; its stderr goes
 //! to the hub's log (INFO, tagged with the server's name) and the last [`STDERR_KEPT`] lines to
 //! status.
 
@@ -38,6 +40,17 @@ const QUICK: Duration = Duration::from_secs(30);
 const CRASH_LOOP_AFTER: u32 = 5;
 /// How much of an over-long line is kept to find its id.
 const PREFIX_KEPT: usize = 4096;
+/// The most window lines one instance holds while it starts or restarts.
+pub const QUEUE_LINES: usize = 256;
+/// The most bytes of window lines one instance holds while it starts or restarts.
+pub const QUEUE_BYTES: usize = 64 << 20;
+
+/// A window's line waiting for the server to be ready.
+struct Queued {
+    window: SessionId,
+    line: Bytes,
+    deadline: Instant,
+}
 
 /// What the hub's other tasks send an instance.
 #[derive(Debug)]
@@ -91,7 +104,9 @@ pub(crate) struct Instance {
     ctx: InstanceCtx,
     router: Router,
     outs: HashMap<SessionId, mpsc::UnboundedSender<Bytes>>,
-    queue: VecDeque<(SessionId, Bytes)>,
+    queue: VecDeque<Queued>,
+    /// The bytes of the lines in `queue`.
+    queued_bytes: usize,
     /// Replayed `initialize` lines waiting for the server to be ready.
     replays: Vec<(SessionId, Bytes)>,
     running: Option<Running>,
@@ -143,6 +158,7 @@ impl Instance {
             ctx,
             outs: HashMap::new(),
             queue: VecDeque::new(),
+            queued_bytes: 0,
             replays: Vec::new(),
             running: None,
             generation: 0,
@@ -170,6 +186,7 @@ impl Instance {
             let restart_at = self.restart_at;
             let idle_at = self.idle_at;
             let init_deadline = self.init_deadline;
+            let queue_deadline = self.queue.front().map(|queued| queued.deadline);
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
@@ -191,6 +208,7 @@ impl Instance {
                     self.idle_at = None;
                     self.stop_idle();
                 }
+                () = sleep_until(queue_deadline) => self.expire_queue(),
             }
         }
         if let Some(mut running) = self.running.take() {
@@ -233,16 +251,17 @@ impl Instance {
                     }
                     ServerState::CrashLoop => {
                         // A window asking again is what retries a crash-looping server.
-                        self.queue.push_back((window, line));
+                        self.enqueue(window, line);
                         self.retry_crash_loop();
                         self.publish(true);
                     }
-                    _ => self.queue.push_back((window, line)),
+                    _ => self.enqueue(window, line),
                 }
             }
             InstanceMsg::Detach { window } => {
                 self.outs.remove(&window);
-                self.queue.retain(|(queued, _)| *queued != window);
+                self.queue.retain(|queued| queued.window != window);
+                self.queued_bytes = self.queue.iter().map(|queued| queued.line.len()).sum();
                 self.replays.retain(|(queued, _)| *queued != window);
                 let actions = self.router.detach(window);
                 self.perform(actions);
@@ -547,16 +566,91 @@ impl Instance {
 
     /// Answers every queued request with `message` (notifications are dropped).
     fn fail_queue(&mut self, message: &str) {
-        for (window, line) in std::mem::take(&mut self.queue) {
-            if let Some(Some(id)) = Message::parse(&line).answer_id()
-                && let Some(out) = self.outs.get(&window)
-            {
+        self.queued_bytes = 0;
+        for queued in std::mem::take(&mut self.queue) {
+            self.refuse(queued.window, &queued.line, message);
+        }
+    }
+
+    /// A window's line that cannot go up: a request gets `message` as its one answer, anything
+    /// else is dropped.
+    fn refuse(&self, window: SessionId, line: &[u8], message: &str) {
+        let Some(out) = self.outs.get(&window) else {
+            return;
+        };
+        match Message::parse(line).answer_id() {
+            Some(Some(id)) => {
                 let _ = out.send(jsonrpc::error_line(
                     Some(id),
                     ErrorCode::Unavailable,
                     message,
                 ));
             }
+            Some(None) => {
+                let _ = out.send(jsonrpc::error_line(None, ErrorCode::Unavailable, message));
+            }
+            None => {}
+        }
+    }
+
+    /// What the server is doing while lines wait, in words.
+    fn waiting_words(&self) -> &'static str {
+        match self.state {
+            ServerState::Starting => "starting",
+            ServerState::Restarting => "restarting",
+            ServerState::CrashLoop => "in crash-loop",
+            ServerState::Stopped => "stopped",
+            ServerState::Ready => "ready",
+        }
+    }
+
+    /// Keeps a window's line until the server is ready, within the queue's bound.
+    fn enqueue(&mut self, window: SessionId, line: Bytes) {
+        if self.queue.len() >= QUEUE_LINES || self.queued_bytes + line.len() > QUEUE_BYTES {
+            let message = format!(
+                "the MCP server {} is {} and {} lines ({} MiB) from editor windows already wait for it, the hub's limit; this one was not sent: try again once it is ready",
+                self.name,
+                self.waiting_words(),
+                self.queue.len(),
+                self.queued_bytes >> 20,
+            );
+            tracing::warn!(server = %self.name, "{message}");
+            self.refuse(window, &line, &message);
+            return;
+        }
+        self.queued_bytes += line.len();
+        self.queue.push_back(Queued {
+            window,
+            line,
+            deadline: Instant::now() + self.ctx.config.queue_timeout,
+        });
+    }
+
+    /// Answers the queued lines whose deadline passed.
+    fn expire_queue(&mut self) {
+        let now = Instant::now();
+        let mut expired = 0usize;
+        while let Some(queued) = self.queue.front()
+            && queued.deadline <= now
+        {
+            let Some(queued) = self.queue.pop_front() else {
+                break;
+            };
+            self.queued_bytes -= queued.line.len();
+            let mut message = format!(
+                "the MCP server {} is {} and was not ready within {} s of this request, so the hub did not send it",
+                self.name,
+                self.waiting_words(),
+                self.ctx.config.queue_timeout.as_secs_f64()
+            );
+            if let Some(error) = &self.last_error {
+                message.push_str(&format!(" (last error: {error})"));
+            }
+            self.refuse(queued.window, &queued.line, &message);
+            expired += 1;
+        }
+        if expired > 0 {
+            tracing::warn!(server = %self.name, expired, "window lines waited for the MCP server past their deadline and were answered with an error");
         }
     }
 
@@ -645,8 +739,9 @@ impl Instance {
                     self.publish(true);
                     self.apply_replays();
                     while self.state == ServerState::Ready
-                        && let Some((window, line)) = self.queue.pop_front()
+                        && let Some(Queued { window, line, .. }) = self.queue.pop_front()
                     {
+                        self.queued_bytes -= line.len();
                         let actions = self.router.window_line(window, &line);
                         self.perform(actions);
                     }

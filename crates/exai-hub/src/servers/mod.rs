@@ -14,6 +14,7 @@ use crate::registry::RegistryMsg;
 use bytes::Bytes;
 use exai_proto::{ServerSpec, SessionId};
 use instance::{Instance, InstanceCtx, InstanceMsg};
+pub use instance::{QUEUE_BYTES, QUEUE_LINES};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -32,6 +33,9 @@ pub struct ServersConfig {
     pub max_backoff: Duration,
     /// How long a started server may take to answer the hub's `initialize`.
     pub init_timeout: Duration,
+    /// How long a window's line waits for a starting or restarting server before the hub
+    /// answers it with an error.
+    pub queue_timeout: Duration,
 }
 
 impl Default for ServersConfig {
@@ -41,6 +45,7 @@ impl Default for ServersConfig {
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
             init_timeout: Duration::from_secs(30),
+            queue_timeout: Duration::from_secs(60),
         }
     }
 }
