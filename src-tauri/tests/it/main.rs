@@ -283,6 +283,29 @@ fn restart_server_is_a_command_and_names_an_unknown_server() {
 }
 
 #[test]
+fn tools_lists_the_daemons_catalog_by_name_with_descriptions() {
+    let h = start();
+    let mut events = h.hub.subscribe();
+    // The catalog comes with the pool's first connection; each status change may be it.
+    let tools = loop {
+        let tools = h.ok("tools", json!({}));
+        if tools.as_array().is_some_and(|tools| !tools.is_empty()) {
+            break tools;
+        }
+        h.wait_for(&mut events, |event| {
+            matches!(event, HubEvent::UpstreamChanged { .. }).then_some(())
+        });
+    };
+    let mut expected = exai_testkit::default_tools();
+    expected.sort_by(|a, b| a.name.cmp(&b.name));
+    let expected: Vec<Value> = expected
+        .iter()
+        .map(|tool| json!({ "name": tool.name, "description": tool.description }))
+        .collect();
+    assert_eq!(tools, Value::Array(expected));
+}
+
+#[test]
 fn connect_info_names_the_shim_and_this_endpoint() {
     let h = start();
     let info = h.ok("connect_info", json!({}));
