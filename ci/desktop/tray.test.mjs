@@ -14,7 +14,9 @@
 // printed as `tray-pss: hidden=.. MiB open=.. MiB released=.. MiB` and written to
 // target/desktop-pss.txt. Last, a tray that makes no window (EXAI_TRAY_BROWSER=1, as where no
 // webview can be made): "Open dashboard" starts the loopback dashboard and hands its address to
-// the default browser (a fake xdg-open), which serves the page, and the API only with the token. Screenshots go to target/screenshots/tray-*.png.
+// the default browser (a fake xdg-open), which serves the page, and the API only with the token.
+// Then, with the StatusNotifier watcher stopped (a desktop that shows no tray icons), a tray
+// started hidden says so (a WARN line, a notification) and opens its window, and serves on. Screenshots go to target/screenshots/tray-*.png.
 //
 // Run: `bash ci/desktop/test.sh` (which also builds nothing: see its header for what it needs).
 
@@ -595,5 +597,28 @@ describe("exai-tray on a headless Linux desktop", { timeout: 200_000 }, () => {
       .filter((file) => statSync(file).isFile()).map((file) => readFileSync(file, "utf8")).join("\n");
     check("the tray logged the browser opening", /dashboard opened in the browser/.test(browserTray.stderr) && /dashboard opened in the browser/.test(logs), browserTray.stderr.slice(-2000));
     check("the dashboard token is in no log file and not in the tray's output", !logs.includes(token) && !browserTray.stderr.includes(token) && !browserTray.stdout.includes(token));
+  });
+
+  it("with nothing to host its icon, says so and opens its window, and keeps working", async () => {
+    // GNOME without its AppIndicator extension: nobody owns the StatusNotifier watcher's name.
+    await watcher.stop("SIGTERM");
+    await counted(waitUntil("the watcher's name released", () =>
+      run("gdbus", ["call", "--session", "--dest", "org.freedesktop.DBus", "--object-path", "/org/freedesktop/DBus",
+        "--method", "org.freedesktop.DBus.NameHasOwner", "org.kde.StatusNotifierWatcher"], { env }).then((out) => out.includes("false"))));
+    const hostless = start("hostless exai-tray", binary("exai-tray"), ["--hidden"], {
+      env: { ...trayEnv, EXAI_ENDPOINT: `${endpoint}-hostless`, XDG_STATE_HOME: path.join(base, "hostless-state") },
+    });
+    const [warning] = await hostless.waitFor(/No system tray is showing the EXAI icon.*/, { stream: "stderr", timeoutMs: START_MS });
+    check("the warning says what to install on GNOME", /AppIndicator/.test(warning), warning);
+    const [json] = await notifyd.waitFor(/^\{"app_name".*no tray icon on this desktop.*$/m, { timeoutMs: PROMPT_MS, what: "the no-tray-icon notification" });
+    check("the notification comes from EXAI Tray and says the window stays open", JSON.parse(json).app_name === TITLE && /dashboard window stays open/.test(JSON.parse(json).body), json);
+    await counted(waitUntil(`a mapped window titled "${TITLE}" although started hidden`, async () =>
+      (await x11Windows(env, TITLE)).some((w) => w.mapState === "IsViewable"), { timeoutMs: START_MS }));
+    await counted(waitUntil("the window rendering the dashboard", async () => textOf(await probe(env, "page", hostless.pid)).includes(daemonUrl), { timeoutMs: START_MS }));
+    const snapshot = JSON.parse(await run(binary("exai"), ["status", "--json", "--endpoint", `${endpoint}-hostless`], { env: trayEnv }));
+    check("exai status: the tray hosts the hub, connected to the daemon", snapshot.host.kind === "tray" && snapshot.upstream.state === "connected", { host: snapshot.host, upstream: snapshot.upstream.state });
+    hostless.child.kill("SIGTERM");
+    const { code } = await hostless.waitExit(PROMPT_MS, "exit after SIGTERM");
+    check("the hostless tray exits 0", code === 0, hostless.output);
   });
 });
