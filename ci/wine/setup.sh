@@ -4,8 +4,8 @@
 #   - rustup: the x86_64-pc-windows-gnu target;
 #   - a fresh Wine prefix in $CARGO_TARGET_DIR/wine-prefix (default target/wine-prefix) with
 #     our bcryptprimitives.dll stub in system32 (see bcryptprimitives.c for why);
-#   - target/wine-stub/exai-test-parent.exe and exai-test-terminate.exe, test helpers (see
-#     parent.c and terminate.c).
+#   - target/wine-stub/exai-test-parent.exe, exai-test-terminate.exe and
+#     exai-test-mcp-server.exe, test helpers (see parent.c, terminate.c and mcp-server.c).
 # Set EXAI_WINE_KEEP_PREFIX=1 to reuse an existing prefix instead of recreating it.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,6 +41,9 @@ x86_64-w64-mingw32-gcc -Wall -Wextra -Werror -municode -O2 -s \
 # Ends the hub a shim autostarted, by its Windows pid (see terminate.c).
 x86_64-w64-mingw32-gcc -Wall -Wextra -Werror -municode -O2 -s \
     -o "$dll_dir/exai-test-terminate.exe" "$here/terminate.c"
+# The stdio MCP server the wrapped-server test starts through a .cmd (see mcp-server.c).
+x86_64-w64-mingw32-gcc -Wall -Wextra -Werror -O2 -s \
+    -o "$dll_dir/exai-test-mcp-server.exe" "$here/mcp-server.c"
 
 if [ "${EXAI_WINE_KEEP_PREFIX:-0}" != 1 ] || [ ! -d "$WINEPREFIX/drive_c/windows/system32" ]; then
     if [ -d "$WINEPREFIX" ]; then

@@ -37,6 +37,7 @@ log="$CARGO_TARGET_DIR/wine-e2e.log"
 EXAI_WINE_BIN_DIR="$bin_dir" EXAI_WINE="$here/run.sh" \
     EXAI_WINE_PARENT_EXE="$CARGO_TARGET_DIR/wine-stub/exai-test-parent.exe" \
     EXAI_WINE_TERMINATE_EXE="$CARGO_TARGET_DIR/wine-stub/exai-test-terminate.exe" \
+    EXAI_WINE_MCP_SERVER_EXE="$CARGO_TARGET_DIR/wine-stub/exai-test-mcp-server.exe" \
     cargo test --locked -p exai-cli --test it wine:: -- --nocapture --test-threads "${EXAI_WINE_TEST_THREADS:-2}" 2>&1 | tee "$log"
 ran="$(grep -c '^wine-ok: ' "$log" || true)"
 if [ "$expected" -eq 0 ] || [ "$ran" -ne "$expected" ]; then

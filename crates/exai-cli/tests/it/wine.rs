@@ -719,3 +719,120 @@ fn unix_path_in_prefix(windows: &str) -> PathBuf {
     path.extend(rest.split('\\'));
     path
 }
+
+/// A wrapped stdio server on Windows, as `npx` is one: `exai-shim.exe -- wine-mcp` where
+/// `wine-mcp` is a `.cmd` batch file found on the window's own `PATH` through `PATHEXT`. The
+/// hub (`exai.exe`) starts it through `cmd.exe` (std's batch-file path, in a kill-on-close job,
+/// `CREATE_NO_WINDOW`), and two windows share the one instance. The batch file sets
+/// `EXAI_WINE_VIA` to its own name and starts `exai-test-mcp-server.exe` (`ci/wine/mcp-server.c`)
+/// next to it, whose tool answers with that name and its pid: the proof it ran through the
+/// `.cmd`. That no console window appears cannot be seen under Wine (see ARCHITECTURE.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wine_a_wrapped_cmd_server_found_through_pathext_is_shared() {
+    const TEST: &str = "wine_a_wrapped_cmd_server_found_through_pathext_is_shared";
+    let Some(bins) = wine_bins(TEST) else { return };
+    let server_exe = std::env::var_os("EXAI_WINE_MCP_SERVER_EXE")
+        .map(PathBuf::from)
+        .expect(
+            "EXAI_WINE_MCP_SERVER_EXE: the exai-test-mcp-server.exe that ci/wine/setup.sh builds",
+        );
+    assert!(
+        server_exe.is_file(),
+        "{} is missing: run ci/wine/setup.sh",
+        server_exe.display()
+    );
+    let started = Instant::now();
+    let env = Env::new(daemon()).await;
+    let hub = WineHub::start(&bins, &env).await;
+    // The batch file and its server in a folder of this test's own, put on the windows' PATH
+    // (Wine builds a Windows process's PATH from the prefix's registry plus WINEPATH).
+    let tools = env.dir.path().join("tools");
+    std::fs::create_dir_all(&tools).expect("tools dir");
+    std::fs::copy(&server_exe, tools.join("exai-test-mcp-server.exe")).expect("copy the server");
+    std::fs::write(
+        tools.join("wine-mcp.cmd"),
+        "@echo off\r\nset EXAI_WINE_VIA=%~nx0\r\n\"%~dp0exai-test-mcp-server.exe\" %*\r\n",
+    )
+    .expect("write the batch file");
+    let wrapped = |name: &str| {
+        let mut command = hub.shim_command(name);
+        command
+            .args(["--", "wine-mcp", "--unused-flag"])
+            .env("WINEPATH", windows_path(&tools));
+        command
+    };
+
+    let first = hub.window_from("cmd-1", wrapped("cmd-1")).await;
+    let info = first.client.peer_info().expect("server info");
+    assert_eq!(
+        info.server_info.as_ref().map(|info| info.name.as_str()),
+        Some("wine-cmd-server"),
+        "the window sees the wrapped server, not the daemon"
+    );
+    let tools_listed = within("tools/list", first.client.peer().list_all_tools())
+        .await
+        .expect("tools/list");
+    assert_eq!(
+        tools_listed
+            .iter()
+            .map(|tool| tool.name.to_string())
+            .collect::<Vec<_>>(),
+        ["whoami"]
+    );
+    let answer = first_text(&call(&first, "whoami", json!({"text": "héllo ✓"})).await);
+    let pid_of = |answer: &str| -> u64 {
+        let (text, pid) = answer.split_once(" pid ").expect("a pid in the answer");
+        assert_eq!(
+            text.split_once(" via ").map(|(_, via)| via),
+            Some("wine-mcp.cmd")
+        );
+        pid.parse().expect("a number")
+    };
+    assert!(
+        answer.starts_with("héllo ✓ via wine-mcp.cmd pid "),
+        "{answer}"
+    );
+    let server_pid = pid_of(&answer);
+
+    let second = hub.window_from("cmd-2", wrapped("cmd-2")).await;
+    let answer = first_text(&call(&second, "whoami", json!({"text": "second"})).await);
+    assert!(
+        answer.starts_with("second via wine-mcp.cmd pid "),
+        "{answer}"
+    );
+    assert_eq!(pid_of(&answer), server_pid, "one shared instance");
+
+    let status = within("one ready instance used by both windows", async {
+        loop {
+            let status = hub.status().await;
+            let servers = status["servers"].as_array().cloned().unwrap_or_default();
+            if servers.len() == 1
+                && servers[0]["state"] == "ready"
+                && servers[0]["windows"].as_array().map(Vec::len) == Some(2)
+            {
+                return status;
+            }
+        }
+    })
+    .await;
+    let server = &status["servers"][0];
+    assert_eq!(server["name"], "wine-mcp", "{server}");
+    assert!(
+        server["command"]
+            .as_str()
+            .is_some_and(|command| command.starts_with("wine-mcp --unused-flag")),
+        "{server}"
+    );
+    assert!(
+        server["pid"].as_u64().is_some_and(|pid| pid > 0),
+        "{server}"
+    );
+    for name in ["cmd-1", "cmd-2"] {
+        assert_eq!(
+            session_named(&status, name).map(|session| &session["server"]),
+            Some(&json!("wine-mcp")),
+            "{status}"
+        );
+    }
+    wine_ok(TEST, started);
+}
