@@ -10,12 +10,22 @@ use exai_hub::api::Notice;
 
 /// The application name toasts carry.
 pub const APP_NAME: &str = "EXAI Tray";
+/// The AppUserModelID Windows shows toasts under: the installer registers it with the app's
+/// name and icon, and gives the Start-menu shortcut the same id (packaging/windows/exai.nsi).
+pub const APP_ID: &str = "dev.exai.tray";
+
+/// A notification from this app: its name, and on Windows its AppUserModelID.
+pub fn notification() -> notify_rust::Notification {
+    let mut notification = notify_rust::Notification::new();
+    notification.appname(APP_NAME);
+    exai_ipc::toast_app_id!(notification, APP_ID);
+    notification
+}
 
 /// Shows `notice` as a toast in the background.
 pub fn show(notice: Notice) {
     tauri::async_runtime::spawn_blocking(move || {
-        let result = notify_rust::Notification::new()
-            .appname(APP_NAME)
+        let result = notification()
             .summary(&notice.title)
             .body(&notice.body)
             .show();
@@ -35,11 +45,7 @@ pub fn show(notice: Notice) {
 /// logged at debug, since the message is also in the log.
 pub fn tell(summary: &'static str, body: String) {
     tauri::async_runtime::spawn_blocking(move || {
-        let result = notify_rust::Notification::new()
-            .appname(APP_NAME)
-            .summary(summary)
-            .body(&body)
-            .show();
+        let result = notification().summary(summary).body(&body).show();
         if let Err(error) = result {
             tracing::debug!(summary, error = %error, "could not show a notification");
         }

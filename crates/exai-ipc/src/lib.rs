@@ -210,3 +210,24 @@ pub fn async_stdin() -> Box<dyn tokio::io::AsyncRead + Unpin + Send> {
 pub fn async_stdout() -> Box<dyn tokio::io::AsyncWrite + Unpin + Send> {
     backend::stdout_pipe().unwrap_or_else(|| Box::new(tokio::io::stdout()))
 }
+
+/// `$notification.app_id($id)` in the Windows build, nothing elsewhere: notify-rust's
+/// `Notification::app_id` (the AppUserModelID a toast is shown under; without it Windows shows
+/// it as PowerShell's) exists only on Windows, and platform choices are made in this crate.
+/// This crate does not depend on notify-rust: the call is expanded in the caller's crate.
+#[cfg(windows)]
+#[macro_export]
+macro_rules! toast_app_id {
+    ($notification:expr, $id:expr) => {
+        $notification.app_id($id)
+    };
+}
+
+/// `$notification.app_id($id)` in the Windows build, nothing elsewhere (see the Windows one).
+#[cfg(not(windows))]
+#[macro_export]
+macro_rules! toast_app_id {
+    ($notification:expr, $id:expr) => {{
+        let _ = (&$notification, $id);
+    }};
+}

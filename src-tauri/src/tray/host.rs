@@ -57,8 +57,7 @@ pub fn watch<R: Runtime>(app: &AppHandle<R>) {
         };
         tracing::warn!("{message}");
         tauri::async_runtime::spawn_blocking(move || {
-            let shown = notify_rust::Notification::new()
-                .appname(crate::notify::APP_NAME)
+            let shown = crate::notify::notification()
                 .summary("EXAI: no tray icon on this desktop")
                 .body(message)
                 .show();
