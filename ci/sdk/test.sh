@@ -3,7 +3,9 @@
 # exai-shim processes, a real `exai hub` and the fake daemon:
 #   python/  `mcp` (PyPI): Client() with default arguments (2026-07-28), Client(mode="legacy"),
 #            the low-level ClientSession; and every line the hub emits for each protocol version
-#            checked with the official validator of `mcp-types` (test_wire.py).
+#            checked with the official validator of `mcp-types` (test_wire.py); wrapped servers
+#            (`exai-shim -- node ...`, test_wrapped.py): elicitation to the one window whose call
+#            asked, log levels per window (needs `npm ci --prefix ci/servers` first).
 #   node/    `@modelcontextprotocol/sdk` (v1) and `@modelcontextprotocol/client` (v2, default and
 #            versionNegotiation auto), with node's own test runner.
 #

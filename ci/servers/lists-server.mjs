@@ -9,7 +9,9 @@
 // runs by rewriting the file. When the path GATE exists at start (a FIFO the test made), the
 // server reads it to its end before it reads stdin: it is "starting" until the test writes and
 // closes the FIFO. Lines are answered one at a time, in order; tools/call `echo` answers its
-// message, anything else unknown is -32601.
+// message; `logging/setLevel` sets its one log level (as a real server's, for all its clients),
+// and tools/call `log` sends one notifications/message at each level that level admits, then
+// answers with the level it was set to; anything else unknown is -32601.
 import { readFileSync, existsSync } from "node:fs";
 import { createInterface } from "node:readline";
 
@@ -18,6 +20,9 @@ if (gate && existsSync(gate)) {
     readFileSync(gate);
 }
 const lists = JSON.parse(readFileSync(listsPath, "utf8"));
+
+const levels = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+let level = "info";
 
 const send = (message) => process.stdout.write(JSON.stringify({ jsonrpc: "2.0", ...message }) + "\n");
 
@@ -31,10 +36,14 @@ const answer = (request) => {
                     tools: { listChanged: true },
                     prompts: { listChanged: true },
                     resources: { listChanged: true },
+                    logging: {},
                 },
                 serverInfo: { name: "lists-server", version: "1" },
             };
         case "ping":
+            return {};
+        case "logging/setLevel":
+            level = params.level;
             return {};
         case "tools/list":
             return { tools: lists.tools ?? [] };
@@ -43,6 +52,12 @@ const answer = (request) => {
         case "resources/list":
             return { resources: lists.resources ?? [] };
         case "tools/call":
+            if (params.name === "log") {
+                for (const each of levels.slice(levels.indexOf(level))) {
+                    send({ method: "notifications/message", params: { level: each, logger: "lists-server", data: `a ${each} message` } });
+                }
+                return { content: [{ type: "text", text: `level: ${level}` }] };
+            }
             if (params.name === "echo") {
                 return { content: [{ type: "text", text: `Echo: ${params.arguments?.message}` }] };
             }

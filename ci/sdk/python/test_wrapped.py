@@ -1,0 +1,149 @@
+"""Wrapped MCP servers (`exai-shim -- COMMAND ...`) with the official Python SDK as the editors.
+
+Several `ClientSession`s, each through its own real `exai-shim`, share one server instance in the
+real `exai hub`: `@modelcontextprotocol/server-everything` (from ci/servers, `npm ci --prefix
+ci/servers`) for elicitation, and `ci/servers/lists-server.mjs` (node's own modules only) for
+log levels, since it logs at every level its one level admits when asked, where
+server-everything logs a random level every 5 s.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from conftest import GUARD_S, REPO, Hub, unique
+from mcp import ClientSession, StdioServerParameters, stdio_client, types
+
+pytestmark = pytest.mark.anyio
+
+EVERYTHING = REPO / "ci/servers/node_modules/@modelcontextprotocol/server-everything/dist/index.js"
+LISTS_SERVER = REPO / "ci/servers/lists-server.mjs"
+LEVELS = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+
+
+def node() -> str:
+    path = shutil.which("node")
+    if path is None:
+        pytest.fail("node is missing: install Node.js 20 or later")
+    return path
+
+
+def everything() -> Path:
+    if not EVERYTHING.is_file():
+        message = "server-everything is not installed: run `npm ci --prefix ci/servers`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return EVERYTHING
+
+
+def wrapped(hub: Hub, label: str, command: list[str]) -> StdioServerParameters:
+    """An editor entry rewritten to go through the shim: `exai-shim ... -- COMMAND ARGS`."""
+    shim, *args = hub.shim_argv(label)
+    return StdioServerParameters(command=shim, args=[*args, "--", *command])
+
+
+def texts(result: Any) -> str:
+    assert result.is_error is False, result
+    return "\n".join(item.text for item in result.content if item.type == "text")
+
+
+async def test_elicitation_reaches_only_the_window_whose_call_asked(hub: Hub) -> None:
+    server = [node(), str(everything()), "stdio"]
+    asked: dict[str, list[types.ElicitRequestParams]] = {"asker": [], "idle": []}
+
+    def answer(label: str, name: str):
+        async def callback(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+            asked[label].append(params)
+            return types.ElicitResult(action="accept", content={"name": name, "check": True})
+
+        return callback
+
+    with anyio.fail_after(4 * GUARD_S):
+        async with (
+            stdio_client(wrapped(hub, unique("py-asker"), server)) as (read_a, write_a),
+            ClientSession(read_a, write_a, elicitation_callback=answer("asker", "Ada in the asking window")) as asker,
+            stdio_client(wrapped(hub, unique("py-idle"), server)) as (read_i, write_i),
+            ClientSession(read_i, write_i, elicitation_callback=answer("idle", "the idle window")) as idle,
+            stdio_client(wrapped(hub, unique("py-busy"), server)) as (read_b, write_b),
+            ClientSession(read_b, write_b) as busy,
+        ):
+            for session in (asker, idle, busy):
+                await session.initialize()
+            # `busy` (no elicitation capability) has a call in flight on the same instance
+            # while `asker` asks; `idle` declared elicitation but has nothing in flight.
+            in_flight = anyio.Event()
+            busy_result: list[Any] = []
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                in_flight.set()
+
+            async def busy_call() -> None:
+                busy_result.append(
+                    await busy.call_tool(
+                        "trigger-long-running-operation",
+                        {"duration": 1, "steps": 2},
+                        progress_callback=on_progress,
+                    )
+                )
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(busy_call)
+                await in_flight.wait()
+                result = await asker.call_tool("trigger-elicitation-request", {})
+            body = texts(result)
+            assert "Ada in the asking window" in body, body
+            assert len(asked["asker"]) == 1 and asked["idle"] == [], asked
+            assert "Please provide inputs" in asked["asker"][0].message
+            assert "completed" in texts(busy_result[0])
+            # The idle window still works and was never asked.
+            assert texts(await idle.call_tool("echo", {"message": "still here"})) == "Echo: still here"
+            assert asked["idle"] == []
+
+
+# Logging is deprecated from 2026-07-28 on; these windows speak 2025-11-25, where it is not.
+@pytest.mark.filterwarnings("ignore:The logging capability is deprecated")
+async def test_log_levels_the_server_gets_the_most_verbose_and_each_window_its_own(hub: Hub, tmp_path: Path) -> None:
+    lists = tmp_path / "lists.json"
+    lists.write_text('{"tools": [{"name": "log", "inputSchema": {"type": "object"}}]}')
+    # The lists file is this test's own, so the instance is too.
+    server = [node(), str(LISTS_SERVER), str(lists)]
+    got: dict[str, list[str]] = {"quiet": [], "verbose": []}
+
+    def record(label: str):
+        async def callback(params: types.LoggingMessageNotificationParams) -> None:
+            got[label].append(params.level)
+
+        return callback
+
+    with anyio.fail_after(4 * GUARD_S):
+        async with (
+            stdio_client(wrapped(hub, unique("py-quiet"), server)) as (read_q, write_q),
+            ClientSession(read_q, write_q, logging_callback=record("quiet")) as quiet,
+            stdio_client(wrapped(hub, unique("py-verbose"), server)) as (read_v, write_v),
+            ClientSession(read_v, write_v, logging_callback=record("verbose")) as verbose,
+        ):
+            await quiet.initialize()
+            await verbose.initialize()
+            await quiet.set_logging_level("error")
+            await verbose.set_logging_level("debug")
+            # The server logs at every level its own level admits before it answers.
+            result = await quiet.call_tool("log", {})
+            assert texts(result) == "level: debug", "the server was set to the most verbose level asked"
+            # The messages reach each window before anything the server answers later.
+            await verbose.call_tool("echo", {"message": "after"})
+            assert got["quiet"] == LEVELS[LEVELS.index("error") :], got
+            assert got["verbose"] == LEVELS, got
+            # The verbose window asks for less: the server follows the quiet one's level.
+            await verbose.set_logging_level("warning")
+            got["quiet"].clear()
+            got["verbose"].clear()
+            assert texts(await verbose.call_tool("log", {})) == "level: warning"
+            await quiet.call_tool("echo", {"message": "after"})
+            assert got["quiet"] == LEVELS[LEVELS.index("error") :], got
+            assert got["verbose"] == LEVELS[LEVELS.index("warning") :], got
