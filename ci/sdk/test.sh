@@ -5,7 +5,8 @@
 #            the low-level ClientSession; and every line the hub emits for each protocol version
 #            checked with the official validator of `mcp-types` (test_wire.py); wrapped servers
 #            (`exai-shim -- node ...`, test_wrapped.py): elicitation to the one window whose call
-#            asked, log levels per window (needs `npm ci --prefix ci/servers` first).
+#            asked, log levels per window (needs `npm ci --prefix ci/servers` first), and a
+#            FastMCP server (fastmcp_server.py) two windows call at once, progress per window.
 #   node/    `@modelcontextprotocol/sdk` (v1) and `@modelcontextprotocol/client` (v2, default and
 #            versionNegotiation auto), with node's own test runner.
 #

@@ -2,15 +2,17 @@
 
 Several `ClientSession`s, each through its own real `exai-shim`, share one server instance in the
 real `exai hub`: `@modelcontextprotocol/server-everything` (from ci/servers, `npm ci --prefix
-ci/servers`) for elicitation, and `ci/servers/lists-server.mjs` (node's own modules only) for
+ci/servers`) for elicitation, `ci/servers/lists-server.mjs` (node's own modules only) for
 log levels, since it logs at every level its one level admits when asked, where
-server-everything logs a random level every 5 s.
+server-everything logs a random level every 5 s, and `fastmcp_server.py`, written with this
+SDK's own server API, for concurrent calls and progress.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +149,42 @@ async def test_log_levels_the_server_gets_the_most_verbose_and_each_window_its_o
             await quiet.call_tool("echo", {"message": "after"})
             assert got["quiet"] == LEVELS[LEVELS.index("error") :], got
             assert got["verbose"] == LEVELS[LEVELS.index("warning") :], got
+
+
+async def test_a_fastmcp_server_shared_by_two_windows_runs_their_calls_at_once(hub: Hub) -> None:
+    # The venv's python, which has the SDK; the window's minimal environment does not matter.
+    server = [sys.executable, str(Path(__file__).with_name("fastmcp_server.py"))]
+    labels = {"one": unique("py-fast-one"), "two": unique("py-fast-two")}
+    progress: dict[str, list[str | None]] = {"one": [], "two": []}
+    results: dict[str, Any] = {}
+    with anyio.fail_after(4 * GUARD_S):
+        async with (
+            stdio_client(wrapped(hub, labels["one"], server)) as (read_1, write_1),
+            ClientSession(read_1, write_1) as one,
+            stdio_client(wrapped(hub, labels["two"], server)) as (read_2, write_2),
+            ClientSession(read_2, write_2) as two,
+        ):
+            for session in (one, two):
+                init = await session.initialize()
+                assert init.server_info.name == "fastmcp-meeting"
+            assert [tool.name for tool in (await two.list_tools()).tools] == ["meet"]
+
+            async def call(who: str, session: ClientSession) -> None:
+                async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                    progress[who].append(message)
+
+                results[who] = await session.call_tool(
+                    "meet", {"who": who, "expected": 2}, progress_callback=on_progress
+                )
+
+            # Each call waits for the other at the server: they meet only if both are in flight.
+            async with anyio.create_task_group() as group:
+                group.start_soon(call, "one", one)
+                group.start_soon(call, "two", two)
+            for who in ("one", "two"):
+                assert texts(results[who]) == f"{who} met everyone"
+                assert progress[who] == [f"{who} arrived", f"{who} met 1 other(s)"], progress
+    # One process served both windows.
+    servers = [s for s in hub.get("/api/snapshot")["servers"] if "fastmcp_server.py" in s["command"]]
+    assert len(servers) == 1, servers
+    assert servers[0]["restarts"] == 0
