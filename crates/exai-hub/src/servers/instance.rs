@@ -206,7 +206,7 @@ impl Instance {
                 }
                 () = sleep_until(idle_at) => {
                     self.idle_at = None;
-                    self.stop_idle();
+                    self.stop_idle().await;
                 }
                 () = sleep_until(queue_deadline) => self.expire_queue(),
             }
@@ -654,14 +654,16 @@ impl Instance {
         }
     }
 
-    fn stop_idle(&mut self) {
+    /// Ends an unused server; `Stopped` is published once the process is gone (reaped), so
+    /// status never says stopped while it still runs.
+    async fn stop_idle(&mut self) {
         if !self.outs.is_empty() {
             return;
         }
         if let Some(running) = self.running.take() {
             tracing::info!(server = %self.name, pid = running.pid, idle = ?self.ctx.config.idle_timeout, "stopped the MCP server: no window used it");
             let mut running = running;
-            tokio::task::spawn_blocking(move || running.child.kill());
+            let _ = tokio::task::spawn_blocking(move || running.child.kill()).await;
             let _ = self.router.upstream_lost("stopped");
             // An idle stop is not a crash: the next start is a first start again.
             self.quick_failures = 0;
