@@ -157,7 +157,13 @@ impl Registry {
         let _ = self.events.send(event);
     }
 
-    fn live_state(&self) -> SessionState {
+    /// A connected window's state: a window that stands for the EXAI daemon is degraded while
+    /// the daemon is not connected; one that stands for a wrapped server (`wrapped`) does not
+    /// depend on the daemon and is ready (its server's own state is in `Snapshot::servers`).
+    fn live_state(&self, wrapped: bool) -> SessionState {
+        if wrapped {
+            return SessionState::Ready;
+        }
         match self.upstream.borrow().state {
             UpstreamState::Connected => SessionState::Ready,
             _ => SessionState::Degraded,
@@ -259,7 +265,7 @@ impl Registry {
 
     fn register(&mut self, hello: Hello, peer_pid: Option<u32>) -> (SessionId, String) {
         let now = now_millis();
-        let state = self.live_state();
+        let state = self.live_state(hello.server.is_some());
         if let Some(resume) = &hello.resume {
             let id = resume.session_id;
             let presented = resume.secret.as_deref().unwrap_or_default();
@@ -443,15 +449,18 @@ impl Registry {
         self.emit(HubEvent::UpstreamChanged {
             upstream: upstream.clone(),
         });
-        let state = self.live_state();
+        let state = self.live_state(false);
+        // Only the daemon's windows follow the daemon.
         let changed: Vec<SessionInfo> = self
             .sessions
             .values_mut()
             .filter(|entry| {
-                matches!(
-                    entry.info.state,
-                    SessionState::Ready | SessionState::Degraded
-                ) && entry.info.state != state
+                entry.info.server.is_none()
+                    && matches!(
+                        entry.info.state,
+                        SessionState::Ready | SessionState::Degraded
+                    )
+                    && entry.info.state != state
             })
             .map(|entry| {
                 entry.info.state = state;

@@ -4,7 +4,7 @@
 //! JSON-RPC lines (exact ids and routing are what these tests check) and by the Rust MCP SDK.
 
 use crate::support::{Env, HubOptions, Recorder, TestHub, daemon, guard};
-use exai_hub::api::{ServerState, ServerStatus, Snapshot};
+use exai_hub::api::{ServerState, ServerStatus, SessionState, Snapshot};
 use rmcp::ServiceExt as _;
 use rmcp::model::ProtocolVersion;
 use rmcp::transport::TokioChildProcess;
@@ -993,5 +993,59 @@ async fn a_line_waiting_past_its_deadline_gets_one_error_naming_the_server() {
         "the expired request is not answered again: {rest:?}"
     );
     a.close().await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrapped_window_stays_ready_while_the_daemon_is_down() {
+    if everything("a_wrapped_window_stays_ready_while_the_daemon_is_down").is_none() {
+        return;
+    }
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let lists = env.dir.path().join("lists.json");
+    std::fs::write(&lists, r#"{"tools":[]}"#).expect("write the lists");
+    let server = lists_server(&lists, None);
+    let _daemon_window = env.window("daemon-window").await;
+    let mut wrapped = Raw::open(&env, "wrapped", &[], &server).await;
+    wrapped.initialize(json!({})).await;
+    hub.wait_session("daemon-window", SessionState::Ready).await;
+    hub.wait_session("wrapped", SessionState::Ready).await;
+    env.daemon.stop().await;
+    // The daemon's window is degraded; in the same pass the wrapped one would have been.
+    hub.wait_session("daemon-window", SessionState::Degraded)
+        .await;
+    let snapshot = hub.handle.snapshot().await.expect("snapshot");
+    let state = |name: &str| {
+        snapshot
+            .sessions
+            .iter()
+            .find(|s| s.name.as_deref() == Some(name))
+            .map(|s| s.state)
+    };
+    assert_eq!(state("wrapped"), Some(SessionState::Ready));
+    // A wrapped window that comes while the daemon is down is ready too, and works.
+    let mut late = Raw::open(&env, "wrapped-late", &[], &server).await;
+    late.initialize(json!({})).await;
+    hub.wait_session("wrapped-late", SessionState::Ready).await;
+    assert_eq!(
+        text(
+            &late
+                .call(json!(1), "echo", json!({"message": "no daemon needed"}))
+                .await
+        ),
+        "Echo: no daemon needed"
+    );
+    let snapshot = hub.handle.snapshot().await.expect("snapshot");
+    for session in &snapshot.sessions {
+        let expected = if session.server.is_some() {
+            SessionState::Ready
+        } else {
+            SessionState::Degraded
+        };
+        assert_eq!(session.state, expected, "{:?}", session.name);
+    }
+    wrapped.close().await;
+    late.close().await;
     hub.stop().await;
 }
