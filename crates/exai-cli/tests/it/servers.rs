@@ -1049,3 +1049,65 @@ async fn a_wrapped_window_stays_ready_while_the_daemon_is_down() {
     late.close().await;
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_task_belongs_to_the_window_that_created_it() {
+    let Some(server) = everything("a_task_belongs_to_the_window_that_created_it") else {
+        return;
+    };
+    let env = Env::new(daemon()).await;
+    let hub = hub(&env, Duration::from_secs(300)).await;
+    let args = everything_args(&server);
+    let mut a = Raw::open(&env, "a", &[], &args).await;
+    a.initialize(json!({})).await;
+    let mut b = Raw::open(&env, "b", &[], &args).await;
+    b.initialize(json!({})).await;
+    let created = a
+        .request(
+            json!("create"),
+            "tools/call",
+            json!({"name": "simulate-research-query", "arguments": {"topic": "routing"}, "task": {"ttl": 60000}}),
+        )
+        .await;
+    let task = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a task: {created}"))
+        .to_owned();
+    // The other window cannot see, read or cancel it.
+    for method in ["tasks/get", "tasks/result", "tasks/cancel"] {
+        let refused = b
+            .request(json!(method), method, json!({"taskId": task}))
+            .await;
+        assert_eq!(refused["error"]["code"], -32602, "{method}: {refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("task not found") && m.contains("server-everything")),
+            "{refused}"
+        );
+    }
+    let ids = |answer: &Value| -> Vec<String> {
+        answer["result"]["tasks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a task list: {answer}"))
+            .iter()
+            .filter_map(|task| task["taskId"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let listed = b.request(json!("list"), "tasks/list", json!({})).await;
+    assert!(!ids(&listed).contains(&task), "{listed}");
+    // Its own window can.
+    let listed = a.request(json!("list"), "tasks/list", json!({})).await;
+    assert!(ids(&listed).contains(&task), "{listed}");
+    let got = a
+        .request(json!("get"), "tasks/get", json!({"taskId": task}))
+        .await;
+    assert_eq!(got["result"]["taskId"], task.as_str(), "{got}");
+    let cancelled = a
+        .request(json!("cancel"), "tasks/cancel", json!({"taskId": task}))
+        .await;
+    assert_eq!(cancelled["result"]["status"], "cancelled", "{cancelled}");
+    a.close().await;
+    b.close().await;
+    hub.stop().await;
+}

@@ -23,6 +23,11 @@
 //!   server); log messages to each window whose own `logging/setLevel` admits them (the server
 //!   is set to the most verbose level any window asked for; a window that never set one gets
 //!   what the server sends).
+//! - Tasks (2025-11-25) belong to the window whose request created them (a result with
+//!   `task.taskId`): `tasks/get`, `tasks/result` and `tasks/cancel` naming another window's task
+//!   (or one the hub never saw created) are answered `-32602` "task not found" by the hub and
+//!   never reach the server, `tasks/list` answers are cut to the window's own tasks, and
+//!   `notifications/tasks/status` goes only to the task's window.
 //! - Server-to-client requests (`sampling/createMessage`, `elicitation/create`) go to the window
 //!   that has a request in flight on this instance and declared the capability, the most recent
 //!   one if several, with an id of the hub's; otherwise the server gets an error. `roots/list`
@@ -236,6 +241,8 @@ pub(crate) struct Router {
     restarted: bool,
     /// The hub's own view of the server's lists, by [`ListKind`].
     lists: [ListState; 3],
+    /// Tasks (2025-11-25) by id: the window whose request created each.
+    tasks: HashMap<String, SessionId>,
     next_listing: u64,
 }
 
@@ -258,6 +265,7 @@ impl Router {
             restarted: false,
             lists: Default::default(),
             next_listing: 0,
+            tasks: HashMap::new(),
         }
     }
 
@@ -353,6 +361,7 @@ impl Router {
                 )));
             }
         }
+        self.tasks.retain(|_, owner| *owner != window);
         let emptied: Vec<String> = self
             .subscriptions
             .iter_mut()
@@ -404,6 +413,8 @@ impl Router {
         for list in &mut self.lists {
             list.listing = None;
         }
+        // The server's tasks ended with it.
+        self.tasks.clear();
         if self.init.take().is_some() {
             self.restarted = true;
         }
@@ -480,7 +491,16 @@ impl Router {
                 let Some(raw) = response.id else {
                     return Vec::new();
                 };
-                let line = splice(line, &[(raw.as_str(), id.as_str())]);
+                let line = match response.result {
+                    Some(result) if method == "tasks/list" => self.own_tasks(window, &id, result),
+                    Some(result) => {
+                        if let Some(task) = created_task(result) {
+                            self.tasks.insert(task, window);
+                        }
+                        splice(line, &[(raw.as_str(), id.as_str())])
+                    }
+                    None => splice(line, &[(raw.as_str(), id.as_str())]),
+                };
                 vec![
                     Action::Window(window, line),
                     Action::Finished {
@@ -649,6 +669,20 @@ impl Router {
                     (Some(wanted), Some(level)) => level >= wanted,
                     _ => true,
                 })
+            }
+            "notifications/tasks/status" => {
+                #[derive(Deserialize)]
+                struct Params {
+                    #[serde(rename = "taskId")]
+                    task_id: String,
+                }
+                let owner = serde_json::from_str::<Params>(params)
+                    .ok()
+                    .and_then(|parsed| self.tasks.get(&parsed.task_id).copied());
+                match owner {
+                    Some(window) => vec![Action::Window(window, Bytes::copy_from_slice(line))],
+                    None => Vec::new(),
+                }
             }
             "notifications/resources/updated" => {
                 #[derive(Deserialize)]
@@ -1075,8 +1109,52 @@ impl Router {
                     answer(mcp::empty_response(request.id, self.window_version(window)))
                 }
             }
+            method @ ("tasks/get" | "tasks/result" | "tasks/cancel") => {
+                #[derive(Deserialize)]
+                struct Params {
+                    #[serde(rename = "taskId")]
+                    task_id: String,
+                }
+                let task = params
+                    .and_then(|params| serde_json::from_str::<Params>(params).ok())
+                    .map(|parsed| parsed.task_id);
+                match task {
+                    Some(task) if self.tasks.get(&task) == Some(&window) => {
+                        self.forward(window, request, line)
+                    }
+                    Some(task) => answer(jsonrpc::error_line(
+                        Some(request.id),
+                        ErrorCode::InvalidParams,
+                        &format!(
+                            "{method}: task not found: {task:?} is not a task of this window on {}",
+                            self.name
+                        ),
+                    )),
+                    None => answer(jsonrpc::error_line(
+                        Some(request.id),
+                        ErrorCode::InvalidParams,
+                        &format!("{method} needs params with a taskId"),
+                    )),
+                }
+            }
             _ => self.forward(window, request, line),
         }
+    }
+
+    /// A `tasks/list` result for `window`: only the tasks it created, with its id.
+    fn own_tasks(&self, window: SessionId, id: &Id, result: &RawValue) -> Bytes {
+        let mut result: serde_json::Value = serde_json::from_str(result.get()).unwrap_or_default();
+        if let Some(serde_json::Value::Array(tasks)) = result.get_mut("tasks") {
+            tasks.retain(|task| {
+                task.get("taskId")
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|task| self.tasks.get(task) == Some(&window))
+            });
+        }
+        Bytes::from(format!(
+            r#"{{"jsonrpc":"2.0","id":{},"result":{result}}}"#,
+            id.as_str()
+        ))
     }
 
     /// A resuming shim's replayed `initialize`: the window's capabilities and name are taken,
@@ -1309,6 +1387,26 @@ impl Router {
             None => Vec::new(),
         }
     }
+}
+
+/// The id of the task a result created (`{"task": {"taskId": ...}}`: a task-augmented
+/// request's answer), if it is one.
+fn created_task(result: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Created {
+        task: Task,
+    }
+    #[derive(Deserialize)]
+    struct Task {
+        #[serde(rename = "taskId")]
+        task_id: String,
+    }
+    if !result.get().contains("\"taskId\"") {
+        return None;
+    }
+    serde_json::from_str::<Created>(result.get())
+        .ok()
+        .map(|created| created.task.task_id)
 }
 
 /// `notifications/cancelled` for request `id` (raw JSON).

@@ -494,3 +494,72 @@ fn the_servers_own_list_changed_is_passed_on_and_relisted() {
     // (The resources were never listed before, so they count as changed.)
     assert_eq!(changed(&sent, A), ["notifications/resources/list_changed"]);
 }
+
+#[test]
+fn a_task_belongs_to_the_window_that_created_it() {
+    let mut router = ready(SharePolicy::Shared);
+    let create = br#"{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"research","arguments":{},"task":{"ttl":60000}}}"#;
+    let up = ups(&router.window_line(A, create)).remove(0);
+    let created = format!(
+        r#"{{"jsonrpc":"2.0","id":{},"result":{{"task":{{"taskId":"t-1","status":"working","createdAt":"2025-11-25T00:00:00Z","ttl":60000}}}}}}"#,
+        up["id"]
+    );
+    let actions = router.upstream_line(created.as_bytes());
+    assert_eq!(to(&actions, A)[0]["result"]["task"]["taskId"], "t-1");
+
+    // Another window naming it: refused by the hub, nothing goes up.
+    for method in ["tasks/get", "tasks/result", "tasks/cancel"] {
+        let line = format!(
+            r#"{{"jsonrpc":"2.0","id":5,"method":"{method}","params":{{"taskId":"t-1"}}}}"#
+        );
+        let actions = router.window_line(B, line.as_bytes());
+        assert!(ups(&actions).is_empty(), "{method} went up");
+        let refused = to(&actions, B).remove(0);
+        assert_eq!(refused["id"], 5);
+        assert_eq!(refused["error"]["code"], -32602);
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("task not found"),
+            "{refused}"
+        );
+        // Its owner's goes up.
+        let actions = router.window_line(A, line.as_bytes());
+        assert_eq!(ups(&actions)[0]["method"], method);
+    }
+
+    // tasks/list: each window sees only its own.
+    let list = br#"{"jsonrpc":"2.0","id":"l","method":"tasks/list","params":{}}"#;
+    for (window, expected) in [(A, vec!["t-1"]), (B, vec![])] {
+        let up = ups(&router.window_line(window, list)).remove(0);
+        let answer = format!(
+            r#"{{"jsonrpc":"2.0","id":{},"result":{{"tasks":[{{"taskId":"t-1","status":"working"}},{{"taskId":"other","status":"working"}}],"nextCursor":"n"}}}}"#,
+            up["id"]
+        );
+        let got = to(&router.upstream_line(answer.as_bytes()), window).remove(0);
+        assert_eq!(got["id"], "l");
+        assert_eq!(got["result"]["nextCursor"], "n");
+        let ids: Vec<&str> = got["result"]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|task| task["taskId"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, expected);
+    }
+
+    // Status notifications only to the owner.
+    let status = br#"{"jsonrpc":"2.0","method":"notifications/tasks/status","params":{"taskId":"t-1","status":"completed"}}"#;
+    let actions = router.upstream_line(status);
+    assert_eq!((to(&actions, A).len(), to(&actions, B).len()), (1, 0));
+
+    // The owner leaves: nobody can name the task.
+    router.detach(A);
+    let actions = router.window_line(
+        B,
+        br#"{"jsonrpc":"2.0","id":6,"method":"tasks/get","params":{"taskId":"t-1"}}"#,
+    );
+    assert!(ups(&actions).is_empty());
+    assert!(router.upstream_line(status).is_empty());
+}
