@@ -930,16 +930,13 @@ fn servers(
             command.arg("--").args(server_argv(server));
             let mut shim = Editor::spawn(&mut command)?;
             shim.initialize()?;
-            shim.ask(r#"{"jsonrpc":"2.0","id":"l","method":"tools/list"}"#)?;
-            anyhow::ensure!(
-                ws::contains(&shim.line, b"\"tools\""),
-                "tools/list through a wrapped {kind}: {}",
-                shim.text()
-            );
+            list_tools(&mut shim).with_context(|| format!("through a wrapped {kind}"))?;
             shims.push(shim);
         }
     }
-    let mut shared: Vec<u32> = descendants(hub.pid());
+    let instances = descendants(hub.pid());
+    let server_processes = instances.len();
+    let mut shared: Vec<u32> = instances;
     shared.push(hub.pid());
     shared.extend(shims.iter().map(Editor::pid));
     let shared_memory = Memory::of(&shared);
@@ -955,7 +952,7 @@ fn servers(
                     .stderr(Stdio::null()),
             )?;
             server.initialize()?;
-            server.ask(r#"{"jsonrpc":"2.0","id":"l","method":"tools/list"}"#)?;
+            list_tools(&mut server).with_context(|| format!("{kind} started alone"))?;
             own.push(server);
         }
     }
@@ -972,9 +969,13 @@ fn servers(
     rows.push(row);
     let mut row = Row::new(format!("{what} · shared through exai-shim + hub"));
     row.figure = format!(
-        "{} ({:.0}× fewer processes, {:.1}× less PSS)",
-        shared_memory.describe(),
-        alone_memory.processes as f64 / shared_memory.processes.max(1) as f64,
+        "{} server processes (not {}) + {} shims + the hub: RSS {:.0} MiB, PSS {:.0} MiB ({:.1}× less RSS, {:.1}× less PSS)",
+        server_processes,
+        alone_memory.processes,
+        windows * servers,
+        shared_memory.rss_kib as f64 / 1024.0,
+        shared_memory.pss_kib as f64 / 1024.0,
+        alone_memory.rss_kib as f64 / shared_memory.rss_kib.max(1) as f64,
         alone_memory.pss_kib as f64 / shared_memory.pss_kib.max(1) as f64
     );
     rows.push(row);
@@ -982,6 +983,23 @@ fn servers(
         "the {what} rows run {kind}; shared counts the hub, its server instances and every shim"
     ));
     Ok(())
+}
+
+/// Lists the tools (which needs the server up), skipping the notifications that may come first
+/// (server-everything announces `list_changed` when it starts).
+fn list_tools(editor: &mut Editor) -> anyhow::Result<()> {
+    editor.send(r#"{"jsonrpc":"2.0","id":"l","method":"tools/list"}"#)?;
+    loop {
+        editor.recv()?;
+        if ws::contains(&editor.line, br#""id":"l""#) {
+            anyhow::ensure!(
+                ws::contains(&editor.line, b"\"tools\""),
+                "tools/list answered {}",
+                editor.text()
+            );
+            return Ok(());
+        }
+    }
 }
 
 /// Processes and memory of a set of processes.
