@@ -88,14 +88,14 @@ pub(crate) fn run(args: ConnectArgs) -> anyhow::Result<ExitCode> {
 pub(crate) fn listing(servers: &[ServerChange]) -> String {
     let width = servers
         .iter()
-        .map(|server| server.name.chars().count())
+        .map(|server| server.label().chars().count())
         .max()
         .unwrap_or(0);
     let mut lines = Vec::new();
     for server in servers {
         lines.push(format!(
             "  {:<width$}  {}",
-            server.name,
+            server.label(),
             server.outcome.describe()
         ));
         let pad = " ".repeat(width + 4);

@@ -500,6 +500,105 @@ pub struct ConnectResult {
     pub status: EditorStatus,
 }
 
+/// Which way "Share these servers through EXAI" rewrites an editor's servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum WrapDirection {
+    /// `COMMAND ARGS` becomes `exai-shim ... -- COMMAND ARGS`.
+    Wrap,
+    /// Back to `COMMAND ARGS`.
+    Unwrap,
+}
+
+/// What wrapping (or unwrapping) does to one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum WrapOutcome {
+    /// Now runs through the shim.
+    Wrapped,
+    /// Runs its own command again.
+    Unwrapped,
+    /// Already runs through the shim; left as it is.
+    AlreadyWrapped,
+    /// Does not run through the shim, so there is nothing to unwrap.
+    NotWrapped,
+    /// A remote server (a URL): the editor connects to it itself, nothing to share.
+    Remote,
+    /// EXAI's own entry.
+    Exai,
+    /// Not an entry the shim can stand for ([`WrapServer::reason`] says why).
+    Unsupported,
+}
+
+/// One server of an editor's file in the wrap preview. Never an `env` value: only the names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct WrapServer {
+    /// Its name in the file.
+    pub name: String,
+    /// The project folder it belongs to (Claude Code's `projects.<dir>.mcpServers`), `None`
+    /// for the file's own servers.
+    pub project: Option<String>,
+    /// What happens to it.
+    pub outcome: WrapOutcome,
+    /// Whether its entry is rewritten.
+    pub changed: bool,
+    /// In words: `wrapped`, or `left: <why>`.
+    pub reason: String,
+    /// The command line it runs now (empty for a remote server).
+    pub before: String,
+    /// The command line it runs afterwards (equal to `before` when it is left).
+    pub after: String,
+    /// The names of the variables in its `env`, sorted (kept as they are; values never shown).
+    pub env_keys: Vec<String>,
+}
+
+/// What "Share these servers through EXAI" would do to one editor's file (the Connect page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct WrapPreview {
+    /// The editor's key, as in [`EditorStatus::editor`].
+    pub editor: String,
+    /// What the user sees, e.g. `Claude Code`.
+    pub title: String,
+    /// The config file, absolute.
+    pub path: String,
+    /// Whether that file exists (no file: no servers to share).
+    pub exists: bool,
+    /// The shim the wrapped entries would run.
+    pub shim_path: String,
+    /// Whether it exists (when not, wrapping is refused: every wrapped server would fail).
+    pub shim_found: bool,
+    /// What wrapping would do to each server, in file order.
+    pub wrap: Vec<WrapServer>,
+    /// What unwrapping would do to each server, in file order.
+    pub unwrap: Vec<WrapServer>,
+    /// Why the file could not be read, in words.
+    pub problem: Option<String>,
+}
+
+/// What wrapping or unwrapping an editor's servers did (the Connect page's Wrap and Unwrap).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct WrapEditorResult {
+    /// The editor's key.
+    pub editor: String,
+    /// The file written.
+    pub path: String,
+    /// Whether the file changed.
+    pub changed: bool,
+    /// Where the file was copied before it was changed.
+    pub backup: Option<String>,
+    /// One sentence for the user: what was done, where, and what to do next.
+    pub message: String,
+    /// What happened to each server.
+    pub servers: Vec<WrapServer>,
+    /// The preview afterwards.
+    pub preview: WrapPreview,
+}
+
 /// Settings of the program that shows the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -643,6 +742,11 @@ mod typescript {
             ConnectInfo::decl(&cfg),
             EditorStatus::decl(&cfg),
             ConnectResult::decl(&cfg),
+            WrapDirection::decl(&cfg),
+            WrapOutcome::decl(&cfg),
+            WrapServer::decl(&cfg),
+            WrapPreview::decl(&cfg),
+            WrapEditorResult::decl(&cfg),
             Settings::decl(&cfg),
             ServerState::decl(&cfg),
             ServerStatus::decl(&cfg),

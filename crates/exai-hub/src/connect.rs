@@ -7,6 +7,8 @@
 //! - [`write`]: parse, merge, back up, write atomically; nothing when nothing changes.
 //! - [`wrap`]: the editor's other stdio servers rewritten to run through the shim (and back),
 //!   as a pure function from file text to text and a report.
+//! - `share`: the same for the Connect page ("Share these servers through EXAI"), in `api`
+//!   types: a preview per editor, and the rewrite refused while the shim is missing.
 //! - `jsonc` and `tomlfile`: edits that keep every byte outside the edited member (comments,
 //!   trailing commas, formatting) as it was.
 //!
@@ -15,6 +17,7 @@
 
 pub mod editor;
 mod jsonc;
+mod share;
 mod tomlfile;
 pub mod wrap;
 pub mod write;
@@ -23,6 +26,7 @@ use crate::api::{ConnectInfo, ConnectResult, EditorStatus, Snippet};
 pub use editor::{Editor, Env, Format, Target};
 pub use jsonc::{Entry, ParseError};
 use serde_json::{Value, json};
+pub use share::wrap_server;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 pub use wrap::{Direction, Outcome, ServerChange, WrapOptions, WrapPlan};
@@ -232,6 +236,7 @@ impl Connector {
         WrapOptions {
             shim: self.shim.display().to_string(),
             shim_args: shim_args(Some(editor.window_name()), self.endpoint.as_deref()),
+            projects: editor == Editor::ClaudeCode,
         }
     }
 

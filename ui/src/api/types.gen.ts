@@ -480,6 +480,113 @@ message: string,
  */
 status: EditorStatus, };
 
+export type WrapDirection = "wrap" | "unwrap";
+
+export type WrapOutcome = "wrapped" | "unwrapped" | "already_wrapped" | "not_wrapped" | "remote" | "exai" | "unsupported";
+
+export type WrapServer = { 
+/**
+ * Its name in the file.
+ */
+name: string, 
+/**
+ * The project folder it belongs to (Claude Code's `projects.<dir>.mcpServers`), `None`
+ * for the file's own servers.
+ */
+project: string | null, 
+/**
+ * What happens to it.
+ */
+outcome: WrapOutcome, 
+/**
+ * Whether its entry is rewritten.
+ */
+changed: boolean, 
+/**
+ * In words: `wrapped`, or `left: <why>`.
+ */
+reason: string, 
+/**
+ * The command line it runs now (empty for a remote server).
+ */
+before: string, 
+/**
+ * The command line it runs afterwards (equal to `before` when it is left).
+ */
+after: string, 
+/**
+ * The names of the variables in its `env`, sorted (kept as they are; values never shown).
+ */
+env_keys: Array<string>, };
+
+export type WrapPreview = { 
+/**
+ * The editor's key, as in [`EditorStatus::editor`].
+ */
+editor: string, 
+/**
+ * What the user sees, e.g. `Claude Code`.
+ */
+title: string, 
+/**
+ * The config file, absolute.
+ */
+path: string, 
+/**
+ * Whether that file exists (no file: no servers to share).
+ */
+exists: boolean, 
+/**
+ * The shim the wrapped entries would run.
+ */
+shim_path: string, 
+/**
+ * Whether it exists (when not, wrapping is refused: every wrapped server would fail).
+ */
+shim_found: boolean, 
+/**
+ * What wrapping would do to each server, in file order.
+ */
+wrap: Array<WrapServer>, 
+/**
+ * What unwrapping would do to each server, in file order.
+ */
+unwrap: Array<WrapServer>, 
+/**
+ * Why the file could not be read, in words.
+ */
+problem: string | null, };
+
+export type WrapEditorResult = { 
+/**
+ * The editor's key.
+ */
+editor: string, 
+/**
+ * The file written.
+ */
+path: string, 
+/**
+ * Whether the file changed.
+ */
+changed: boolean, 
+/**
+ * Where the file was copied before it was changed.
+ */
+backup: string | null, 
+/**
+ * One sentence for the user: what was done, where, and what to do next.
+ */
+message: string, 
+/**
+ * What happened to each server.
+ */
+servers: Array<WrapServer>, 
+/**
+ * The preview afterwards.
+ */
+preview: WrapPreview, };
+
 export type Settings = { 
 /**
  * Tray app or headless hub.

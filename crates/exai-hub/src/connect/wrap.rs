@@ -13,9 +13,13 @@
 //! [`plan`] is pure (text in, text and a report out) so the dashboard can show the same
 //! report; [`super::Connector::wrap`] reads and writes the editor's file with it. The report
 //! names the variables in an entry's `env`, never their values.
+//!
+//! Claude Code also keeps servers per project in the same `~/.claude.json`, under
+//! `projects.<dir>.mcpServers`; with [`WrapOptions::projects`] those are rewritten too, each
+//! reported with its project's folder.
 
 use super::editor::Format;
-use super::jsonc::Entry;
+use super::jsonc::{Doc, Entry};
 use super::write::ServersFile;
 use serde_json::{Map, Value};
 
@@ -35,6 +39,9 @@ pub struct WrapOptions {
     pub shim: String,
     /// The shim's own flags, before `--`.
     pub shim_args: Vec<String>,
+    /// Also the servers of each project in `projects.<dir>.mcpServers` (Claude Code's
+    /// `~/.claude.json`; JSON files only).
+    pub projects: bool,
 }
 
 /// What happened to one server, and why.
@@ -85,6 +92,9 @@ impl Outcome {
 pub struct ServerChange {
     /// Its name in the file.
     pub name: String,
+    /// The project folder it belongs to (`projects.<dir>.mcpServers`), `None` for the file's
+    /// own servers.
+    pub project: Option<String>,
     /// What happens to it.
     pub outcome: Outcome,
     /// What it runs now, command first (empty for a remote server).
@@ -93,6 +103,16 @@ pub struct ServerChange {
     pub after: Vec<String>,
     /// The names of the variables in its `env`, sorted (the values are never reported).
     pub env_keys: Vec<String>,
+}
+
+impl ServerChange {
+    /// How the listing names it: `postgres`, or `postgres (project /home/me/api)`.
+    pub fn label(&self) -> String {
+        match &self.project {
+            Some(dir) => format!("{} (project {dir})", self.name),
+            None => self.name.clone(),
+        }
+    }
 }
 
 /// A rewritten file and what happened to each server, in file order.
@@ -141,10 +161,63 @@ pub fn plan(
             )?;
         }
     }
+    let mut servers: Vec<ServerChange> = changes.into_iter().map(|(change, _)| change).collect();
+    if options.projects && matches!(format, Format::Json(_)) {
+        let (text, projects) = plan_projects(&after, direction, options)?;
+        after = text;
+        servers.extend(projects);
+    }
     Ok(WrapPlan {
         text: after,
-        servers: changes.into_iter().map(|(change, _)| change).collect(),
+        servers,
     })
+}
+
+/// The servers of each project (`projects.<dir>.mcpServers`, Claude Code's `~/.claude.json`)
+/// rewritten in `text`, and what happened to each, projects in file order.
+fn plan_projects(
+    text: &str,
+    direction: Direction,
+    options: &WrapOptions,
+) -> Result<(String, Vec<ServerChange>), String> {
+    let doc = Doc::parse(text).map_err(|err| err.to_string())?;
+    // A `projects` that is not an object is Claude Code's business, not a reason to refuse.
+    let Ok(Some(projects)) = doc.members(&["projects"]) else {
+        return Ok((text.to_owned(), Vec::new()));
+    };
+    let mut changes: Vec<(ServerChange, Option<Edit>)> = Vec::new();
+    for (index, (dir, _)) in projects.iter().enumerate() {
+        if projects[index + 1..].iter().any(|(later, _)| later == dir) {
+            continue;
+        }
+        // The members in file order (a `Map` would sort them); none, or not an object: skip.
+        let Ok(Some(members)) = doc.members(&["projects", dir, "mcpServers"]) else {
+            continue;
+        };
+        for (at, (name, entry)) in members.iter().enumerate() {
+            if members[at + 1..].iter().any(|(later, _)| later == name) {
+                continue;
+            }
+            let (mut change, edit) = server_change(name, entry, direction, options);
+            change.project = Some(dir.clone());
+            changes.push((change, edit));
+        }
+    }
+    let mut after = text.to_owned();
+    for (change, edit) in &changes {
+        if let Some(edit) = edit {
+            let dir = change.project.as_deref().unwrap_or_default();
+            let mut path = vec!["projects", dir, "mcpServers", change.name.as_str()];
+            path.extend(edit.inside);
+            after = Doc::parse(&after)
+                .map_err(|err| err.to_string())?
+                .set_values(&path, &edit.keys)?;
+        }
+    }
+    Ok((
+        after,
+        changes.into_iter().map(|(change, _)| change).collect(),
+    ))
 }
 
 /// Whether `command` is the shim (any folder, `.exe` or not).
@@ -176,6 +249,7 @@ fn server_change(
 ) -> (ServerChange, Option<Edit>) {
     let mut change = ServerChange {
         name: name.to_owned(),
+        project: None,
         outcome: Outcome::NotWrapped,
         before: Vec::new(),
         after: Vec::new(),

@@ -11,6 +11,7 @@ fn options(editor: Editor) -> WrapOptions {
     WrapOptions {
         shim: SHIM.to_owned(),
         shim_args: vec!["--name".to_owned(), editor.window_name().to_owned()],
+        projects: editor == Editor::ClaudeCode,
     }
 }
 
@@ -524,4 +525,159 @@ fn each_editor_s_format_is_its_targets() {
     for editor in Editor::ALL {
         assert_eq!(editor.target(&env, None).unwrap().format, editor.format());
     }
+}
+
+/// `~/.claude.json` as Claude Code keeps it: user servers at the top, each project's own under
+/// `projects.<dir>.mcpServers` beside its history and trust flags.
+const CLAUDE_CODE_PROJECTS: &str = r#"{
+  "numStartups": 184,
+  "installMethod": "native",
+  "autoUpdates": true,
+  "tipsHistory": { "new-user-warmup": 1, "memory-command": 12 },
+  "userID": "4f1c0b8e2a9d",
+  "mcpServers": {
+    "context7": {
+      "type": "stdio",
+      "command": "npx",
+      "args": ["-y", "@upstash/context7-mcp"],
+      "env": {}
+    }
+  },
+  "projects": {
+    "/home/me/src/api": {
+      "allowedTools": [],
+      "history": [
+        { "display": "why does the mcpServers test fail?", "pastedContents": {} }
+      ],
+      "mcpContextUris": [],
+      "mcpServers": {
+        "postgres": {
+          "type": "stdio",
+          "command": "npx",
+          "args": ["-y", "@modelcontextprotocol/server-postgres", "postgresql://localhost/api"],
+          "env": { "PGPASSWORD": "ghp_s3cr3tT0ken" }
+        },
+        "linear": { "type": "sse", "url": "https://mcp.linear.app/sse" }
+      },
+      "enabledMcpjsonServers": [],
+      "disabledMcpjsonServers": [],
+      "hasTrustDialogAccepted": true,
+      "projectOnboardingSeenCount": 3
+    },
+    "/home/me/src/web app": {
+      "allowedTools": ["Bash(npm test)"],
+      "mcpServers": {
+        "playwright": { "type": "stdio", "command": "npx", "args": ["@playwright/mcp@latest"], "env": {} },
+        "git": {
+          "type": "stdio",
+          "command": "/usr/bin/exai-shim",
+          "args": ["--name", "claude-code", "--", "uvx", "mcp-server-git"]
+        }
+      },
+      "hasTrustDialogAccepted": false
+    },
+    "/home/me": { "allowedTools": [], "history": [] }
+  },
+  "oauthAccount": { "emailAddress": "me@example.com" }
+}"#;
+
+fn by_project(plan: &WrapPlan) -> Vec<(Option<&str>, &str, Outcome)> {
+    plan.servers
+        .iter()
+        .map(|server| {
+            (
+                server.project.as_deref(),
+                server.name.as_str(),
+                server.outcome.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn claude_code_s_project_servers_are_wrapped_with_their_folder() {
+    use Outcome::*;
+    let before = CLAUDE_CODE_PROJECTS;
+    let plan = wrap(Editor::ClaudeCode, before);
+    assert_eq!(
+        by_project(&plan),
+        [
+            (None, "context7", Wrapped),
+            (Some("/home/me/src/api"), "postgres", Wrapped),
+            (Some("/home/me/src/api"), "linear", Remote),
+            (Some("/home/me/src/web app"), "playwright", Wrapped),
+            (Some("/home/me/src/web app"), "git", AlreadyWrapped),
+        ]
+    );
+    let after: Value = serde_json::from_str(&plan.text).unwrap();
+    let api = &after["projects"]["/home/me/src/api"];
+    assert_eq!(
+        api["mcpServers"]["postgres"],
+        json!({
+            "type": "stdio",
+            "command": SHIM,
+            "args": ["--name", "claude-code", "--", "npx", "-y",
+                     "@modelcontextprotocol/server-postgres", "postgresql://localhost/api"],
+            "env": { "PGPASSWORD": SECRET }
+        })
+    );
+    // Everything else in the project, and in the file, is as it was.
+    let original: Value = serde_json::from_str(before).unwrap();
+    for key in ["history", "hasTrustDialogAccepted", "enabledMcpjsonServers"] {
+        assert_eq!(api[key], original["projects"]["/home/me/src/api"][key]);
+    }
+    assert_eq!(after["oauthAccount"], original["oauthAccount"]);
+    assert_eq!(
+        after["projects"]["/home/me"],
+        original["projects"]["/home/me"]
+    );
+    assert_eq!(
+        after["projects"]["/home/me/src/web app"]["mcpServers"]["git"],
+        original["projects"]["/home/me/src/web app"]["mcpServers"]["git"]
+    );
+    // The report names the variable, never its value; the file keeps it where it was.
+    let postgres = &plan.servers[1];
+    assert_eq!(postgres.env_keys, ["PGPASSWORD"]);
+    assert!(!format!("{:?}", plan.servers).contains(SECRET));
+    assert_eq!(plan.text.matches(SECRET).count(), 1);
+    // Only the edited values' lines differ (postgres's new `command` line is the same as
+    // git's, so four lines are new).
+    assert_eq!(plan.text.lines().count(), before.lines().count());
+    let changed: Vec<&str> = plan
+        .text
+        .lines()
+        .filter(|line| !before.lines().any(|old| old == *line))
+        .collect();
+    assert_eq!(changed.len(), 4, "{changed:#?}");
+
+    // Twice: nothing more. Unwrapped: every server runs its own command, the git one too.
+    let again = wrap(Editor::ClaudeCode, &plan.text);
+    assert_eq!(
+        (again.text.as_str(), again.n_changed()),
+        (plan.text.as_str(), 0)
+    );
+    let unwrapped = unwrap(Editor::ClaudeCode, &plan.text);
+    assert_eq!(unwrapped.n_changed(), 4);
+    assert_eq!(unwrapped.text, unwrap(Editor::ClaudeCode, before).text);
+    let restored: Value = serde_json::from_str(&unwrapped.text).unwrap();
+    assert_eq!(
+        restored["projects"]["/home/me/src/web app"]["mcpServers"]["git"]["command"],
+        "uvx"
+    );
+    assert_eq!(restored["mcpServers"], original["mcpServers"]);
+    assert_eq!(
+        restored["projects"]["/home/me/src/api"],
+        original["projects"]["/home/me/src/api"]
+    );
+}
+
+#[test]
+fn project_servers_are_left_to_editors_without_projects() {
+    // The same text read as Cursor's file: only the top-level servers.
+    let plan = wrap(Editor::Cursor, CLAUDE_CODE_PROJECTS);
+    assert_eq!(by_project(&plan), [(None, "context7", Outcome::Wrapped)]);
+    assert!(plan.text.contains(
+        r#""command": "npx",
+          "args": ["-y", "@modelcontextprotocol/server-postgres""#
+    ));
 }
