@@ -19,7 +19,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use exai_hub::HubHandle;
-use exai_hub::api::{ConnectInfo, HostKind, Settings};
+use exai_hub::api::{ConnectInfo, HostKind, Settings, WrapDirection};
 use exai_proto::SessionId;
 use guard::{Policy, Verdict};
 use std::net::SocketAddr;
@@ -162,6 +162,9 @@ pub async fn serve_with(
         .route("/api/connect", get(connect_info))
         .route("/api/connect/editors", get(connect_status))
         .route("/api/connect/editors/{editor}", post(connect_editor))
+        .route("/api/connect/wrap", get(wrap_previews))
+        .route("/api/connect/editors/{editor}/wrap", post(wrap_editor))
+        .route("/api/connect/editors/{editor}/unwrap", post(unwrap_editor))
         .route("/api/settings", get(settings).post(set_settings))
         .route(
             "/api/upstream/config",
@@ -349,6 +352,65 @@ async fn connect_editor(State(dash): State<Arc<Dash>>, Path(editor): Path<String
                 editor = editor.key(),
                 changed = result.changed,
                 "editor connected from the dashboard"
+            );
+            axum::Json(result).into_response()
+        }
+        Ok(Err(err)) => (StatusCode::UNPROCESSABLE_ENTITY, format!("{err:#}")).into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
+}
+
+/// What "Share these servers through EXAI" would do to each editor's own file: every server
+/// with its command line before and after, its `env` names (never values), what is left and
+/// why (read from disk each time).
+async fn wrap_previews(State(dash): State<Arc<Dash>>) -> Response {
+    let info = dash.connect.clone();
+    let previews = tokio::task::spawn_blocking(move || {
+        exai_hub::connect::Connector::for_info(&info).map(|connector| connector.wrap_previews())
+    })
+    .await;
+    match previews {
+        Ok(Ok(previews)) => axum::Json(previews).into_response(),
+        Ok(Err(err)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{err:#}")).into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
+}
+
+async fn wrap_editor(State(dash): State<Arc<Dash>>, Path(editor): Path<String>) -> Response {
+    rewrite_editor(dash, editor, WrapDirection::Wrap).await
+}
+
+async fn unwrap_editor(State(dash): State<Arc<Dash>>, Path(editor): Path<String>) -> Response {
+    rewrite_editor(dash, editor, WrapDirection::Unwrap).await
+}
+
+/// Wraps (or unwraps) one editor's servers in its own file, after a backup. 404 for an editor
+/// the hub does not know, 422 with the reason when it cannot (the shim is missing, the file
+/// does not parse); nothing is written then.
+async fn rewrite_editor(dash: Arc<Dash>, editor: String, direction: WrapDirection) -> Response {
+    let Some(editor) = exai_hub::connect::Editor::from_key(&editor) else {
+        return (StatusCode::NOT_FOUND, "no such editor").into_response();
+    };
+    let info = dash.connect.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        exai_hub::connect::Connector::for_info(&info)?.wrap_editor(editor, direction)
+    })
+    .await;
+    match result {
+        Ok(Ok(result)) => {
+            tracing::info!(
+                editor = editor.key(),
+                changed = result.changed,
+                servers = result
+                    .servers
+                    .iter()
+                    .filter(|server| server.changed)
+                    .count(),
+                "editor's servers {} from the dashboard",
+                match direction {
+                    WrapDirection::Wrap => "wrapped",
+                    WrapDirection::Unwrap => "unwrapped",
+                }
             );
             axum::Json(result).into_response()
         }

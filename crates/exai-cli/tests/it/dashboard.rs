@@ -810,3 +810,124 @@ async fn a_stalled_event_reader_is_dropped_and_memory_stays_bounded() {
     let logs = dash.stop().await;
     assert!(logs.contains("fell behind"), "{logs}");
 }
+
+/// "Share these servers through EXAI" over HTTP, with the hub's HOME a temporary folder: the
+/// preview and the rewrite need the token, the preview names `env` variables but never their
+/// values, Wrap rewrites Cursor's file after a backup, Unwrap gives the original back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_share_preview_and_wrap_need_the_token_and_never_show_an_env_value() {
+    const SECRET: &str = "ghp_dashb0ardN3verSh0ws";
+    let env = Env::new(daemon()).await;
+    let home = tempfile::tempdir().expect("tempdir");
+    let home_str = home.path().to_str().expect("utf-8 path").to_owned();
+    let config = home.path().join(".config");
+    let file = home.path().join(".cursor/mcp.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let before = format!(
+        "{{\n  \"mcpServers\": {{\n    \"memory\": {{ \"command\": \"npx\", \"args\": [\"-y\", \"@modelcontextprotocol/server-memory\"], \"env\": {{ \"MEMORY_API_KEY\": \"{SECRET}\" }} }},\n    \"linear\": {{ \"url\": \"https://mcp.linear.app/sse\" }}\n  }}\n}}\n"
+    );
+    std::fs::write(&file, &before).unwrap();
+    let dash = start(
+        &env,
+        &[
+            ("HOME", &home_str),
+            ("XDG_CONFIG_HOME", config.to_str().unwrap()),
+        ],
+    )
+    .await;
+    let addr = dash.host.clone();
+    let bearer = dash.bearer();
+    let origin = format!("http://{addr}");
+    let with_token = [
+        ("Authorization", bearer.as_str()),
+        ("Origin", origin.as_str()),
+    ];
+
+    for (method, path) in [
+        ("GET", "/api/connect/wrap"),
+        ("POST", "/api/connect/editors/cursor/wrap"),
+        ("POST", "/api/connect/editors/cursor/unwrap"),
+    ] {
+        let (status, _, _) = request(&addr, method, path, &[("Origin", &origin)]).await;
+        assert_eq!(status, 401, "{method} {path} without the token");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+
+    let (status, _, body) = request(&addr, "GET", "/api/connect/wrap", &with_token).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.contains(SECRET),
+        "the preview shows an env value: {body}"
+    );
+    let previews: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let cursor = previews
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|preview| preview["editor"] == "cursor")
+        .expect("Cursor's preview");
+    assert_eq!(cursor["exists"], true);
+    assert_eq!(cursor["shim_found"], true);
+    assert_eq!(cursor["wrap"][0]["name"], "memory");
+    assert_eq!(cursor["wrap"][0]["outcome"], "wrapped");
+    assert_eq!(
+        cursor["wrap"][0]["before"],
+        "npx -y @modelcontextprotocol/server-memory"
+    );
+    assert_eq!(
+        cursor["wrap"][0]["env_keys"],
+        serde_json::json!(["MEMORY_API_KEY"])
+    );
+    assert_eq!(cursor["wrap"][1]["outcome"], "remote");
+
+    let (status, _, body) = request(
+        &addr,
+        "POST",
+        "/api/connect/editors/cursor/wrap",
+        &with_token,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains(SECRET), "{body}");
+    let result: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(result["changed"], true);
+    let backup = result["backup"].as_str().expect("a backup").to_owned();
+    assert_eq!(std::fs::read_to_string(&backup).unwrap(), before);
+    let shim = bin("exai-shim").display().to_string();
+    let wrapped = std::fs::read_to_string(&file).unwrap();
+    let quoted = serde_json::Value::String(shim).to_string();
+    assert!(
+        wrapped.contains(&format!(
+            "\"command\": {quoted}, \"args\": [\"--name\", \"cursor\", \"--endpoint\""
+        )) && wrapped.contains("\"--\", \"npx\", \"-y\", \"@modelcontextprotocol/server-memory\"]"),
+        "{wrapped}"
+    );
+    assert_eq!(
+        wrapped.matches(SECRET).count(),
+        1,
+        "the env stays: {wrapped}"
+    );
+    assert_eq!(result["preview"]["unwrap"][0]["changed"], true);
+
+    let (status, _, body) = request(
+        &addr,
+        "POST",
+        "/api/connect/editors/cursor/unwrap",
+        &with_token,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+    let (status, _, _) = request(
+        &addr,
+        "POST",
+        "/api/connect/editors/emacs/wrap",
+        &with_token,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let logs = dash.stop().await;
+    assert!(!logs.contains(SECRET), "{logs}");
+    assert!(logs.contains("from the dashboard"), "{logs}");
+}
