@@ -14,6 +14,7 @@ use exai_hub::api::{
 };
 use exai_hub::api::{
     UpstreamConfig, UpstreamConfigSaved, UpstreamConfigUpdate, UpstreamTest, UpstreamTestResult,
+    WrapDirection, WrapEditorResult, WrapPreview,
 };
 use exai_proto::SessionId;
 use tauri::ipc::InvokeError;
@@ -166,6 +167,35 @@ pub async fn connect_editor(
         .ok_or_else(|| UiError::new(UNKNOWN_EDITOR, format_args!("no editor {editor:?}")))?;
     let connector = connector(&info)?;
     tokio::task::spawn_blocking(move || connector.connect(editor, None, false))
+        .await
+        .map_err(|error| UiError::new(CONNECT, error))?
+        .map_err(|error| UiError::new(CONNECT, format_args!("{error:#}")))
+}
+
+/// What "Share these servers through EXAI" would do to each editor's own file (env names,
+/// never values).
+#[tauri::command]
+pub async fn connect_wrap_previews(
+    info: State<'_, ShellInfo>,
+) -> Result<Vec<WrapPreview>, UiError> {
+    let connector = connector(&info)?;
+    tokio::task::spawn_blocking(move || connector.wrap_previews())
+        .await
+        .map_err(|error| UiError::new(CONNECT, error))
+}
+
+/// Wraps (or unwraps) one editor's servers through the shim, after a backup; refused while
+/// the shim is missing.
+#[tauri::command]
+pub async fn connect_wrap(
+    info: State<'_, ShellInfo>,
+    editor: String,
+    direction: WrapDirection,
+) -> Result<WrapEditorResult, UiError> {
+    let editor = exai_hub::connect::Editor::from_key(&editor)
+        .ok_or_else(|| UiError::new(UNKNOWN_EDITOR, format_args!("no editor {editor:?}")))?;
+    let connector = connector(&info)?;
+    tokio::task::spawn_blocking(move || connector.wrap_editor(editor, direction))
         .await
         .map_err(|error| UiError::new(CONNECT, error))?
         .map_err(|error| UiError::new(CONNECT, format_args!("{error:#}")))

@@ -233,6 +233,8 @@ pub fn run_app<R: Runtime>(
             commands::connect_info,
             commands::connect_status,
             commands::connect_editor,
+            commands::connect_wrap_previews,
+            commands::connect_wrap,
             commands::settings,
             commands::set_settings,
             commands::upstream_config,

@@ -20,6 +20,8 @@ import type {
   UpstreamConfig,
   UpstreamConfigSaved,
   UpstreamTestResult,
+  WrapEditorResult,
+  WrapPreview,
 } from "./types.gen";
 
 /** Backoff for re-opening an event stream that ended or was refused. */
@@ -188,6 +190,8 @@ export function createHttpApi(): Api {
     connectInfo: () => get<ConnectInfo>("/api/connect"),
     connectStatus: () => get<EditorStatus[]>("/api/connect/editors"),
     connectEditor: (editor) => post<ConnectResult>(`/api/connect/editors/${encodeURIComponent(editor)}`),
+    connectWrapPreviews: () => get<WrapPreview[]>("/api/connect/wrap"),
+    connectWrap: (editor, direction) => post<WrapEditorResult>(`/api/connect/editors/${encodeURIComponent(editor)}/${direction}`),
     settings: () => get<Settings>("/api/settings"),
     setSettings: (settings) => post<Settings>("/api/settings", settings),
     upstreamConfig: () => get<UpstreamConfig>("/api/upstream/config"),

@@ -17,6 +17,9 @@ import type {
   UpstreamConfigUpdate,
   UpstreamTest,
   UpstreamTestResult,
+  WrapDirection,
+  WrapEditorResult,
+  WrapPreview,
 } from "./types.gen";
 
 export type * from "./types.gen";
@@ -62,6 +65,10 @@ export interface Api {
   connectStatus(): Promise<EditorStatus[]>;
   /** Writes the exai server into one editor's config file (after a backup). */
   connectEditor(editor: string): Promise<ConnectResult>;
+  /** What wrapping each editor's other servers through exai-shim would do (env names only). */
+  connectWrapPreviews(): Promise<WrapPreview[]>;
+  /** Wraps (or unwraps) one editor's servers in its config file (after a backup). */
+  connectWrap(editor: string, direction: WrapDirection): Promise<WrapEditorResult>;
   settings(): Promise<Settings>;
   setSettings(settings: Settings): Promise<Settings>;
   /** The daemon's URL, whether a token is set, and the config file (never the token). */

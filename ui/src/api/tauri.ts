@@ -17,6 +17,8 @@ import type {
   UpstreamConfig,
   UpstreamConfigSaved,
   UpstreamTestResult,
+  WrapEditorResult,
+  WrapPreview,
 } from "./types.gen";
 
 /** Commands fail with `UiError { code, message }`; anything else is shown as text. */
@@ -49,6 +51,8 @@ export function createTauriApi(): Api {
     connectInfo: () => call<ConnectInfo>("connect_info"),
     connectStatus: () => call<EditorStatus[]>("connect_status"),
     connectEditor: (editor) => call<ConnectResult>("connect_editor", { editor }),
+    connectWrapPreviews: () => call<WrapPreview[]>("connect_wrap_previews"),
+    connectWrap: (editor, direction) => call<WrapEditorResult>("connect_wrap", { editor, direction }),
     settings: () => call<Settings>("settings"),
     setSettings: (settings) => call<Settings>("set_settings", { settings }),
     upstreamConfig: () => call<UpstreamConfig>("upstream_config"),

@@ -1,12 +1,15 @@
 // "Connect an editor": first every editor's config file with a Connect / Reconnect button
 // that writes the exai server into it (`connect_status`, `connect_editor`), then the
 // backend's ready-to-paste snippets (`connect_info`), one tab per editor, each with where it
-// goes and a copy button. The UI only renders what the backend says.
+// goes and a copy button. Between them, "Share these servers through EXAI": per editor whose
+// file has other stdio servers, what wrapping them through exai-shim would do to each (env
+// names only, never values) with Wrap and Unwrap buttons (`connect_wrap_previews`,
+// `connect_wrap`). The UI only renders what the backend says.
 
-import type { ConnectInfo, ConnectResult, EditorStatus, Snippet } from "../api";
+import type { ConnectInfo, ConnectResult, EditorStatus, Snippet, WrapDirection, WrapPreview } from "../api";
 import { h, replaceChildren } from "../dom";
 import { copyButton, pathCode } from "./common";
-import { editorView } from "./connect-state";
+import { editorView, shareView } from "./connect-state";
 import type { Context, View } from "./context";
 import { errorText } from "./context";
 
@@ -17,7 +20,10 @@ class EditorList {
   private readonly results = new Map<string, { text: string; error: boolean }>();
   private loading = false;
 
-  constructor(private readonly ctx: Context) {
+  constructor(
+    private readonly ctx: Context,
+    private readonly changed: () => void,
+  ) {
     this.element = h("div", { class: "editor-list", role: "list", "aria-label": "Editors", style: "display: flex; flex-direction: column; gap: 8px; margin: 12px 0" }, h("p", { class: "muted" }, "Looking for your editors' config files…"));
   }
 
@@ -81,6 +87,108 @@ class EditorList {
     }
     // Show every editor afresh (the button and its words change with the file).
     this.load();
+    this.changed();
+  }
+}
+
+/** "Share these servers through EXAI": a card per editor with servers to wrap or unwrap. */
+class ShareList {
+  readonly element: HTMLElement;
+  private readonly results = new Map<string, { text: string; error: boolean }>();
+  private loading = false;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly changed: () => void,
+  ) {
+    this.element = h("div", { class: "share-list", style: "display: flex; flex-direction: column; gap: 12px; margin: 12px 0" });
+  }
+
+  load(): void {
+    if (this.loading) return;
+    this.loading = true;
+    this.ctx.api.connectWrapPreviews().then(
+      (previews) => {
+        this.loading = false;
+        this.show(previews);
+      },
+      (error) => {
+        this.loading = false;
+        replaceChildren(this.element, h("p", { class: "error-text", role: "alert" }, `Could not read the editors' servers: ${errorText(error)}`));
+      },
+    );
+  }
+
+  private show(previews: WrapPreview[]): void {
+    const cards = previews.filter((preview) => shareView(preview).offer || this.results.has(preview.editor)).map((preview) => this.card(preview));
+    replaceChildren(this.element, ...(cards.length > 0 ? cards : [h("p", { class: "muted share-none" }, "No editor's file has other stdio servers to share.")]));
+  }
+
+  private card(preview: WrapPreview): HTMLElement {
+    const view = shareView(preview);
+    const result = this.results.get(preview.editor);
+    const message = h(
+      "p",
+      { class: result?.error ? "error-text share-result" : "muted share-result", role: "status", "aria-live": "polite", hidden: !result },
+      result?.text ?? "",
+    );
+    const rows = view.rows.map((row) =>
+      h(
+        "li",
+        { class: "share-server", data: { server: row.name, project: row.project ?? "", changed: String(row.changed) } },
+        h("strong", null, row.name),
+        row.project ? h("span", { class: "muted" }, ` (project ${row.project})`) : null,
+        row.left ? h("span", { class: "muted share-left" }, ` left alone: ${row.left}`) : null,
+        row.changed || row.before
+          ? h(
+              "div",
+              { class: "share-command", style: "overflow-wrap: anywhere" },
+              h("code", { class: "share-before" }, row.before),
+              row.changed ? h("span", null, " → ") : null,
+              row.changed ? h("code", { class: "share-after" }, row.after) : null,
+            )
+          : null,
+        row.env ? h("div", { class: "muted share-env" }, row.env) : null,
+      ),
+    );
+    const buttons: HTMLElement[] = [];
+    if (view.nWrap > 0) {
+      const wrap = h("button", { type: "button", class: "btn btn-small share-wrap", "aria-label": `Wrap ${preview.title}'s servers`, disabled: !view.canWrap }, `Wrap ${view.nWrap}`);
+      wrap.addEventListener("click", () => void this.rewrite(preview, "wrap", wrap, message));
+      buttons.push(wrap);
+    }
+    if (view.canUnwrap) {
+      const unwrap = h("button", { type: "button", class: "btn btn-small share-unwrap", "aria-label": `Unwrap ${preview.title}'s servers` }, `Unwrap ${view.nUnwrap}`);
+      unwrap.addEventListener("click", () => void this.rewrite(preview, "unwrap", unwrap, message));
+      buttons.push(unwrap);
+    }
+    return h(
+      "div",
+      { class: "shim-path share-editor", role: "group", "aria-label": `Share ${preview.title}'s servers`, data: { editor: preview.editor }, style: "flex-direction: column; align-items: stretch" },
+      h("div", null, h("strong", null, preview.title), " ", pathCode(preview.path)),
+      h("p", { class: "share-summary" }, view.summary),
+      view.refusal ? h("p", { class: "warning share-refusal", role: "note" }, view.refusal) : null,
+      h("ul", { class: "share-servers", style: "display: flex; flex-direction: column; gap: 6px; margin: 0; padding-left: 18px" }, ...rows),
+      h("div", { style: "display: flex; gap: 8px" }, ...buttons),
+      message,
+    );
+  }
+
+  private async rewrite(preview: WrapPreview, direction: WrapDirection, button: HTMLButtonElement, message: HTMLElement): Promise<void> {
+    button.disabled = true;
+    message.hidden = false;
+    message.className = "muted share-result";
+    message.textContent = `Writing ${preview.path}…`;
+    const verb = direction === "wrap" ? "wrap" : "unwrap";
+    try {
+      const result = await this.ctx.api.connectWrap(preview.editor, direction);
+      this.results.set(preview.editor, { text: result.message, error: false });
+      this.ctx.toast(result.changed ? `${preview.title}: servers ${verb}ped` : `${preview.title}: nothing to ${verb}`);
+    } catch (error) {
+      this.results.set(preview.editor, { text: `Could not ${verb} ${preview.title}'s servers: ${errorText(error)}`, error: true });
+    }
+    this.load();
+    this.changed();
   }
 }
 
@@ -205,11 +313,14 @@ export class ConnectView implements View {
   readonly element: HTMLElement;
   private readonly panel: ConnectPanel;
   private readonly editors: EditorList;
+  private readonly share: ShareList;
   private mounted = false;
 
   constructor(ctx: Context) {
     this.panel = new ConnectPanel(ctx, { compact: false });
-    this.editors = new EditorList(ctx);
+    // Each list reads the files again when the other one wrote.
+    this.editors = new EditorList(ctx, () => this.share.load());
+    this.share = new ShareList(ctx, () => this.editors.load());
     this.element = h(
       "div",
       { class: "view view-connect" },
@@ -238,6 +349,17 @@ export class ConnectView implements View {
           ".",
         ),
         this.editors.element,
+        h("h3", { id: "share-title" }, "Share these servers through EXAI"),
+        h(
+          "p",
+          null,
+          "Your editors' other stdio MCP servers can run through ",
+          h("code", null, "exai-shim"),
+          " too: then every window of every editor shares one instance of each server instead of starting its own. Wrap changes only each server's command and arguments (its env and everything else stay; the old file is copied beside it first); Unwrap puts them back. Remote servers and EXAI's own entry are left alone. The same from a terminal: ",
+          h("code", null, "exai connect <editor> --wrap"),
+          ".",
+        ),
+        this.share.element,
         h("h3", null, "Or paste it yourself"),
         this.panel.element,
       ),
@@ -249,6 +371,7 @@ export class ConnectView implements View {
     if (!this.mounted) {
       this.mounted = true;
       this.editors.load();
+      this.share.load();
     }
     this.panel.load();
   }
