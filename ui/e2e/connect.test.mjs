@@ -1,6 +1,8 @@
 // The Connect page in a real browser against the real `exai hub --dashboard`, with HOME (and
 // XDG_CONFIG_HOME) in a temporary folder: clicking Connect for Cursor writes the exai server
-// into that home's ~/.cursor/mcp.json next to the server already there, after a backup.
+// into that home's ~/.cursor/mcp.json next to the server already there, after a backup; and
+// "Share these servers through EXAI" previews Claude Code's servers (its projects' too) with
+// env names but no values, Wrap rewrites ~/.claude.json, Unwrap gives the same servers back.
 //
 // Run: `npm run e2e` (after `npm run build` and `cargo build -p exai-cli -p exai-shim -p
 // exai-testkit --bins`). Chromium comes from the system (/usr/bin/chromium, or $CHROMIUM).
@@ -25,6 +27,31 @@ const CURSOR_BEFORE = `{
 }
 `;
 
+const SECRET = "pg-s3cret-never-on-the-page";
+
+/** ~/.claude.json as Claude Code keeps it: a user server, and a project with its own. */
+function claudeJson(project) {
+  return `${JSON.stringify(
+    {
+      numStartups: 12,
+      mcpServers: { context7: { type: "stdio", command: "npx", args: ["-y", "@upstash/context7-mcp"], env: {} } },
+      projects: {
+        [project]: {
+          allowedTools: [],
+          history: [{ display: "list the tables", pastedContents: {} }],
+          mcpServers: {
+            postgres: { type: "stdio", command: "npx", args: ["-y", "@modelcontextprotocol/server-postgres", "postgresql://localhost/api"], env: { PGPASSWORD: SECRET } },
+            linear: { type: "sse", url: "https://mcp.linear.app/sse" },
+          },
+          hasTrustDialogAccepted: true,
+        },
+      },
+    },
+    null,
+    2,
+  )}\n`;
+}
+
 describe("connect page in a browser", () => {
   const endpoint = `e2e-connect-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
   const dirs = [];
@@ -40,6 +67,7 @@ describe("connect page in a browser", () => {
     delete env.CODEX_HOME;
     await mkdir(path.join(home, ".cursor"), { recursive: true });
     await writeFile(path.join(home, ".cursor", "mcp.json"), CURSOR_BEFORE);
+    await writeFile(path.join(home, ".claude.json"), claudeJson(path.join(home, "src", "api")));
 
     // No daemon: the Connect page does not need one.
     hub = new Started("exai hub", binary("exai"), ["hub", "--dashboard", "--upstream", "ws://127.0.0.1:9", "--endpoint", endpoint], env);
@@ -102,6 +130,59 @@ describe("connect page in a browser", () => {
     // The copy-paste snippets are still below, VS Code's user one pointing at mcp.json.
     await page.getByRole("tab", { name: "VS Code (every workspace)" }).click();
     await page.locator(".snippet", { hasText: "user mcp.json" }).waitFor({ timeout: PROMPT_MS });
+    assert.deepEqual(errors, []);
+  });
+
+  it("previews Claude Code's servers, wraps them into ~/.claude.json, and unwraps them", async () => {
+    const errors = [];
+    page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
+    // Open the page afresh, so it reads the files again.
+    await page.evaluate(() => (location.hash = "#/"));
+    await page.evaluate(() => (location.hash = "#/connect"));
+    const file = path.join(home, ".claude.json");
+    const project = path.join(home, "src", "api");
+    const before = await readFile(file, "utf8");
+    const card = page.locator('.share-editor[data-editor="claude-code"]');
+    await card.waitFor({ timeout: PROMPT_MS });
+    const preview = await card.innerText();
+    assert.match(preview, /2 servers in Claude Code's file can run through exai-shim/);
+    const context7 = await card.locator('.share-server[data-server="context7"]').innerText();
+    assert.match(context7, /npx -y @upstash\/context7-mcp\s*→\s*\S*exai-shim --name claude-code --endpoint \S+ -- npx -y @upstash\/context7-mcp/);
+    const postgres = card.locator('.share-server[data-server="postgres"]');
+    assert.equal(await postgres.getAttribute("data-project"), project);
+    assert.match(await postgres.innerText(), /env kept: PGPASSWORD \(values not shown\)/);
+    assert.match(await card.locator('.share-server[data-server="linear"]').innerText(), /left alone: a remote server/);
+    assert.ok(!preview.includes(SECRET), preview);
+    assert.ok(!(await page.content()).includes(SECRET), "an env value reached the page");
+    assert.equal(await card.getByRole("button", { name: "Unwrap Claude Code's servers" }).count(), 0);
+
+    await card.getByRole("button", { name: "Wrap Claude Code's servers" }).click();
+    const wrappedMessage = page.locator('.share-editor[data-editor="claude-code"] .share-result', { hasText: "Wrapped 2 servers" });
+    await wrappedMessage.waitFor({ timeout: PROMPT_MS });
+    const wrapped = JSON.parse(await readFile(file, "utf8"));
+    const original = JSON.parse(before);
+    const user = wrapped.mcpServers.context7;
+    assert.match(user.command, /exai-shim$/);
+    assert.deepEqual(user.args.slice(user.args.indexOf("--")), ["--", "npx", "-y", "@upstash/context7-mcp"]);
+    const inProject = wrapped.projects[project].mcpServers.postgres;
+    assert.equal(inProject.command, user.command);
+    assert.deepEqual(inProject.args.slice(inProject.args.indexOf("--") + 1), ["npx", ...original.projects[project].mcpServers.postgres.args]);
+    assert.deepEqual(inProject.env, { PGPASSWORD: SECRET });
+    assert.deepEqual(wrapped.projects[project].mcpServers.linear, original.projects[project].mcpServers.linear);
+    assert.deepEqual(wrapped.projects[project].history, original.projects[project].history);
+    const backups = (await readdir(home)).filter((name) => name.startsWith(".claude.json.exai-backup-"));
+    assert.equal(backups.length, 1, String(backups));
+    assert.equal(await readFile(path.join(home, backups[0]), "utf8"), before);
+    assert.ok((await wrappedMessage.innerText()).includes(backups[0]));
+
+    // Now Unwrap is offered, and gives the file back as it was.
+    const unwrap = page.locator('.share-editor[data-editor="claude-code"]').getByRole("button", { name: "Unwrap Claude Code's servers" });
+    await unwrap.waitFor({ timeout: PROMPT_MS });
+    await unwrap.click();
+    await page.locator('.share-editor[data-editor="claude-code"] .share-result', { hasText: "Unwrapped 2 servers" }).waitFor({ timeout: PROMPT_MS });
+    // The same servers and everything else (arguments written on several lines come back on one).
+    assert.deepEqual(JSON.parse(await readFile(file, "utf8")), original);
+    assert.ok(!(await page.content()).includes(SECRET), "an env value reached the page");
     assert.deepEqual(errors, []);
   });
 });

@@ -339,6 +339,83 @@ fn connect_wrap_refuses_a_missing_shim_and_needs_an_editor() {
     assert!(!home.path().join(".codeium").exists());
 }
 
+/// `~/.claude.json` with a user server and a project's own (`claude mcp add --scope local`):
+/// `exai connect claude-code --wrap` rewrites both, the listing naming the project's folder,
+/// and `--unwrap` gives the same servers back (its arguments, written on several lines here,
+/// on one).
+#[test]
+fn connect_wrap_claude_code_also_wraps_each_project_s_servers() {
+    let home = tempfile::tempdir().expect("tempdir");
+    let file = home.path().join(".claude.json");
+    let project = home.path().join("src/api").display().to_string();
+    let before = serde_json::to_string_pretty(&json!({
+        "numStartups": 31,
+        "mcpServers": {
+            "context7": { "type": "stdio", "command": "npx", "args": ["-y", "@upstash/context7-mcp"], "env": {} }
+        },
+        "projects": {
+            project.clone(): {
+                "allowedTools": [],
+                "history": [{ "display": "list the tables", "pastedContents": {} }],
+                "mcpServers": {
+                    "postgres": {
+                        "type": "stdio",
+                        "command": "npx",
+                        "args": ["-y", "@modelcontextprotocol/server-postgres", "postgresql://localhost/api"],
+                        "env": { "PGPASSWORD": SECRET }
+                    }
+                },
+                "hasTrustDialogAccepted": true
+            }
+        }
+    }))
+    .unwrap();
+    std::fs::write(&file, &before).unwrap();
+    let wrapped = exai_wrap(home.path(), &["claude-code", "--wrap"]);
+    let stdout = text(&wrapped.stdout);
+    assert!(
+        wrapped.status.success(),
+        "{stdout}{}",
+        text(&wrapped.stderr)
+    );
+    assert!(stdout.starts_with("Wrapped 2 servers in"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("  postgres (project {project})  wrapped")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("env kept: PGPASSWORD (values not shown)") && !stdout.contains(SECRET),
+        "{stdout}"
+    );
+    let after: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let shim = bin("exai-shim").display().to_string();
+    let postgres = &after["projects"][&project]["mcpServers"]["postgres"];
+    assert_eq!(postgres["command"], shim);
+    assert_eq!(
+        postgres["args"],
+        json!([
+            "--name",
+            "claude-code",
+            "--",
+            "npx",
+            "-y",
+            "@modelcontextprotocol/server-postgres",
+            "postgresql://localhost/api"
+        ])
+    );
+    assert_eq!(postgres["env"]["PGPASSWORD"], SECRET);
+    assert_eq!(after["mcpServers"]["context7"]["command"], shim);
+
+    let unwrapped = exai_wrap(home.path(), &["claude-code", "--unwrap"]);
+    assert!(
+        text(&unwrapped.stdout).starts_with("Unwrapped 2 servers in"),
+        "{}",
+        text(&unwrapped.stdout)
+    );
+    let restored: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(restored, serde_json::from_str::<Value>(&before).unwrap());
+}
+
 #[test]
 fn config_wrap_prints_the_file_rewritten_ready_to_paste() {
     let home = tempfile::tempdir().expect("tempdir");
