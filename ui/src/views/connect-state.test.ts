@@ -104,6 +104,7 @@ describe("shareView", () => {
     expect(view.rows[1].left).toBe("a remote server (URL); only stdio servers (command and args) are shared");
     expect(view.rows[2].project).toBe("/home/me/api");
     expect(view.refusal).toBeNull();
+    expect(view.wrapText).toBe("Wrap 2 servers");
   });
 
   it("refuses Wrap while the shim is missing, saying where it was expected", () => {
@@ -119,6 +120,7 @@ describe("shareView", () => {
     expect([view.offer, view.canWrap, view.canUnwrap, view.nUnwrap]).toEqual([true, false, true, 1]);
     expect(view.summary).toBe("1 server in Cursor's file runs through exai-shim; Unwrap gives each its own command back.");
     expect(view.rows[0].after).toBe("npx x");
+    expect(view.unwrapText).toBe("Unwrap 1 server");
   });
 
   it("offers nothing without a file, with an unreadable one, or with only remote servers", () => {

@@ -65,6 +65,9 @@ export interface ShareView {
   summary: string;
   /** Why Wrap is refused (the shim is missing), or null. */
   refusal: string | null;
+  /** The buttons' words: `Wrap 2 servers`, `Unwrap 1 server`. */
+  wrapText: string;
+  unwrapText: string;
 }
 
 function servers(n: number): string {
@@ -105,5 +108,7 @@ export function shareView(preview: WrapPreview): ShareView {
     canUnwrap: nUnwrap > 0,
     summary,
     refusal,
+    wrapText: `Wrap ${servers(nWrap)}`,
+    unwrapText: `Unwrap ${servers(nUnwrap)}`,
   };
 }

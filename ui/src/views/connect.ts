@@ -153,12 +153,12 @@ class ShareList {
     );
     const buttons: HTMLElement[] = [];
     if (view.nWrap > 0) {
-      const wrap = h("button", { type: "button", class: "btn btn-small share-wrap", "aria-label": `Wrap ${preview.title}'s servers`, disabled: !view.canWrap }, `Wrap ${view.nWrap}`);
+      const wrap = h("button", { type: "button", class: "btn btn-small share-wrap", "aria-label": `Wrap ${preview.title}'s servers`, disabled: !view.canWrap }, view.wrapText);
       wrap.addEventListener("click", () => void this.rewrite(preview, "wrap", wrap, message));
       buttons.push(wrap);
     }
     if (view.canUnwrap) {
-      const unwrap = h("button", { type: "button", class: "btn btn-small share-unwrap", "aria-label": `Unwrap ${preview.title}'s servers` }, `Unwrap ${view.nUnwrap}`);
+      const unwrap = h("button", { type: "button", class: "btn btn-small share-unwrap", "aria-label": `Unwrap ${preview.title}'s servers` }, view.unwrapText);
       unwrap.addEventListener("click", () => void this.rewrite(preview, "unwrap", unwrap, message));
       buttons.push(unwrap);
     }
