@@ -5,8 +5,11 @@
 #            the low-level ClientSession; and every line the hub emits for each protocol version
 #            checked with the official validator of `mcp-types` (test_wire.py); wrapped servers
 #            (`exai-shim -- node ...`, test_wrapped.py): elicitation to the one window whose call
-#            asked, log levels per window (needs `npm ci --prefix ci/servers` first), and a
-#            FastMCP server (fastmcp_server.py) two windows call at once, progress per window.
+#            asked, log levels per window (needs `npm ci --prefix ci/servers` first), a
+#            FastMCP server (fastmcp_server.py) two windows call at once, progress per window,
+#            and Client() with default arguments speaking 2026-07-28 to server-everything
+#            (elicitation through input_required); a raw 2026-07-28 window of it, every line
+#            through the validator (test_wrapped_wire.py).
 #   node/    `@modelcontextprotocol/sdk` (v1) and `@modelcontextprotocol/client` (v2, default and
 #            versionNegotiation auto), with node's own test runner.
 #

@@ -28,17 +28,20 @@ VERSIONS = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"
 STATELESS = "2026-07-28"
 PROTOCOL_VERSION = "io.modelcontextprotocol/protocolVersion"
 SERVER_INFO = "io.modelcontextprotocol/serverInfo"
-CACHEABLE = {"server/discover", "tools/list"}
+CACHEABLE = {"server/discover", "tools/list", "prompts/list", "resources/list", "resources/templates/list", "resources/read"}
 
 
 class Wire:
     """One shim, spoken to in raw JSON-RPC lines."""
 
-    def __init__(self, hub: Hub, label: str, version: str) -> None:
+    def __init__(self, hub: Hub, label: str, version: str, command: list[str] | None = None, server: str = "exai-hub") -> None:
         self.version = version
         self.label = label
+        # Who names itself in 2026 results: the hub, or the wrapped server (`command`).
+        self.server = server
+        wrap = ["--", *command] if command else []
         self.proc = subprocess.Popen(
-            hub.shim_argv(label),
+            [*hub.shim_argv(label), *wrap],
             env=get_default_environment(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -106,7 +109,7 @@ class Wire:
     def result(self, method: str, params: dict[str, Any] | None = None, **meta: Any) -> dict[str, Any]:
         line = self.answer(self.request(method, params, **meta))
         assert "result" in line, line
-        check_result(method, self.version, line["result"])
+        check_result(method, self.version, line["result"], self.server)
         return line["result"]
 
     def close(self) -> None:
@@ -120,7 +123,7 @@ class Wire:
             pytest.fail("the shim did not exit after its stdin closed")
 
 
-def check_result(method: str, version: str, result: dict[str, Any]) -> None:
+def check_result(method: str, version: str, result: dict[str, Any], server: str = "exai-hub") -> None:
     """The official validator, plus what it lets through but the version does not define."""
     if (method, version) in methods.SERVER_RESULTS:
         methods.validate_server_result(method, version, result)
@@ -132,7 +135,7 @@ def check_result(method: str, version: str, result: dict[str, Any]) -> None:
     if version == STATELESS:
         assert result["resultType"] == "complete", result
         info = result["_meta"][SERVER_INFO]
-        assert info["name"] == "exai-hub" and isinstance(info["version"], str), result
+        assert info["name"] == server and isinstance(info["version"], str), result
         if method in CACHEABLE:
             assert isinstance(result["ttlMs"], int) and result["ttlMs"] >= 0, result
             assert result["cacheScope"] in ("public", "private"), result

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 import pytest
 from conftest import GUARD_S, REPO, Hub, unique
-from mcp import ClientSession, StdioServerParameters, stdio_client, types
+from mcp import Client, ClientSession, StdioServerParameters, stdio_client, types
 
 pytestmark = pytest.mark.anyio
 
@@ -53,6 +53,88 @@ def wrapped(hub: Hub, label: str, command: list[str]) -> StdioServerParameters:
 def texts(result: Any) -> str:
     assert result.is_error is False, result
     return "\n".join(item.text for item in result.content if item.type == "text")
+
+
+async def test_client_with_default_arguments_speaks_2026_to_a_wrapped_server(hub: Hub) -> None:
+    """`Client()` as users write it (mode "auto": `server/discover`, then 2026-07-28) on a
+    handshake-era server: the hub answers the probe from the server's `initialize` and gives
+    every result the 2026 members the server left out, which the SDK checks for that version."""
+    server = [node(), str(everything()), "stdio"]
+    label = unique("py-modern")
+    progress: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append((value, total, message))
+
+    with anyio.fail_after(4 * GUARD_S):
+        async with Client(wrapped(hub, label, server)) as client:
+            assert client.protocol_version == "2026-07-28"
+            # The server's own name, from its `initialize` with the hub, not the hub's.
+            assert client.server_info is not None and client.server_info.name != "exai-hub", client.server_info
+            assert client.server_capabilities.tools is not None
+            tools = await client.list_tools(cache_mode="refresh")
+            assert {"echo", "trigger-long-running-operation"} <= {tool.name for tool in tools.tools}
+            # A handshake-era server's lists are marked stale: the hub cannot promise more.
+            assert tools.ttl_ms == 0 and tools.cache_scope == "private", tools
+            payload = f"héllo ✓ 日本 {unique('echo')}"
+            assert texts(await client.call_tool("echo", {"message": payload})) == f"Echo: {payload}"
+            result = await client.call_tool(
+                "trigger-long-running-operation", {"duration": 1, "steps": 3}, progress_callback=on_progress
+            )
+            assert "completed" in texts(result)
+            assert [value for value, _, _ in progress] == [1, 2, 3], progress
+            # The hub recorded the window's version and client from the requests' `_meta`.
+            windows = [s for s in hub.sessions_named(label) if s["requests"] > 0]
+            assert len(windows) == 1, hub.sessions_named(label)
+            assert windows[0]["protocol_version"] == "2026-07-28", windows[0]
+            assert windows[0]["server"] is not None, windows[0]
+
+
+async def test_a_servers_elicitation_reaches_a_2026_client_as_input_required(hub: Hub) -> None:
+    """server-everything asks `elicitation/create` during the call (a handshake-era server
+    request); the default `Client()` speaks 2026-07-28, which has no server requests: the hub
+    answers the call `input_required`, the SDK runs its callback and retries, and the retry's
+    answer goes back to the server, whose result then answers the retry. A legacy window with
+    the capability and a call in flight on the same instance is not asked."""
+    server = [node(), str(everything()), "stdio"]
+    asked: dict[str, list[Any]] = {"modern": [], "legacy": []}
+
+    def answer(label: str, name: str):
+        async def callback(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+            asked[label].append(params)
+            return types.ElicitResult(action="accept", content={"name": name, "check": True})
+
+        return callback
+
+    with anyio.fail_after(4 * GUARD_S):
+        async with (
+            Client(wrapped(hub, unique("py-modern-ask"), server), elicitation_callback=answer("modern", "Ada, 2026")) as modern,
+            stdio_client(wrapped(hub, unique("py-legacy-ask"), server)) as (read, write),
+            ClientSession(read, write, elicitation_callback=answer("legacy", "the legacy window")) as legacy,
+        ):
+            assert modern.protocol_version == "2026-07-28"
+            await legacy.initialize()
+            in_flight = anyio.Event()
+            legacy_result: list[Any] = []
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                in_flight.set()
+
+            async def legacy_call() -> None:
+                legacy_result.append(
+                    await legacy.call_tool(
+                        "trigger-long-running-operation", {"duration": 1, "steps": 2}, progress_callback=on_progress
+                    )
+                )
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(legacy_call)
+                await in_flight.wait()
+                result = await modern.call_tool("trigger-elicitation-request", {})
+            body = texts(result)
+            assert "Ada, 2026" in body, body
+            assert len(asked["modern"]) == 1 and asked["legacy"] == [], asked
+            assert "completed" in texts(legacy_result[0])
 
 
 async def test_elicitation_reaches_only_the_window_whose_call_asked(hub: Hub) -> None:

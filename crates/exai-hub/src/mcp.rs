@@ -210,6 +210,17 @@ impl ResultLine {
     /// Starts the line for a result of `version`; `capacity` is the expected size of the
     /// caller's members.
     pub fn new(id: RawId<'_>, version: Version, capacity: usize) -> ResultLine {
+        ResultLine::with_server_info(id, version, capacity, server_info(version))
+    }
+
+    /// Starts the line for a result of `version` that names `server_info` (an `Implementation`,
+    /// raw JSON) in its 2026-07-28 `_meta` instead of the hub: a wrapped server's results.
+    pub fn with_server_info(
+        id: RawId<'_>,
+        version: Version,
+        capacity: usize,
+        server_info: &str,
+    ) -> ResultLine {
         let mut writer = ResultWriter::new(id, capacity + 192);
         writer.buf().push(b'{');
         let mut line = ResultLine {
@@ -222,7 +233,7 @@ impl ResultLine {
             line.key("_meta");
             let buf = line.writer.buf();
             buf.extend_from_slice(br#"{"io.modelcontextprotocol/serverInfo":"#);
-            buf.extend_from_slice(server_info(version).as_bytes());
+            buf.extend_from_slice(server_info.as_bytes());
             buf.push(b'}');
         }
         line

@@ -34,6 +34,12 @@
 //!   is answered by the hub with the windows' working directories as `file://` roots (policy
 //!   `shared`: all of them; `workspace`: the one), except under policy `window`, where it goes
 //!   to the window when it declared `roots`.
+//! - 2026-07-28 windows ([`stateless`]): `server/discover` is answered from the server's
+//!   `initialize` result; each request's `_meta` gives its version (`-32022` for one the hub
+//!   does not speak), client and capabilities; results get the members that version requires
+//!   and the server left out; a server request for such a call becomes an `input_required`
+//!   answer, and the window's retry answers the server; log messages only at the level a
+//!   request in flight asked for, and no unsolicited notifications.
 
 use crate::mcp::{self, Version};
 use bytes::Bytes;
@@ -118,17 +124,33 @@ impl Level {
 }
 
 /// Client capabilities the hub routes server requests by.
-#[derive(Debug, Default, Clone, Copy)]
-struct Caps {
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Caps {
     sampling: bool,
     elicitation: bool,
     roots: bool,
+}
+
+impl Caps {
+    /// What a `ClientCapabilities` object declares.
+    pub(crate) fn of(capabilities: &serde_json::Value) -> Caps {
+        Caps {
+            sampling: capabilities.get("sampling").is_some(),
+            elicitation: capabilities.get("elicitation").is_some(),
+            roots: capabilities.get("roots").is_some(),
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Window {
     cwd: Option<String>,
     initialized: bool,
+    /// The version of the window's `initialize`, else the one its latest request's `_meta`
+    /// named (a 2026-07-28 window has no handshake).
+    version: Option<Version>,
+    /// Who the window said it is (`initialize`, or a stateless request's `_meta`).
+    client: Option<(String, String)>,
     caps: Caps,
     level: Option<Level>,
     /// The lists the server offered in this window's handshake answer (bits of [`ListKind`]).
@@ -195,6 +217,14 @@ enum Pending {
         progress: Option<Box<str>>,
         method: String,
         started: Instant,
+        /// The version the request is answered in.
+        version: Version,
+        /// The capabilities the request itself declared (2026-07-28: per request).
+        caps: Option<Caps>,
+        /// The log level the request opted in to (2026-07-28: per request).
+        log: Option<Level>,
+        /// Server requests handed to a 2026-07-28 window as `input_required` (none: `None`).
+        input: Option<Box<stateless::Input>>,
     },
     Hub(HubRequest),
 }
@@ -246,6 +276,17 @@ pub(crate) struct Router {
     next_listing: u64,
 }
 
+/// `serverInfo` for a server whose `initialize` result named none.
+const UNKNOWN_SERVER_INFO: &str = r#"{"name":"unknown","version":"0"}"#;
+
+/// What a window's request asked for, from its `_meta` (and the window's version).
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    version: Version,
+    caps: Option<Caps>,
+    log: Option<Level>,
+}
+
 /// The hub's client capabilities toward a server: what it can route.
 const HUB_CAPABILITIES: &str = r#"{"roots":{"listChanged":true},"sampling":{},"elicitation":{}}"#;
 
@@ -286,6 +327,8 @@ impl Router {
             Window {
                 cwd,
                 initialized: false,
+                version: None,
+                client: None,
                 caps: Caps::default(),
                 level: None,
                 lists: 0,
@@ -323,10 +366,26 @@ impl Router {
             .collect();
         for upstream_id in ours {
             if let Some(Pending::Window {
-                method, started, ..
+                method,
+                started,
+                input,
+                ..
             }) = self.pending.remove(&upstream_id)
             {
                 if self.is_ready() {
+                    // What the server asked the window through `input_required` and it never
+                    // answered, then the call itself.
+                    let message = format!(
+                        "the editor window this request went to closed before answering (hub: {})",
+                        self.name
+                    );
+                    for server_id in input.map(|input| input.owed()).unwrap_or_default() {
+                        actions.push(Action::Upstream(jsonrpc::error_line(
+                            Some(server_id.as_raw()),
+                            ErrorCode::Internal,
+                            &message,
+                        )));
+                    }
                     actions.push(Action::Upstream(cancelled_line(
                         &upstream_id.to_string(),
                         "the editor window went away",
@@ -391,13 +450,18 @@ impl Router {
                 id,
                 method,
                 started,
+                input,
                 ..
             } = pending
             {
-                actions.push(Action::Window(
-                    window,
-                    jsonrpc::error_line(Some(id.as_raw()), ErrorCode::ConnectionLost, message),
-                ));
+                // A window that owes a retry had its answer (`input_required`); its retry will
+                // find no call.
+                if !stateless::Input::parked(input.as_deref()) {
+                    actions.push(Action::Window(
+                        window,
+                        jsonrpc::error_line(Some(id.as_raw()), ErrorCode::ConnectionLost, message),
+                    ));
+                }
                 actions.push(Action::Finished {
                     window,
                     key,
@@ -479,12 +543,22 @@ impl Router {
             tracing::debug!(server = %self.name, "a response from the server to no request of the hub's");
             return Vec::new();
         };
+        if let Some(Pending::Window {
+            input: Some(input), ..
+        }) = self.pending.get_mut(&key)
+            && stateless::Input::parked(Some(input))
+        {
+            // The window owes the retry this answer goes to.
+            input.hold(line);
+            return Vec::new();
+        }
         match self.pending.remove(&key) {
             Some(Pending::Window {
                 window,
                 id,
                 method,
                 started,
+                version,
                 ..
             }) => {
                 let error = response.error.map(error_message);
@@ -497,7 +571,11 @@ impl Router {
                         if let Some(task) = created_task(result) {
                             self.tasks.insert(task, window);
                         }
-                        splice(line, &[(raw.as_str(), id.as_str())])
+                        if version.is_stateless() {
+                            self.stateless_result(line, raw, &id, result, &method)
+                        } else {
+                            splice(line, &[(raw.as_str(), id.as_str())])
+                        }
                     }
                     None => splice(line, &[(raw.as_str(), id.as_str())]),
                 };
@@ -578,7 +656,7 @@ impl Router {
                 .capabilities
                 .map_or_else(|| "{}".to_owned(), |raw| raw.get().to_owned()),
             server_info: result.server_info.map_or_else(
-                || r#"{"name":"unknown","version":"0"}"#.to_owned(),
+                || UNKNOWN_SERVER_INFO.to_owned(),
                 |raw| raw.get().to_owned(),
             ),
             instructions: result.instructions.map(|raw| raw.get().to_owned()),
@@ -647,8 +725,9 @@ impl Router {
                     Some(Pending::Window {
                         window,
                         progress: Some(token),
+                        input,
                         ..
-                    }) => vec![Action::Window(
+                    }) if !stateless::Input::parked(input.as_deref()) => vec![Action::Window(
                         *window,
                         splice(line, &[(parsed.token.get(), token)]),
                     )],
@@ -665,10 +744,42 @@ impl Router {
                     .ok()
                     .and_then(|parsed| Level::parse(&parsed.level));
                 let line = Bytes::copy_from_slice(line);
-                self.to_initialized_windows(&line, |window| match (window.level, level) {
-                    (Some(wanted), Some(level)) => level >= wanted,
-                    _ => true,
-                })
+                let mut actions =
+                    self.to_initialized_windows(&line, |window| match (window.level, level) {
+                        (Some(wanted), Some(level)) => level >= wanted,
+                        _ => true,
+                    });
+                // A stateless window hears log messages only while a request of its own that
+                // opted in (`_meta` `io.modelcontextprotocol/logLevel`) at a level admitting
+                // this one runs; the server's messages name no request, so any of them counts.
+                let listening: BTreeSet<SessionId> = self
+                    .pending
+                    .values()
+                    .filter_map(|pending| match pending {
+                        Pending::Window {
+                            window,
+                            version,
+                            log: Some(wanted),
+                            ..
+                        } if version.is_stateless()
+                            && level.is_none_or(|level| level >= *wanted) =>
+                        {
+                            Some(*window)
+                        }
+                        _ => None,
+                    })
+                    .filter(|window| {
+                        self.windows
+                            .get(window)
+                            .is_some_and(|entry| !entry.initialized)
+                    })
+                    .collect();
+                actions.extend(
+                    listening
+                        .into_iter()
+                        .map(|window| Action::Window(window, line.clone())),
+                );
+                actions
             }
             "notifications/tasks/status" => {
                 #[derive(Deserialize)]
@@ -853,18 +964,18 @@ impl Router {
             ))],
             "roots/list" => {
                 if self.policy == SharePolicy::Window
-                    && let Some(action) =
+                    && let Some(actions) =
                         self.route_to_window(request, line, |caps| caps.roots, false)
                 {
-                    return vec![action];
+                    return actions;
                 }
                 vec![Action::Upstream(self.roots_answer(request.id))]
             }
             "sampling/createMessage" => {
-                vec![self.route_or_refuse(request, line, "sampling", |caps| caps.sampling)]
+                self.route_or_refuse(request, line, "sampling", |caps| caps.sampling)
             }
             "elicitation/create" => {
-                vec![self.route_or_refuse(request, line, "elicitation", |caps| caps.elicitation)]
+                self.route_or_refuse(request, line, "elicitation", |caps| caps.elicitation)
             }
             other => {
                 let message = format!(
@@ -885,45 +996,64 @@ impl Router {
         line: &[u8],
         capability: &str,
         has: impl Fn(&Caps) -> bool,
-    ) -> Action {
+    ) -> Vec<Action> {
         match self.route_to_window(request, line, has, true) {
-            Some(action) => action,
+            Some(actions) => actions,
             None => {
                 let message = format!(
                     "no editor window with a request in flight on {} declared the {capability} capability",
                     self.name
                 );
-                Action::Upstream(jsonrpc::error_line(
+                vec![Action::Upstream(jsonrpc::error_line(
                     Some(request.id),
                     ErrorCode::MethodNotFound,
                     &message,
-                ))
+                ))]
             }
         }
     }
 
     /// Hands a server request to the window with the most recent request in flight that has the
-    /// capability (`in_flight`), or to the instance's only window (policy `window`).
+    /// capability (`in_flight`), or to the instance's only window (policy `window`). A
+    /// 2026-07-28 request counts with the capabilities its own `_meta` declared, and is asked
+    /// through `input_required` (that era has no server requests).
     fn route_to_window(
         &mut self,
         request: &Request<'_>,
         line: &[u8],
         has: impl Fn(&Caps) -> bool,
         in_flight: bool,
-    ) -> Option<Action> {
+    ) -> Option<Vec<Action>> {
         let window = if in_flight {
-            self.pending
+            let (key, window, stateless) = self
+                .pending
                 .iter()
                 .filter_map(|(key, pending)| match pending {
-                    Pending::Window { window, .. } => Some((*key, *window)),
+                    Pending::Window {
+                        window,
+                        version,
+                        caps,
+                        ..
+                    } => {
+                        let declared = if version.is_stateless() {
+                            caps.unwrap_or_default()
+                        } else {
+                            self.windows
+                                .get(window)
+                                .map_or_else(Caps::default, |w| w.caps)
+                        };
+                        has(&declared).then_some((*key, *window, version.is_stateless()))
+                    }
                     Pending::Hub(_) => None,
                 })
-                .filter(|(_, window)| self.windows.get(window).is_some_and(|w| has(&w.caps)))
-                .max_by_key(|(key, _)| *key)
-                .map(|(_, window)| window)?
+                .max_by_key(|(key, _, _)| *key)?;
+            if stateless {
+                return Some(self.ask_input(key, request));
+            }
+            window
         } else {
             let (id, window) = self.windows.iter().next()?;
-            if !has(&window.caps) {
+            if !has(&window.caps) || window.version.is_some_and(Version::is_stateless) {
                 return None;
             }
             *id
@@ -933,7 +1063,7 @@ impl Router {
         self.server_requests
             .insert((window, ours), request.id.to_id());
         let line = splice(line, &[(request.id.as_str(), &ours.to_string())]);
-        Some(Action::Window(window, line))
+        Some(vec![Action::Window(window, line)])
     }
 
     /// `roots/list` answered by the hub: each distinct working directory of the windows using
@@ -1032,6 +1162,8 @@ impl Router {
         }
     }
 
+    /// A window's request: its `_meta` read (a version the hub does not speak is refused with
+    /// `-32022`, as on the daemon's windows), then answered by the hub or sent up.
     fn window_request(
         &mut self,
         window: SessionId,
@@ -1039,15 +1171,61 @@ impl Router {
         line: &[u8],
     ) -> Vec<Action> {
         let params = request.params.map(RawValue::get);
+        let meta = stateless::RequestMeta::of(params);
+        let known = self.windows.get(&window).and_then(|entry| entry.version);
+        let version = match meta.version(known) {
+            Ok(version) => version,
+            Err(requested) => {
+                return vec![Action::Window(
+                    window,
+                    mcp::unsupported_version_response(request.id, &requested),
+                )];
+            }
+        };
+        let asked = Asked {
+            version,
+            caps: meta.caps(),
+            log: meta.log_level(),
+        };
+        let mut actions = self.note_meta(window, &meta, version);
+        match self.retried(window, request, asked) {
+            Some(retried) => actions.extend(retried),
+            None => actions.extend(self.answer_request(window, request, line, asked)),
+        }
+        actions
+    }
+
+    fn answer_request(
+        &mut self,
+        window: SessionId,
+        request: &Request<'_>,
+        line: &[u8],
+        asked: Asked,
+    ) -> Vec<Action> {
+        let params = request.params.map(RawValue::get);
         let answer = |line: Bytes| vec![Action::Window(window, line)];
         match &*request.method {
             "initialize" => self.window_initialize(window, request.id, params),
-            "ping" => answer(mcp::empty_response(request.id, self.window_version(window))),
-            "server/discover" => answer(jsonrpc::error_line(
+            "ping" => answer(self.empty_result(request.id, asked.version)),
+            "server/discover" => match &self.init {
+                Some(init) => answer(stateless::discover_response(
+                    request.id,
+                    init.version,
+                    &init.capabilities,
+                    &init.server_info,
+                    init.instructions.as_deref(),
+                )),
+                None => answer(jsonrpc::error_line(
+                    Some(request.id),
+                    ErrorCode::Unavailable,
+                    &format!("{} is not running", self.name),
+                )),
+            },
+            "subscriptions/listen" => answer(jsonrpc::error_line(
                 Some(request.id),
                 ErrorCode::MethodNotFound,
                 &format!(
-                    "{} is a wrapped stdio server that speaks the handshake era: use initialize",
+                    "the EXAI hub offers no subscriptions/listen stream for the wrapped server {}: its lists are marked stale (ttlMs 0), ask again",
                     self.name
                 ),
             )),
@@ -1073,7 +1251,7 @@ impl Router {
                 let mut actions: Vec<Action> = self.reconcile_level().into_iter().collect();
                 actions.push(Action::Window(
                     window,
-                    mcp::empty_response(request.id, self.window_version(window)),
+                    self.empty_result(request.id, asked.version),
                 ));
                 actions
             }
@@ -1104,9 +1282,9 @@ impl Router {
                     removed && last
                 };
                 if forward {
-                    self.forward(window, request, line)
+                    self.forward(window, request, line, asked)
                 } else {
-                    answer(mcp::empty_response(request.id, self.window_version(window)))
+                    answer(self.empty_result(request.id, asked.version))
                 }
             }
             method @ ("tasks/get" | "tasks/result" | "tasks/cancel") => {
@@ -1120,7 +1298,7 @@ impl Router {
                     .map(|parsed| parsed.task_id);
                 match task {
                     Some(task) if self.tasks.get(&task) == Some(&window) => {
-                        self.forward(window, request, line)
+                        self.forward(window, request, line, asked)
                     }
                     Some(task) => answer(jsonrpc::error_line(
                         Some(request.id),
@@ -1137,7 +1315,7 @@ impl Router {
                     )),
                 }
             }
-            _ => self.forward(window, request, line),
+            _ => self.forward(window, request, line, asked),
         }
     }
 
@@ -1178,8 +1356,79 @@ impl Router {
             .collect()
     }
 
-    fn window_version(&self, _window: SessionId) -> Version {
-        Version::V2025_11_25
+    /// The server's `serverInfo` (raw JSON), for the `_meta` of 2026-07-28 results.
+    fn server_info(&self) -> &str {
+        self.init
+            .as_ref()
+            .map_or(UNKNOWN_SERVER_INFO, |init| init.server_info.as_str())
+    }
+
+    /// An empty result the hub answers itself, in `version`, named by the server.
+    fn empty_result(&self, id: RawId<'_>, version: Version) -> Bytes {
+        mcp::ResultLine::with_server_info(id, version, 0, self.server_info()).finish()
+    }
+
+    /// A server's result for a 2026-07-28 request: the window's id, and what every 2026-07-28
+    /// result carries that the server (a handshake-era one) left out, spliced into the line.
+    fn stateless_result(
+        &self,
+        line: &[u8],
+        raw: RawId<'_>,
+        id: &Id,
+        result: &RawValue,
+        method: &str,
+    ) -> Bytes {
+        let added =
+            stateless::completions(result, self.server_info(), stateless::is_cacheable(method));
+        let mut edits = vec![(raw.as_str(), id.as_str())];
+        edits.extend(added.iter().map(|(at, text)| (*at, text.as_str())));
+        splice(line, &edits)
+    }
+
+    /// What a request's `_meta` says of its window: a stateless window's version, client,
+    /// capabilities and log level are recorded from it (`Identified` when who or which version
+    /// changed; the server's log level follows a new level).
+    fn note_meta(
+        &mut self,
+        window: SessionId,
+        meta: &stateless::RequestMeta<'_>,
+        version: Version,
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(entry) = self.windows.get_mut(&window) else {
+            return actions;
+        };
+        let mut identified = false;
+        if meta.protocol_version.is_some() && entry.version != Some(version) {
+            entry.version = Some(version);
+            identified = true;
+        }
+        if let Some(info) = &meta.client_info {
+            let client = Some((info.name.clone(), info.version.clone()));
+            if entry.client != client {
+                entry.client = client;
+                identified = true;
+            }
+        }
+        if let Some(caps) = meta.caps() {
+            entry.caps = caps;
+        }
+        let level = meta.log_level();
+        let new_level = level.is_some() && entry.level != level;
+        if new_level {
+            entry.level = level;
+        }
+        if identified && let Some(version) = entry.version {
+            actions.push(Action::Identified {
+                window,
+                client: entry.client.clone(),
+                version,
+            });
+        }
+        if new_level && let Some(action) = self.reconcile_level() {
+            actions.push(action);
+        }
+        actions
     }
 
     fn window_initialize(
@@ -1232,13 +1481,12 @@ impl Router {
         let caps = &parsed.capabilities;
         let offered = serde_json::from_str(&init.capabilities)
             .map_or(0, |capabilities| ListKind::offered(&capabilities));
+        let client = parsed.client_info.map(|info| (info.name, info.version));
         if let Some(entry) = self.windows.get_mut(&window) {
-            entry.caps = Caps {
-                sampling: caps.get("sampling").is_some(),
-                elicitation: caps.get("elicitation").is_some(),
-                roots: caps.get("roots").is_some(),
-            };
+            entry.caps = Caps::of(caps);
             entry.lists = offered;
+            entry.version = Some(version);
+            entry.client = client.clone();
         }
         let mut result = mcp::ResultLine::new(
             id,
@@ -1255,14 +1503,20 @@ impl Router {
             Action::Window(window, result.finish()),
             Action::Identified {
                 window,
-                client: parsed.client_info.map(|info| (info.name, info.version)),
+                client,
                 version,
             },
         ]
     }
 
     /// Sends a window's request up with the hub's id (and progress token).
-    fn forward(&mut self, window: SessionId, request: &Request<'_>, line: &[u8]) -> Vec<Action> {
+    fn forward(
+        &mut self,
+        window: SessionId,
+        request: &Request<'_>,
+        line: &[u8],
+        asked: Asked,
+    ) -> Vec<Action> {
         #[derive(Deserialize)]
         struct Params<'a> {
             #[serde(borrow, default)]
@@ -1300,6 +1554,10 @@ impl Router {
                 progress: token.map(|token| token.get().into()),
                 method,
                 started: Instant::now(),
+                version: asked.version,
+                caps: asked.caps,
+                log: asked.log,
+                input: None,
             },
         );
         vec![
@@ -1475,6 +1733,10 @@ fn file_uri(dir: &str) -> String {
     }
     uri
 }
+
+/// 2026-07-28 windows: `_meta`, `server/discover`, results completed, `input_required`.
+#[path = "stateless.rs"]
+mod stateless;
 
 #[cfg(test)]
 #[path = "router_tests.rs"]

@@ -563,3 +563,316 @@ fn a_task_belongs_to_the_window_that_created_it() {
     assert!(ups(&actions).is_empty());
     assert!(router.upstream_line(status).is_empty());
 }
+
+const S: SessionId = SessionId(0x5);
+
+/// A 2026-07-28 request line: `_meta` names the version, the client and its capabilities.
+fn stateless(id: u64, method: &str, params: Value, caps: Value) -> Vec<u8> {
+    let mut params = params;
+    let meta = params
+        .as_object_mut()
+        .expect("params are an object")
+        .entry("_meta")
+        .or_insert_with(|| json!({}));
+    meta["io.modelcontextprotocol/protocolVersion"] = json!("2026-07-28");
+    meta["io.modelcontextprotocol/clientInfo"] = json!({"name": "modern", "version": "2"});
+    meta["io.modelcontextprotocol/clientCapabilities"] = caps;
+    serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+        .unwrap()
+}
+
+/// `ready` plus window S, which never does `initialize`.
+fn ready_with_stateless() -> Router {
+    let mut router = ready(SharePolicy::Shared);
+    router.attach(S, Some("/home/me/s".into()));
+    router
+}
+
+#[test]
+fn a_stateless_window_discovers_the_server_from_the_hubs_initialize() {
+    let mut router = ready_with_stateless();
+    let actions = router.window_line(S, &stateless(1, "server/discover", json!({}), json!({})));
+    assert!(
+        ups(&actions).is_empty(),
+        "answered by the hub, never forwarded"
+    );
+    let result = to(&actions, S).remove(0)["result"].clone();
+    assert_eq!(result["resultType"], "complete");
+    assert_eq!(
+        result["supportedVersions"],
+        json!(["2024-11-05", "2025-03-26", "2025-06-18", "2026-07-28"]),
+        "the handshake versions up to the server's, and 2026-07-28"
+    );
+    // No `listChanged` or `subscribe`: those promise a `subscriptions/listen` stream.
+    assert_eq!(
+        result["capabilities"],
+        json!({"tools": {}, "resources": {}, "logging": {}})
+    );
+    assert_eq!(result["instructions"], "hi");
+    assert_eq!(result["ttlMs"], 0);
+    assert_eq!(result["cacheScope"], "private");
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"],
+        json!({"name": "srv", "version": "9"})
+    );
+    let identified = actions.iter().find_map(|action| match action {
+        Action::Identified {
+            window,
+            client,
+            version,
+        } => Some((*window, client.clone(), *version)),
+        _ => None,
+    });
+    assert_eq!(
+        identified,
+        Some((
+            S,
+            Some(("modern".to_owned(), "2".to_owned())),
+            Version::V2026_07_28
+        ))
+    );
+    // The same client again says nothing new.
+    let actions = router.window_line(S, &stateless(2, "server/discover", json!({}), json!({})));
+    assert!(
+        !actions
+            .iter()
+            .any(|action| matches!(action, Action::Identified { .. }))
+    );
+}
+
+#[test]
+fn a_stateless_windows_results_get_the_2026_members_the_server_left_out() {
+    let mut router = ready_with_stateless();
+    for (method, cacheable) in [("tools/list", true), ("tools/call", false)] {
+        let params = json!({"name": "echo", "_meta": {"progressToken": "p"}});
+        let actions = router.window_line(S, &stateless(3, method, params, json!({})));
+        let up = ups(&actions).remove(0);
+        assert_eq!(
+            up["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"], "2026-07-28",
+            "the request's _meta goes up intact"
+        );
+        let ours = up["id"].as_u64().unwrap();
+        let progress = format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{ours},"progress":1,"message":"m"}}}}"#
+        );
+        let notes = to(&router.upstream_line(progress.as_bytes()), S);
+        assert_eq!(notes[0]["params"]["progressToken"], "p");
+        let answer = format!(
+            r#"{{"jsonrpc":"2.0","id":{ours},"result":{{"tools":[],"content":[{{"type":"text","text":"x"}}],"_meta":{{"own/key":true}}}}}}"#
+        );
+        let actions = router.upstream_line(answer.as_bytes());
+        let line = to(&actions, S).remove(0);
+        assert_eq!(line["id"], 3);
+        let result = &line["result"];
+        assert_eq!(result["resultType"], "complete");
+        assert_eq!(
+            result["_meta"]["own/key"], true,
+            "the server's _meta is kept"
+        );
+        assert_eq!(
+            result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+            "srv"
+        );
+        assert_eq!(result.get("ttlMs").is_some(), cacheable, "{method}");
+        assert_eq!(result.get("cacheScope").is_some(), cacheable, "{method}");
+    }
+    // A 2026-era server's own members (an input_required result) are not added again.
+    let actions = router.window_line(
+        S,
+        &stateless(4, "tools/call", json!({"name": "ask"}), json!({})),
+    );
+    let ours = ups(&actions)[0]["id"].as_u64().unwrap();
+    let sent = r#"{"resultType":"input_required","inputRequests":{"q":{"method":"elicitation/create","params":{"message":"?","requestedSchema":{"type":"object","properties":{}}}}},"requestState":"r","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"srv2026","version":"1"}}}"#;
+    let answer = format!(r#"{{"jsonrpc":"2.0","id":{ours},"result":{sent}}}"#);
+    let actions = router.upstream_line(answer.as_bytes());
+    assert_eq!(
+        raw_to(&actions, S),
+        [format!(r#"{{"jsonrpc":"2.0","id":4,"result":{sent}}}"#)]
+    );
+    // A handshake-era window's answer is the server's, untouched.
+    let actions = router.window_line(B, br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#);
+    let ours = ups(&actions)[0]["id"].as_u64().unwrap();
+    let answer = format!(r#"{{"jsonrpc":"2.0","id":{ours},"result":{{"tools":[]}}}}"#);
+    assert_eq!(
+        raw_to(&router.upstream_line(answer.as_bytes()), B),
+        [r#"{"jsonrpc":"2.0","id":5,"result":{"tools":[]}}"#]
+    );
+}
+
+#[test]
+fn an_unknown_meta_version_is_refused_like_on_the_daemons_windows() {
+    let mut router = ready_with_stateless();
+    let line = br#"{"jsonrpc":"2.0","id":"v","method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01"}}}"#;
+    let actions = router.window_line(S, line);
+    assert!(ups(&actions).is_empty());
+    let error = to(&actions, S).remove(0);
+    assert_eq!(error["id"], "v");
+    assert_eq!(error["error"]["code"], -32022);
+    assert_eq!(error["error"]["data"]["requested"], "2099-01-01");
+    // subscriptions/listen is not offered for wrapped servers.
+    let actions = router.window_line(
+        S,
+        &stateless(
+            6,
+            "subscriptions/listen",
+            json!({"notifications": {}}),
+            json!({}),
+        ),
+    );
+    assert!(ups(&actions).is_empty());
+    assert_eq!(to(&actions, S)[0]["error"]["code"], -32601);
+}
+
+#[test]
+fn log_messages_reach_a_stateless_window_only_at_its_requests_level() {
+    let mut router = ready_with_stateless();
+    let params = json!({"name": "long", "_meta": {"io.modelcontextprotocol/logLevel": "warning"}});
+    let actions = router.window_line(S, &stateless(1, "tools/call", params, json!({})));
+    assert_eq!(
+        ups(&actions)[0]["params"]["level"],
+        "warning",
+        "the server's level follows the most verbose one asked"
+    );
+    // S gets those its request admits; B (initialized, no level) all.
+    for (level, to_s) in [("info", false), ("error", true)] {
+        let line = format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/message","params":{{"level":"{level}","data":"d"}}}}"#
+        );
+        let actions = router.upstream_line(line.as_bytes());
+        assert_eq!(to(&actions, S).len(), usize::from(to_s), "{level}");
+        assert_eq!(to(&actions, B).len(), 1);
+    }
+    // A stateless request that did not opt in hears nothing.
+    let mut router = ready_with_stateless();
+    router.window_line(
+        S,
+        &stateless(1, "tools/call", json!({"name": "x"}), json!({})),
+    );
+    let line = br#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"emergency","data":"d"}}"#;
+    assert!(to(&router.upstream_line(line), S).is_empty());
+}
+
+#[test]
+fn a_server_request_reaches_a_stateless_call_as_input_required_and_the_retry_answers_it() {
+    let mut router = ready_with_stateless();
+    // A (sampling in its initialize) has a call in flight; S's later call declares elicitation
+    // in its own `_meta`; B has a call and declared nothing.
+    router.window_line(
+        A,
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}"#,
+    );
+    let params = json!({"name": "ask", "_meta": {"progressToken": "p1"}});
+    let actions = router.window_line(
+        S,
+        &stateless(1, "tools/call", params, json!({"elicitation": {}})),
+    );
+    let ours = ups(&actions)[0]["id"].as_u64().unwrap();
+    router.window_line(
+        B,
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"y"}}"#,
+    );
+    let elicit = |id: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":"{id}","method":"elicitation/create","params":{{"message":"{id}?","requestedSchema":{{"type":"object","properties":{{}}}}}}}}"#
+        )
+    };
+    let actions = router.upstream_line(elicit("e1").as_bytes());
+    assert!(ups(&actions).is_empty() && to(&actions, A).is_empty() && to(&actions, B).is_empty());
+    let answer = to(&actions, S).remove(0);
+    assert_eq!(answer["id"], 1, "the window's request is answered");
+    let result = &answer["result"];
+    assert_eq!(result["resultType"], "input_required");
+    assert_eq!(result["requestState"], format!("exai-hub/{ours}"));
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "srv"
+    );
+    let (tag, asked) = result["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
+    assert_eq!(asked["method"], "elicitation/create");
+    assert_eq!(asked["params"]["message"], "e1?");
+    let first_tag = tag.clone();
+    // While S owes its retry: a second server request waits for it, progress is not sent, and
+    // the call's result is held.
+    assert!(router.upstream_line(elicit("e2").as_bytes()).is_empty());
+    let progress = format!(
+        r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{ours},"progress":1}}}}"#
+    );
+    assert!(router.upstream_line(progress.as_bytes()).is_empty());
+    let retry = |id: u64, tag: &str, state: &Value| {
+        let params = json!({
+            "name": "ask",
+            "inputResponses": {tag: {"action": "accept", "content": {"n": id}}},
+            "requestState": state,
+            "_meta": {"progressToken": format!("p{id}")}
+        });
+        stateless(id, "tools/call", params, json!({"elicitation": {}}))
+    };
+    let actions = router.window_line(S, &retry(2, &first_tag, &result["requestState"]));
+    let up = ups(&actions);
+    assert_eq!(up.len(), 1, "the retry is not sent up: {up:?}");
+    assert_eq!(up[0]["id"], "e1");
+    assert_eq!(
+        up[0]["result"],
+        json!({"action": "accept", "content": {"n": 2}})
+    );
+    let again = to(&actions, S).remove(0);
+    assert_eq!(again["id"], 2);
+    assert_eq!(again["result"]["resultType"], "input_required");
+    let second_tag = again["result"]["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    assert_ne!(second_tag, first_tag);
+    // Progress goes to the retry's token now.
+    let done = format!(
+        r#"{{"jsonrpc":"2.0","id":{ours},"result":{{"content":[{{"type":"text","text":"done"}}]}}}}"#
+    );
+    assert!(
+        router.upstream_line(done.as_bytes()).is_empty(),
+        "held for the retry"
+    );
+    let actions = router.window_line(S, &retry(3, &second_tag, &again["result"]["requestState"]));
+    assert_eq!(ups(&actions)[0]["id"], "e2");
+    let last = to(&actions, S).remove(0);
+    assert_eq!(last["id"], 3);
+    assert_eq!(last["result"]["resultType"], "complete");
+    assert_eq!(last["result"]["content"][0]["text"], "done");
+    // A requestState of the hub's that names no waiting call is refused, not sent up.
+    let actions = router.window_line(
+        S,
+        &retry(4, &second_tag, &json!(format!("exai-hub/{ours}"))),
+    );
+    assert!(ups(&actions).is_empty());
+    assert_eq!(to(&actions, S)[0]["error"]["code"], -32602);
+    // A window that goes away owing answers: the server gets an error for each, then the cancel.
+    let actions = router.window_line(
+        S,
+        &stateless(
+            5,
+            "tools/call",
+            json!({"name": "ask"}),
+            json!({"elicitation": {}}),
+        ),
+    );
+    let call = ups(&actions)[0]["id"].clone();
+    router.upstream_line(elicit("e3").as_bytes());
+    router.upstream_line(elicit("e4").as_bytes());
+    let up = ups(&router.detach(S));
+    assert_eq!(up[0]["id"], "e3");
+    assert_eq!(up[1]["id"], "e4");
+    assert!(up[0]["error"].is_object() && up[1]["error"].is_object());
+    assert_eq!(up[2]["method"], "notifications/cancelled");
+    assert_eq!(up[2]["params"]["requestId"], call);
+    // The handshake-era windows were never asked.
+    let sampling = br#"{"jsonrpc":"2.0","id":"s1","method":"sampling/createMessage","params":{}}"#;
+    let actions = router.upstream_line(sampling);
+    assert_eq!(to(&actions, A)[0]["method"], "sampling/createMessage");
+}
