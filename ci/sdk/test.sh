@@ -11,7 +11,8 @@
 #            (elicitation through input_required); a raw 2026-07-28 window of it, every line
 #            through the validator (test_wrapped_wire.py).
 #   node/    `@modelcontextprotocol/sdk` (v1) and `@modelcontextprotocol/client` (v2, default and
-#            versionNegotiation auto), with node's own test runner.
+#            versionNegotiation auto), with node's own test runner; v2 in auto mode (2026-07-28)
+#            also as the window of a wrapped server-everything (wrapped.test.mjs).
 #
 # Needs, already built: `cargo build -p exai-cli -p exai-shim -p exai-testkit --bins`; python3
 # (3.10 or later, with venv) and Node.js 20.19 or later. Sets up a virtual environment in
