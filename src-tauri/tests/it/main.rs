@@ -282,6 +282,30 @@ fn restart_server_is_a_command_and_names_an_unknown_server() {
     assert!(unknown["message"].as_str().unwrap().contains('7'));
 }
 
+/// The share commands are registered and take the page's arguments; an unknown editor is
+/// refused by name before any file is read (the user's own files are never touched here).
+#[test]
+fn connect_wrap_is_a_command_and_names_an_unknown_editor() {
+    let h = start();
+    for direction in ["wrap", "unwrap"] {
+        let unknown = h
+            .invoke(
+                "connect_wrap",
+                json!({ "editor": "emacs", "direction": direction }),
+            )
+            .expect_err("no such editor");
+        assert_eq!(unknown["code"], "unknown_editor", "{unknown}");
+        assert!(unknown["message"].as_str().unwrap().contains("emacs"));
+    }
+    assert!(
+        h.invoke(
+            "connect_wrap",
+            json!({ "editor": "cursor", "direction": "sideways" })
+        )
+        .is_err()
+    );
+}
+
 #[test]
 fn tools_lists_the_daemons_catalog_by_name_with_descriptions() {
     let h = start();
