@@ -506,6 +506,23 @@ impl Router {
     /// window's request, that request fails with `message`; anything else is dropped.
     pub(crate) fn upstream_too_long(&mut self, prefix: &[u8], message: &str) -> Vec<Action> {
         let key = jsonrpc::sniff_response_id(prefix).and_then(|id| id.as_str().parse::<u64>().ok());
+        if let Some(key) = key
+            && let Some(Pending::Window {
+                input: Some(input), ..
+            }) = self.pending.get_mut(&key)
+            && stateless::Input::parked(Some(input))
+        {
+            // The window owes the retry this error goes to.
+            let ours = key.to_string();
+            if let Ok(raw) = RawId::new(&ours) {
+                input.hold(&jsonrpc::error_line(
+                    Some(raw),
+                    ErrorCode::Internal,
+                    message,
+                ));
+            }
+            return Vec::new();
+        }
         match key.and_then(|key| self.pending.remove(&key).map(|pending| (key, pending))) {
             Some((
                 key,

@@ -852,6 +852,36 @@ fn a_server_request_reaches_a_stateless_call_as_input_required_and_the_retry_ans
     );
     assert!(ups(&actions).is_empty());
     assert_eq!(to(&actions, S)[0]["error"]["code"], -32602);
+    // An answer over the line limit while S owes its retry: the retry gets the error, once.
+    let actions = router.window_line(
+        S,
+        &stateless(
+            6,
+            "tools/call",
+            json!({"name": "ask"}),
+            json!({"elicitation": {}}),
+        ),
+    );
+    let call = ups(&actions)[0]["id"].as_u64().unwrap();
+    let asked = to(&router.upstream_line(elicit("e5").as_bytes()), S).remove(0);
+    let prefix = format!(r#"{{"jsonrpc":"2.0","id":{call},"result":{{"content":[{{"#);
+    assert!(
+        router
+            .upstream_too_long(prefix.as_bytes(), "too long")
+            .is_empty()
+    );
+    let tag = asked["result"]["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let actions = router.window_line(S, &retry(7, &tag, &asked["result"]["requestState"]));
+    let answers = to(&actions, S);
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0]["id"], 7);
+    assert_eq!(answers[0]["error"]["message"], "too long");
     // A window that goes away owing answers: the server gets an error for each, then the cancel.
     let actions = router.window_line(
         S,
