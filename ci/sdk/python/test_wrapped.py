@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import GUARD_S, REPO, Hub, unique
+from conftest import GUARD_S, REPO, Events, Hub, unique
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client, types
 
 pytestmark = pytest.mark.anyio
@@ -55,7 +55,7 @@ def texts(result: Any) -> str:
     return "\n".join(item.text for item in result.content if item.type == "text")
 
 
-async def test_client_with_default_arguments_speaks_2026_to_a_wrapped_server(hub: Hub) -> None:
+async def test_client_with_default_arguments_speaks_2026_to_a_wrapped_server(hub: Hub, events: Events) -> None:
     """`Client()` as users write it (mode "auto": `server/discover`, then 2026-07-28) on a
     handshake-era server: the hub answers the probe from the server's `initialize` and gives
     every result the 2026 members the server left out, which the SDK checks for that version."""
@@ -83,6 +83,38 @@ async def test_client_with_default_arguments_speaks_2026_to_a_wrapped_server(hub
             )
             assert "completed" in texts(result)
             assert [value for value, _, _ in progress] == [1, 2, 3], progress
+
+            # A cancelled call: cancelled at the server under the hub's id, recorded by the hub.
+            running = anyio.Event()
+
+            async def on_first(value: float, total: float | None, message: str | None) -> None:
+                running.set()
+
+            outcome: list[Any] = []
+
+            async def long_call() -> None:
+                outcome.append(
+                    await client.call_tool(
+                        "trigger-long-running-operation", {"duration": 20, "steps": 20}, progress_callback=on_first
+                    )
+                )
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(long_call)
+                await running.wait()
+                group.cancel_scope.cancel()
+            assert outcome == [], "the cancelled call returned a result"
+
+            def cancelled(event: dict[str, Any]) -> bool:
+                if event.get("type") != "request_finished" or not event["request"]["cancelled"]:
+                    return False
+                session = hub.session(event["request"]["session"])
+                return session is not None and session.get("name") == label
+
+            record = await anyio.to_thread.run_sync(events.wait_for, f"a cancelled call from {label}", cancelled)
+            assert record["request"]["method"] == "tools/call", record
+            # The window still works after the cancel.
+            assert texts(await client.call_tool("echo", {"message": "after"})) == "Echo: after"
             # The hub recorded the window's version and client from the requests' `_meta`.
             windows = [s for s in hub.sessions_named(label) if s["requests"] > 0]
             assert len(windows) == 1, hub.sessions_named(label)

@@ -199,7 +199,7 @@ impl Router {
         };
         let Some(input) = found else {
             let message = format!(
-                "requestState {:?} names no call of this window waiting for input on {}: call again without it",
+                "requestState {:?} names no call of this window waiting for input on {} (it ended: cancelled, or the server stopped or restarted): call again without it",
                 retry.state, self.name
             );
             return Some(vec![Action::Window(
