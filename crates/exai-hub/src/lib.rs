@@ -78,6 +78,8 @@ impl Hub {
         logs: Option<LogRing>,
     ) -> Result<(HubHandle, HubTask), StartError> {
         config.validate().map_err(ConfigError::Invalid)?;
+        // A large tool result is held briefly, a few times over; its memory must not stay.
+        exai_ipc::release_large_allocations();
         let endpoint = exai_ipc::Endpoint::resolve(config.endpoint.as_deref())?;
         let listener = match exai_ipc::listen(&endpoint).await {
             Ok(listener) => listener,

@@ -198,6 +198,15 @@ pub fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::R
     written
 }
 
+/// Makes the allocator give large blocks (256 KiB and up) back to the system as soon as they are
+/// freed. For a long-running process that sometimes holds a large message (the hub relaying a
+/// 16 MiB tool result): glibc otherwise raises its mmap threshold after the first such block is
+/// freed, so later ones come from its per-thread arenas and stay resident there, and the peak
+/// grows with every thread that touched one. Linux with glibc only; a no-op elsewhere.
+pub fn release_large_allocations() {
+    backend::release_large_allocations();
+}
+
 /// The process's standard input for async reading. On Unix, when it is a pipe (as an editor
 /// starts an MCP server), it is read through the reactor like a socket, with no thread hand-off
 /// per read; otherwise (a terminal, a file, Windows' anonymous pipes, which have no overlapped

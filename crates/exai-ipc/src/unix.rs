@@ -376,6 +376,20 @@ fn into_io(err: ListenError) -> io::Error {
 /// `$XDG_STATE_HOME/exai/logs`, else `~/.local/state/exai/logs`; `~/Library/Logs/exai` on macOS.
 /// Standard input as a non-blocking pipe, when it is a pipe (a copy of the descriptor, so the
 /// standard one stays open for whoever else uses it).
+pub(crate) fn release_large_allocations() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        /// Blocks from this size on are mapped on their own and unmapped when freed.
+        const THRESHOLD: libc::c_int = 256 * 1024;
+        // SAFETY: mallopt only sets an allocator parameter; a fixed threshold also turns off
+        // glibc's dynamic adjustment of it.
+        let set = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD) };
+        if set != 1 {
+            tracing::debug!("mallopt(M_MMAP_THRESHOLD) refused; large blocks stay in the arenas");
+        }
+    }
+}
+
 pub(crate) fn stdin_pipe() -> Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>> {
     let file = standard_pipe(0)?;
     tokio::net::unix::pipe::Receiver::from_file(file)

@@ -450,6 +450,9 @@ impl AutostartLock {
 /// `%LOCALAPPDATA%\exai\logs`.
 /// Windows' anonymous pipes have no overlapped I/O: standard input stays on tokio's blocking
 /// threads.
+/// The Windows heap returns large blocks to the system by itself.
+pub(crate) fn release_large_allocations() {}
+
 pub(crate) fn stdin_pipe() -> Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>> {
     None
 }
