@@ -261,6 +261,16 @@ impl ResultLine {
         self
     }
 
+    /// Adds a member whose value is JSON already, in parts written one after the other.
+    pub fn raw_parts(mut self, name: &str, parts: &[Bytes]) -> ResultLine {
+        self.key(name);
+        let buf = self.writer.buf();
+        for part in parts {
+            buf.extend_from_slice(part);
+        }
+        self
+    }
+
     /// Adds a member, serializing `value` straight into the line.
     pub fn value<T: serde::Serialize + ?Sized>(mut self, name: &str, value: &T) -> ResultLine {
         self.key(name);
@@ -336,9 +346,8 @@ pub fn call_tool_response(
     content: &crate::upstream::Content,
     is_error: bool,
 ) -> Bytes {
-    let content = content.json();
     ResultLine::new(id, version, content.len() + 32)
-        .raw("content", content)
+        .raw_parts("content", content.parts())
         .raw("isError", if is_error { "true" } else { "false" })
         .finish()
 }

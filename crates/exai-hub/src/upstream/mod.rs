@@ -72,21 +72,76 @@ pub enum Progress {
     },
 }
 
-/// A tool result's MCP content items (`[{"type":"text","text":..}, ...]`), kept as the one JSON
-/// array they will be in the answer line.
+/// A tool result's MCP content items (`[{"type":"text","text":..}, ...]`), kept as the JSON of
+/// the one array they will be in the answer line, in parts.
 ///
 /// The daemon's text arrives escaped and leaves escaped: decoding it into strings only to encode
-/// it again was most of the hub's time and several copies of the memory for a large result, so
-/// it is copied once, from the daemon's frame into this array, and once more into the line.
-/// It never holds a line break (the editor's side is line-delimited).
+/// it again was most of the hub's time and several copies of the memory for a large result. A
+/// large piece (a long text) is a slice of the daemon's frame itself, not a copy; the line is
+/// the one copy. The JSON never holds a line break (the editor's side is line-delimited).
 #[derive(Clone)]
-pub struct Content(Box<serde_json::value::RawValue>);
+pub struct Content {
+    parts: Vec<bytes::Bytes>,
+}
+
+/// Builds a [`Content`]: small pieces are copied together, large ones are shared slices.
+#[derive(Default)]
+pub(crate) struct ContentBuilder {
+    parts: Vec<bytes::Bytes>,
+    pending: Vec<u8>,
+}
+
+impl ContentBuilder {
+    /// Pieces at least this long are sliced out of their frame rather than copied.
+    const SHARE_FROM: usize = 4096;
+
+    pub(crate) fn push_str(&mut self, text: &str) {
+        self.pending.extend_from_slice(text.as_bytes());
+    }
+
+    /// Adds `piece`, a part of `frame` (which holds `frame_text`'s bytes), by reference when it
+    /// is large. `frame` is `None` when `frame_text` is not shared: then it is copied.
+    pub(crate) fn push_from(
+        &mut self,
+        piece: &str,
+        frame_text: &str,
+        frame: Option<&bytes::Bytes>,
+    ) {
+        let start = (piece.as_ptr() as usize).wrapping_sub(frame_text.as_ptr() as usize);
+        match frame {
+            Some(frame)
+                if piece.len() >= Self::SHARE_FROM
+                    && start <= frame_text.len()
+                    && piece.len() <= frame_text.len() - start
+                    && frame.len() == frame_text.len() =>
+            {
+                self.flush();
+                self.parts.push(frame.slice(start..start + piece.len()));
+            }
+            _ => self.push_str(piece),
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.pending.is_empty() {
+            self.parts
+                .push(bytes::Bytes::from(std::mem::take(&mut self.pending)));
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> Content {
+        self.flush();
+        Content { parts: self.parts }
+    }
+}
 
 impl Content {
     /// Content from items already decoded (errors the hub writes, tests).
     pub fn from_items(items: &[serde_json::Value]) -> Content {
         let json = serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
-        Content::from_json(json)
+        let mut builder = ContentBuilder::default();
+        builder.push_str(&json);
+        builder.finish()
     }
 
     /// One text item.
@@ -94,28 +149,38 @@ impl Content {
         Content::from_items(&[serde_json::json!({ "type": "text", "text": text })])
     }
 
-    /// `json` must be a JSON array without a line break (both checked in debug builds).
-    pub(crate) fn from_json(json: String) -> Content {
-        debug_assert!(json.starts_with('[') && !json.contains(['\n', '\r']));
-        match serde_json::value::RawValue::from_string(json) {
-            Ok(raw) => Content(raw),
-            Err(_) => Content::empty(),
-        }
-    }
-
     /// No items.
     pub fn empty() -> Content {
-        Content::from_json("[]".to_owned())
+        Content::from_items(&[])
     }
 
-    /// The array as JSON, to be written into a line as it is.
-    pub fn json(&self) -> &str {
-        self.0.get()
+    /// The JSON, in the parts to write one after the other.
+    pub fn parts(&self) -> &[bytes::Bytes] {
+        &self.parts
+    }
+
+    /// The JSON's length in bytes.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(bytes::Bytes::len).sum()
+    }
+
+    /// Whether the JSON is empty (never, for content that was built: it is at least `[]`).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The JSON in one string (a copy: for messages and tests; the answer path writes the parts).
+    pub fn to_json(&self) -> String {
+        let mut json = Vec::with_capacity(self.len());
+        for part in &self.parts {
+            json.extend_from_slice(part);
+        }
+        String::from_utf8(json).unwrap_or_else(|_| "[]".to_owned())
     }
 
     /// The items, decoded (for a failure's message and for tests; the answer path never does).
     pub fn items(&self) -> Vec<serde_json::Value> {
-        serde_json::from_str(self.json()).unwrap_or_default()
+        serde_json::from_str(&self.to_json()).unwrap_or_default()
     }
 
     /// The first text item's text, if any.
@@ -131,16 +196,17 @@ impl Content {
 }
 
 impl PartialEq for Content {
-    /// The same items, however the JSON is spaced.
+    /// The same items, however the JSON is spaced or split.
     fn eq(&self, other: &Content) -> bool {
-        self.json() == other.json() || self.items() == other.items()
+        let (mine, theirs) = (self.to_json(), other.to_json());
+        mine == theirs || self.items() == other.items()
     }
 }
 
 impl std::fmt::Debug for Content {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         const SHOWN: usize = 200;
-        let json = self.json();
+        let json = self.to_json();
         match json.char_indices().nth(SHOWN) {
             None => write!(f, "Content({json})"),
             Some((end, _)) => write!(f, "Content({}... {} bytes)", &json[..end], json.len()),

@@ -511,7 +511,8 @@ impl Conn {
                 Some(Err(err)) => return Wait::Lost(describe_ws_error(&err)),
                 None => return Wait::Lost("the connection closed".to_owned()),
             };
-            let Some(incoming) = wire::parse(text.as_str()) else {
+            // A large result's text stays in this frame's bytes, shared, not copied.
+            let Some(incoming) = wire::parse_shared(text.as_str(), text.as_ref()) else {
                 tracing::debug!(conn = self.slot, "frame that is not a JSON object dropped");
                 continue;
             };

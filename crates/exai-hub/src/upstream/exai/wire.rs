@@ -4,7 +4,7 @@
 //! without an id, JSON inside `text`, "retry after N s" only in the message) are decoded in one
 //! place so the connection task only decides what to do with them.
 
-use crate::upstream::{Content, Progress, ToolResult, UpstreamError};
+use crate::upstream::{Content, ContentBuilder, Progress, ToolResult, UpstreamError};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -212,6 +212,16 @@ struct Frame<'a> {
 
 /// Decodes one text frame; `None` when it is not a JSON object.
 pub(crate) fn parse(text: &str) -> Option<Incoming> {
+    parse_in(text, None)
+}
+
+/// [`parse`] for a frame whose bytes are shared (`frame` holds exactly `text`'s bytes): a large
+/// result's text is then a slice of the frame, not a copy.
+pub(crate) fn parse_shared(text: &str, frame: &bytes::Bytes) -> Option<Incoming> {
+    parse_in(text, Some(frame))
+}
+
+fn parse_in(text: &str, shared: Option<&bytes::Bytes>) -> Option<Incoming> {
     // A struct would also take an array; the daemon's frames are objects.
     if !text.trim_start().starts_with('{') {
         return None;
@@ -244,7 +254,7 @@ pub(crate) fn parse(text: &str) -> Option<Incoming> {
                     Err(DaemonError::from_value(&frame.error.value()))
                 }
                 _ => Ok(ToolResult {
-                    content: outputs_to_content(frame.outputs.json()),
+                    content: outputs_to_content(frame.outputs.json(), text, shared),
                     is_error: false,
                     from_cache: frame.from_cache.is_true() || frame.from_inflight.is_true(),
                     rate_limited: Duration::ZERO,
@@ -285,27 +295,54 @@ fn parse_value(text: &str) -> Option<Incoming> {
 }
 
 /// The daemon's `outputs` as MCP content: text items lose their `metadata`, other objects pass
-/// through, anything else becomes text. The text stays as the daemon escaped it: it is copied,
-/// never decoded and encoded again.
-fn outputs_to_content(outputs: Option<&str>) -> Content {
+/// through, anything else becomes text. The text stays as the daemon escaped it: never decoded
+/// and encoded again, and a large one not even copied (a slice of `shared`, the frame that holds
+/// `frame_text`, when given).
+fn outputs_to_content(
+    outputs: Option<&str>,
+    frame_text: &str,
+    shared: Option<&bytes::Bytes>,
+) -> Content {
     let Some(items) = outputs.and_then(|json| serde_json::from_str::<Vec<&RawValue>>(json).ok())
     else {
         return Content::empty();
     };
-    let mut out = String::with_capacity(outputs.map_or(0, str::len) + 2);
-    out.push('[');
+    let mut out = Out {
+        builder: ContentBuilder::default(),
+        frame_text,
+        shared,
+    };
+    out.push_str("[");
     for (index, item) in items.into_iter().enumerate() {
         if index > 0 {
-            out.push(',');
+            out.push_str(",");
         }
         push_content_item(&mut out, item.get());
     }
-    out.push(']');
-    Content::from_json(out)
+    out.push_str("]");
+    out.builder.finish()
+}
+
+/// Where content is written: small pieces copied, pieces of the frame shared.
+struct Out<'a> {
+    builder: ContentBuilder,
+    frame_text: &'a str,
+    shared: Option<&'a bytes::Bytes>,
+}
+
+impl Out<'_> {
+    fn push_str(&mut self, text: &str) {
+        self.builder.push_str(text);
+    }
+
+    /// `piece` is a part of the frame's text.
+    fn push_piece(&mut self, piece: &str) {
+        self.builder.push_from(piece, self.frame_text, self.shared);
+    }
 }
 
 /// Writes one of the daemon's output items as an MCP content item.
-fn push_content_item(out: &mut String, item: &str) {
+fn push_content_item(out: &mut Out<'_>, item: &str) {
     /// What is needed to tell a text item: its type and its text, both undecoded.
     #[derive(Deserialize)]
     struct Item<'a> {
@@ -314,10 +351,10 @@ fn push_content_item(out: &mut String, item: &str) {
         #[serde(default, borrow)]
         text: Raw<'a>,
     }
-    let push_text = |out: &mut String, text_json: &str| {
+    let push_text = |out: &mut Out<'_>, text_json: &str| {
         out.push_str(r#"{"type":"text","text":"#);
-        out.push_str(text_json);
-        out.push('}');
+        out.push_piece(text_json);
+        out.push_str("}");
     };
     match item.as_bytes().first() {
         // A string's JSON never holds a raw line break; it is copied as it came.
@@ -331,21 +368,23 @@ fn push_content_item(out: &mut String, item: &str) {
             }
             // Another kind of item passes through; whitespace between its tokens may hold line
             // breaks, so it is written anew then.
-            Ok(_) if !item.contains(['\n', '\r']) => out.push_str(item),
+            Ok(_) if !item.contains(['\n', '\r']) => out.push_piece(item),
             _ => push_value(out, item),
         },
         _ => {
             // Numbers, booleans, arrays, null: their JSON text becomes the text.
             let value: Value = serde_json::from_str(item).unwrap_or(Value::Null);
             let text = Value::String(value.to_string()).to_string();
-            push_text(out, &text);
+            out.push_str(r#"{"type":"text","text":"#);
+            out.push_str(&text);
+            out.push_str("}");
         }
     }
 }
 
 /// An object item decoded and written again: a member named twice, or line breaks between
 /// tokens.
-fn push_value(out: &mut String, item: &str) {
+fn push_value(out: &mut Out<'_>, item: &str) {
     let value: Value = serde_json::from_str(item).unwrap_or(Value::Null);
     let value = match value {
         Value::Object(map) if map.get("type").and_then(Value::as_str) == Some("text") => {
@@ -675,7 +714,7 @@ mod proptests {
         else {
             panic!("not a result")
         };
-        let json = result.content.json();
+        let json = result.content.to_json();
         assert!(!json.contains(['\n', '\r']), "{json}");
         assert!(json.contains(&text), "the text is copied, not re-encoded");
         assert_eq!(
@@ -691,6 +730,26 @@ mod proptests {
         assert_eq!(
             result.content.items()[3],
             json!({"type": "text", "text": "42"})
+        );
+        // From a shared frame: the same content, and the long text is the frame's own bytes.
+        let bytes = bytes::Bytes::from(frame.clone().into_bytes());
+        let shared_text = std::str::from_utf8(&bytes).unwrap();
+        let Some(Incoming::CallResult {
+            result: Ok(shared), ..
+        }) = parse_shared(shared_text, &bytes)
+        else {
+            panic!("not a result")
+        };
+        assert_eq!(shared.content.to_json(), result.content.to_json());
+        let frame_range = bytes.as_ptr() as usize..bytes.as_ptr() as usize + bytes.len();
+        assert!(
+            shared
+                .content
+                .parts()
+                .iter()
+                .any(|part| part.len() >= text.len()
+                    && frame_range.contains(&(part.as_ptr() as usize))),
+            "the text is a slice of the frame, not a copy"
         );
         let twice = r#"{"op":"pong","op":"call_tool_res","request_id":"r","outputs":["a"],"outputs":["b"]}"#;
         assert_eq!(parse(twice), reference_parse(twice));
@@ -725,8 +784,11 @@ mod proptests {
             };
             let incoming = parse(&text);
             prop_assert_eq!(&incoming, &reference_parse(&text));
+            let bytes = bytes::Bytes::from(text.clone().into_bytes());
+            let shared_text = std::str::from_utf8(&bytes).unwrap();
+            prop_assert_eq!(&parse_shared(shared_text, &bytes), &incoming);
             if let Some(Incoming::CallResult { result: Ok(result), .. }) = incoming {
-                prop_assert!(!result.content.json().contains(['\n', '\r']));
+                prop_assert!(!result.content.to_json().contains(['\n', '\r']));
             }
         }
 
