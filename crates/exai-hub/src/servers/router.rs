@@ -379,13 +379,7 @@ impl Router {
                         "the editor window this request went to closed before answering (hub: {})",
                         self.name
                     );
-                    for server_id in input.map(|input| input.owed()).unwrap_or_default() {
-                        actions.push(Action::Upstream(jsonrpc::error_line(
-                            Some(server_id.as_raw()),
-                            ErrorCode::Internal,
-                            &message,
-                        )));
-                    }
+                    actions.extend(owed_errors(input, &message));
                     actions.push(Action::Upstream(cancelled_line(
                         &upstream_id.to_string(),
                         "the editor window went away",
@@ -1611,7 +1605,10 @@ impl Router {
                     return Vec::new();
                 };
                 let Some(Pending::Window {
-                    method, started, ..
+                    method,
+                    started,
+                    input,
+                    ..
                 }) = self.pending.remove(&key)
                 else {
                     return Vec::new();
@@ -1626,17 +1623,23 @@ impl Router {
                     .and_then(|params| serde_json::from_str::<Params>(params.get()).ok())
                     .and_then(|parsed| parsed.reason)
                     .unwrap_or_else(|| "cancelled by the editor".to_owned());
-                vec![
-                    Action::Upstream(cancelled_line(&key.to_string(), &reason)),
-                    Action::Finished {
-                        window,
-                        key,
-                        method,
-                        started,
-                        error: None,
-                        cancelled: true,
-                    },
-                ]
+                // What the server asked through `input_required` and the window will now never
+                // answer, then the call itself.
+                let message = format!(
+                    "the editor window cancelled the request this one was asked for (hub: {})",
+                    self.name
+                );
+                let mut actions = owed_errors(input, &message);
+                actions.push(Action::Upstream(cancelled_line(&key.to_string(), &reason)));
+                actions.push(Action::Finished {
+                    window,
+                    key,
+                    method,
+                    started,
+                    error: None,
+                    cancelled: true,
+                });
+                actions
             }
             _ => vec![Action::Upstream(Bytes::copy_from_slice(line))],
         }
@@ -1682,6 +1685,23 @@ fn created_task(result: &RawValue) -> Option<String> {
     serde_json::from_str::<Created>(result.get())
         .ok()
         .map(|created| created.task.task_id)
+}
+
+/// An error to the server for each of its requests a call's window was asked (or was yet to be
+/// asked) through `input_required` and will never answer.
+fn owed_errors(input: Option<Box<stateless::Input>>, message: &str) -> Vec<Action> {
+    input
+        .map(|input| input.owed())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|server_id| {
+            Action::Upstream(jsonrpc::error_line(
+                Some(server_id.as_raw()),
+                ErrorCode::Internal,
+                message,
+            ))
+        })
+        .collect()
 }
 
 /// `notifications/cancelled` for request `id` (raw JSON).

@@ -906,3 +906,53 @@ fn a_server_request_reaches_a_stateless_call_as_input_required_and_the_retry_ans
     let actions = router.upstream_line(sampling);
     assert_eq!(to(&actions, A)[0]["method"], "sampling/createMessage");
 }
+
+/// An `elicitation/create` line from the server with id `"<id>"`.
+fn elicit(id: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":"{id}","method":"elicitation/create","params":{{"message":"{id}?","requestedSchema":{{"type":"object","properties":{{}}}}}}}}"#
+    )
+}
+
+/// S starts a 2026-07-28 `tools/call` with id `id` that declares elicitation; the hub's id.
+fn stateless_call(router: &mut Router, id: u64) -> u64 {
+    let actions = router.window_line(
+        S,
+        &stateless(
+            id,
+            "tools/call",
+            json!({"name": "ask"}),
+            json!({"elicitation": {}}),
+        ),
+    );
+    ups(&actions)[0]["id"].as_u64().unwrap()
+}
+
+#[test]
+fn cancel_while_parked_answers_the_servers_requests() {
+    let mut router = ready_with_stateless();
+    let call = stateless_call(&mut router, 1);
+    // Asked at once (parked), then one queued for the retry.
+    let asked = to(&router.upstream_line(elicit("e1").as_bytes()), S).remove(0);
+    assert_eq!(asked["result"]["resultType"], "input_required");
+    assert!(router.upstream_line(elicit("e2").as_bytes()).is_empty());
+    let cancel = br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"user"}}"#;
+    let actions = router.window_line(S, cancel);
+    let up = ups(&actions);
+    assert_eq!(up.len(), 3, "{up:?}");
+    assert_eq!((&up[0]["id"], &up[1]["id"]), (&json!("e1"), &json!("e2")));
+    assert!(up[0]["error"].is_object() && up[1]["error"].is_object());
+    assert_eq!(up[2]["method"], "notifications/cancelled");
+    assert_eq!(up[2]["params"]["requestId"], call);
+    assert!(to(&actions, S).is_empty());
+    // A late retry finds no call.
+    let retry = stateless(
+        2,
+        "tools/call",
+        json!({"name": "ask", "inputResponses": {}, "requestState": asked["result"]["requestState"]}),
+        json!({"elicitation": {}}),
+    );
+    let actions = router.window_line(S, &retry);
+    assert!(ups(&actions).is_empty());
+    assert_eq!(to(&actions, S)[0]["error"]["code"], -32602);
+}
