@@ -339,8 +339,18 @@ struct Present<'a> {
     ttl_ms: Option<IgnoredAny>,
     #[serde(default, rename = "cacheScope")]
     cache_scope: Option<IgnoredAny>,
-    #[serde(borrow, default, rename = "_meta")]
+    /// `Some` whenever the member is there, `null` included (a plain `Option` reads `null` as
+    /// absent, and a second `_meta` would then be added).
+    #[serde(borrow, default, rename = "_meta", deserialize_with = "present_raw")]
     meta: Option<&'a RawValue>,
+}
+
+/// A member's raw value, `null` included, as present.
+fn present_raw<'de, D>(deserializer: D) -> Result<Option<&'de RawValue>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    <&RawValue as Deserialize>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -349,11 +359,12 @@ struct MetaPresent {
     server_info: Option<IgnoredAny>,
 }
 
-/// Insertions (an empty slice of `result`'s text, where the text goes) that give a server's
-/// `result` object what every 2026-07-28 result carries and it lacks: `resultType`
-/// `"complete"`, `_meta` with `io.modelcontextprotocol/serverInfo` (added into the server's own
-/// `_meta` when it has one), and on a cacheable result `ttlMs` and `cacheScope`. Nothing the
-/// server sent is replaced. Empty when `result` is not an object.
+/// Edits (a slice of `result`'s text and what replaces it; an empty slice: an insertion there)
+/// that give a server's `result` object what every 2026-07-28 result carries and it lacks:
+/// `resultType` `"complete"`, `_meta` with `io.modelcontextprotocol/serverInfo` (added into the
+/// server's own `_meta` when it has one; a `_meta` of `null` is replaced by one), and on a
+/// cacheable result `ttlMs` and `cacheScope`. Nothing else the server sent is replaced. Empty
+/// when `result` is not an object.
 pub(crate) fn completions<'r>(
     result: &'r RawValue,
     server_info: &str,
@@ -380,6 +391,11 @@ pub(crate) fn completions<'r>(
     match present.meta {
         None => members.push(format!(
             r#""_meta":{{"io.modelcontextprotocol/serverInfo":{server_info}}}"#
+        )),
+        // `"_meta": null`: replaced by one that names the server.
+        Some(meta) if meta.get() == "null" => edits.push((
+            meta.get(),
+            format!(r#"{{"io.modelcontextprotocol/serverInfo":{server_info}}}"#),
         )),
         Some(meta) => {
             let meta_text = meta.get();
@@ -428,7 +444,7 @@ mod tests {
             let offset = place.as_ptr() as usize - start;
             out.push_str(&raw.get()[at..offset]);
             out.push_str(text);
-            at = offset;
+            at = offset + place.len();
         }
         out.push_str(&raw.get()[at..]);
         serde_json::from_str(&out).unwrap_or_else(|err| panic!("{err}: {out}"))
@@ -460,6 +476,21 @@ mod tests {
         assert_eq!(
             result["_meta"],
             json!({"io.modelcontextprotocol/serverInfo": {"name": "srv", "version": "9"}})
+        );
+    }
+
+    #[test]
+    fn a_null_meta_is_replaced_not_added_twice() {
+        let raw: &RawValue = serde_json::from_str(r#"{"content":[],"_meta":null}"#).expect("raw");
+        let edits = completions(raw, INFO, false);
+        let metas: usize = edits
+            .iter()
+            .map(|(_, text)| text.matches("\"_meta\"").count())
+            .sum();
+        assert_eq!(metas, 0, "no second _meta member: {edits:?}");
+        assert_eq!(
+            completed(r#"{"content":[],"_meta":null}"#, false),
+            json!({"resultType": "complete", "content": [], "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "srv", "version": "9"}}})
         );
     }
 
