@@ -152,7 +152,8 @@ impl Instance {
         let backoff = ctx.config.min_backoff;
         let instance = Instance {
             id,
-            router: Router::new(name.clone(), launch.share),
+            router: Router::new(name.clone(), launch.share)
+                .with_input_timeout(ctx.config.queue_timeout),
             name,
             launch,
             ctx,
@@ -187,6 +188,7 @@ impl Instance {
             let idle_at = self.idle_at;
             let init_deadline = self.init_deadline;
             let queue_deadline = self.queue.front().map(|queued| queued.deadline);
+            let input_deadline = self.router.input_deadline().map(Instant::from_std);
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
@@ -209,6 +211,10 @@ impl Instance {
                     self.stop_idle().await;
                 }
                 () = sleep_until(queue_deadline) => self.expire_queue(),
+                () = sleep_until(input_deadline) => {
+                    let actions = self.router.expire_input(Instant::now().into_std());
+                    self.perform(actions);
+                }
             }
         }
         if let Some(mut running) = self.running.take() {

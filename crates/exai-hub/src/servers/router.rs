@@ -38,7 +38,9 @@
 //!   `initialize` result; each request's `_meta` gives its version (`-32022` for one the hub
 //!   does not speak), client and capabilities; results get the members that version requires
 //!   and the server left out; a server request for such a call becomes an `input_required`
-//!   answer, and the window's retry answers the server; log messages only at the level a
+//!   answer, and the window's retry answers the server (a call that owes its retry takes only
+//!   the server requests that name it while another call can, at most 16 wait for one retry,
+//!   and a call not retried within the input timeout ends); log messages only at the level a
 //!   request in flight asked for, and no unsolicited notifications.
 
 use crate::mcp::{self, Version};
@@ -49,7 +51,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What the instance task does next.
 #[derive(Debug)]
@@ -274,7 +276,13 @@ pub(crate) struct Router {
     /// Tasks (2025-11-25) by id: the window whose request created each.
     tasks: HashMap<String, SessionId>,
     next_listing: u64,
+    /// How long a call answered `input_required` waits for its window's retry.
+    input_timeout: Duration,
 }
+
+/// How long a call answered `input_required` waits for its window's retry unless the instance
+/// says otherwise (the servers' queue timeout, `ServersConfig::queue_timeout`).
+const INPUT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `serverInfo` for a server whose `initialize` result named none.
 const UNKNOWN_SERVER_INFO: &str = r#"{"name":"unknown","version":"0"}"#;
@@ -307,7 +315,77 @@ impl Router {
             lists: Default::default(),
             next_listing: 0,
             tasks: HashMap::new(),
+            input_timeout: INPUT_TIMEOUT,
         }
+    }
+
+    /// How long a call answered `input_required` waits for its window's retry.
+    pub(crate) fn with_input_timeout(mut self, timeout: Duration) -> Router {
+        self.input_timeout = timeout;
+        self
+    }
+
+    /// The earliest time a call answered `input_required` stops waiting for its window's retry
+    /// (for the instance's timer: then [`Router::expire_input`]).
+    pub(crate) fn input_deadline(&self) -> Option<Instant> {
+        self.pending
+            .values()
+            .filter_map(|pending| match pending {
+                Pending::Window { input, .. } => stateless::Input::deadline(input.as_deref()),
+                Pending::Hub(_) => None,
+            })
+            .min()
+    }
+
+    /// The calls answered `input_required` whose window did not retry by `now`: the server's
+    /// requests they owe fail, the calls are cancelled upstream, and a retry that comes later
+    /// is told the call ended.
+    pub(crate) fn expire_input(&mut self, now: Instant) -> Vec<Action> {
+        let expired: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|(_, pending)| {
+                matches!(pending, Pending::Window { input, .. }
+                    if stateless::Input::deadline(input.as_deref()).is_some_and(|at| at <= now))
+            })
+            .map(|(key, _)| *key)
+            .collect();
+        let mut actions = Vec::new();
+        for key in expired {
+            let Some(Pending::Window {
+                window,
+                method,
+                started,
+                input,
+                ..
+            }) = self.pending.remove(&key)
+            else {
+                continue;
+            };
+            let message = format!(
+                "the editor window did not answer within {} s (hub: {})",
+                self.input_timeout.as_secs(),
+                self.name
+            );
+            let answered = input.as_deref().is_some_and(stateless::Input::answered);
+            actions.extend(owed_errors(input, &message));
+            if !answered {
+                actions.push(Action::Upstream(cancelled_line(
+                    &key.to_string(),
+                    "the editor window did not retry the request the hub answered input_required",
+                )));
+            }
+            tracing::warn!(server = %self.name, %window, method = %method, timeout = ?self.input_timeout, "a 2026-07-28 window did not retry its input_required call in time; the call was cancelled");
+            actions.push(Action::Finished {
+                window,
+                key,
+                method,
+                started,
+                error: Some(message),
+                cancelled: false,
+            });
+        }
+        actions
     }
 
     /// Whether the hub's `initialize` with the running server completed.
@@ -1036,7 +1114,12 @@ impl Router {
         in_flight: bool,
     ) -> Option<Vec<Action>> {
         let window = if in_flight {
-            let (key, window, stateless) = self
+            // The call the request names by its progress token (the hub's token is the call's
+            // key), else the most recent call not parked on `input_required`, else the most
+            // recent parked one: a parked call takes only what belongs to it while another
+            // can answer, so an abandoned one cannot hold a later call's requests.
+            let related = related_call(request);
+            let candidates: Vec<(u64, SessionId, bool, bool, bool)> = self
                 .pending
                 .iter()
                 .filter_map(|(key, pending)| match pending {
@@ -1044,6 +1127,8 @@ impl Router {
                         window,
                         version,
                         caps,
+                        input,
+                        progress,
                         ..
                     } => {
                         let declared = if version.is_stateless() {
@@ -1053,11 +1138,28 @@ impl Router {
                                 .get(window)
                                 .map_or_else(Caps::default, |w| w.caps)
                         };
-                        has(&declared).then_some((*key, *window, version.is_stateless()))
+                        has(&declared).then_some((
+                            *key,
+                            *window,
+                            version.is_stateless(),
+                            stateless::Input::parked(input.as_deref()),
+                            progress.is_some() && related == Some(*key),
+                        ))
                     }
                     Pending::Hub(_) => None,
                 })
-                .max_by_key(|(key, _, _)| *key)?;
+                .collect();
+            let (key, window, stateless, ..) = candidates
+                .iter()
+                .find(|(.., named)| *named)
+                .or_else(|| {
+                    candidates
+                        .iter()
+                        .filter(|(_, _, _, parked, _)| !parked)
+                        .max_by_key(|(key, ..)| *key)
+                })
+                .or_else(|| candidates.iter().max_by_key(|(key, ..)| *key))
+                .copied()?;
             if stateless {
                 return Some(self.ask_input(key, request));
             }
@@ -1685,6 +1787,19 @@ fn created_task(result: &RawValue) -> Option<String> {
     serde_json::from_str::<Created>(result.get())
         .ok()
         .map(|created| created.task.task_id)
+}
+
+/// The call a server request names as its own: a progress token of the hub's in its `_meta`
+/// (the hub's token for a call is the call's key).
+fn related_call(request: &Request<'_>) -> Option<u64> {
+    let params = request.params?;
+    serde_json::from_str::<mcp::AnyParams<'_>>(params.get())
+        .ok()?
+        .meta?
+        .progress_token?
+        .get()
+        .parse::<u64>()
+        .ok()
 }
 
 /// An error to the server for each of its requests a call's window was asked (or was yet to be

@@ -956,3 +956,123 @@ fn cancel_while_parked_answers_the_servers_requests() {
     assert!(ups(&actions).is_empty());
     assert_eq!(to(&actions, S)[0]["error"]["code"], -32602);
 }
+
+/// The `requestState` and the only `inputRequests` key of an `input_required` answer.
+fn asked_of(answer: &Value) -> (Value, String) {
+    let result = &answer["result"];
+    assert_eq!(result["resultType"], "input_required", "{answer}");
+    let tag = result["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    (result["requestState"].clone(), tag)
+}
+
+#[test]
+fn a_parked_call_takes_only_its_own_server_requests_while_another_call_can() {
+    let mut router = ready_with_stateless();
+    let first = stateless_call(&mut router, 1);
+    let params = json!({"name": "ask", "_meta": {"progressToken": "p"}});
+    let actions = router.window_line(
+        S,
+        &stateless(2, "tools/call", params, json!({"elicitation": {}})),
+    );
+    let second = ups(&actions)[0]["id"].as_u64().unwrap();
+    // The most recent call is asked and parks.
+    let answer = to(&router.upstream_line(elicit("e1").as_bytes()), S).remove(0);
+    assert_eq!(answer["id"], 2);
+    // A request naming the parked call (its progress token, the hub's) waits for its retry.
+    let own = format!(
+        r#"{{"jsonrpc":"2.0","id":"e2","method":"elicitation/create","params":{{"message":"?","requestedSchema":{{"type":"object","properties":{{}}}},"_meta":{{"progressToken":{second}}}}}}}"#
+    );
+    assert!(router.upstream_line(own.as_bytes()).is_empty());
+    // One naming no call goes to the call that is not parked, not into the parked one's queue.
+    let answer = to(&router.upstream_line(elicit("e3").as_bytes()), S).remove(0);
+    assert_eq!(answer["id"], 1);
+    let (state, tag) = asked_of(&answer);
+    assert_eq!(state, format!("exai-hub/{first}"));
+    let retry = stateless(
+        3,
+        "tools/call",
+        json!({"name": "ask", "inputResponses": {tag: {"action": "decline"}}, "requestState": state}),
+        json!({"elicitation": {}}),
+    );
+    let up = ups(&router.window_line(S, &retry));
+    assert_eq!(up.len(), 1);
+    assert_eq!(up[0]["id"], "e3");
+    // The retried call runs again, so it is asked the next one, through its retry's id.
+    let answer = to(&router.upstream_line(elicit("e4").as_bytes()), S).remove(0);
+    assert_eq!(answer["id"], 3);
+    // With every candidate parked, the most recent one still takes it (queued).
+    assert!(router.upstream_line(elicit("e5").as_bytes()).is_empty());
+    let up = ups(&router.detach(S));
+    let ids: Vec<&Value> = up.iter().map(|line| &line["id"]).collect();
+    for owed in ["e1", "e2", "e4", "e5"] {
+        assert!(ids.contains(&&json!(owed)), "{owed}: {up:?}");
+    }
+}
+
+#[test]
+fn a_parked_calls_queue_is_bounded() {
+    let mut router = ready_with_stateless();
+    stateless_call(&mut router, 1);
+    assert_eq!(
+        to(&router.upstream_line(elicit("e0").as_bytes()), S).len(),
+        1
+    );
+    for n in 1..=stateless::MAX_QUEUED_INPUT {
+        let actions = router.upstream_line(elicit(&format!("q{n}")).as_bytes());
+        assert!(actions.is_empty(), "queued: {n}");
+    }
+    let actions = router.upstream_line(elicit("over").as_bytes());
+    let up = ups(&actions);
+    assert_eq!(up.len(), 1);
+    assert_eq!(up[0]["id"], "over");
+    assert!(up[0]["error"].is_object());
+    assert!(to(&actions, S).is_empty());
+}
+
+#[test]
+fn a_parked_call_not_retried_by_its_deadline_ends() {
+    let mut router = ready_with_stateless().with_input_timeout(Duration::from_secs(60));
+    assert_eq!(router.input_deadline(), None);
+    let call = stateless_call(&mut router, 1);
+    let answer = to(&router.upstream_line(elicit("e1").as_bytes()), S).remove(0);
+    assert!(router.upstream_line(elicit("e2").as_bytes()).is_empty());
+    let deadline = router
+        .input_deadline()
+        .expect("a parked call has a deadline");
+    assert!(
+        router
+            .expire_input(deadline - Duration::from_millis(1))
+            .is_empty()
+    );
+    let actions = router.expire_input(deadline);
+    let up = ups(&actions);
+    assert_eq!(up.len(), 3, "{up:?}");
+    assert_eq!((&up[0]["id"], &up[1]["id"]), (&json!("e1"), &json!("e2")));
+    assert!(up[0]["error"].is_object() && up[1]["error"].is_object());
+    assert_eq!(up[2]["method"], "notifications/cancelled");
+    assert_eq!(up[2]["params"]["requestId"], call);
+    assert!(actions.iter().any(|action| matches!(
+        action,
+        Action::Finished { key, error: Some(_), .. } if *key == call
+    )));
+    assert_eq!(router.input_deadline(), None);
+    // The late retry is told the call ended; the server's late answer goes nowhere.
+    let (state, tag) = asked_of(&answer);
+    let retry = stateless(
+        2,
+        "tools/call",
+        json!({"name": "ask", "inputResponses": {tag: {"action": "decline"}}, "requestState": state}),
+        json!({"elicitation": {}}),
+    );
+    let actions = router.window_line(S, &retry);
+    assert!(ups(&actions).is_empty());
+    assert_eq!(to(&actions, S)[0]["error"]["code"], -32602);
+    let late = format!(r#"{{"jsonrpc":"2.0","id":{call},"result":{{}}}}"#);
+    assert!(router.upstream_line(late.as_bytes()).is_empty());
+}

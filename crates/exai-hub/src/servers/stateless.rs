@@ -14,8 +14,10 @@
 //! server's request in `inputRequests` and a `requestState` of the hub's; the window's retry
 //! (same method, `inputResponses`, that `requestState`) is not sent up: its responses answer the
 //! server's requests, and the still running call's result goes to the retry's id. A server
-//! request that comes while the window owes its retry is asked in the answer to that retry; a
-//! final result that comes then is held for it.
+//! request that comes while the window owes its retry is asked in the answer to that retry (at
+//! most [`MAX_QUEUED_INPUT`]); a final result that comes then is held for it. A call that owes
+//! its retry takes only server requests that name it while another call can take them, and one
+//! not retried within the router's input timeout ends (`Router::expire_input`).
 
 use crate::mcp::{self, Version};
 use bytes::Bytes;
@@ -29,6 +31,7 @@ use super::{Action, Asked, Caps, Level, Pending, Router};
 use exai_proto::SessionId;
 use exai_proto::jsonrpc::{self, ErrorCode, Id, Request};
 use std::collections::HashMap;
+use std::time::Instant;
 
 /// `_meta` of a window's request as the router reads it: the stateless era's version, client and
 /// capabilities (declared per request), and the log level it opts in to.
@@ -96,7 +99,14 @@ pub(crate) struct Input {
     queued: Vec<(String, Id, String)>,
     /// The server's answer to the call, when it came while parked.
     stash: Option<Vec<u8>>,
+    /// While parked: when the hub stops waiting for the retry (the owed requests then fail and
+    /// the call is cancelled).
+    deadline: Option<Instant>,
 }
+
+/// Server requests that may wait for one parked call's retry; one more is answered with an
+/// error at once.
+pub(crate) const MAX_QUEUED_INPUT: usize = 16;
 
 impl Input {
     /// The window's request was answered `input_required` and no retry came yet.
@@ -109,6 +119,18 @@ impl Input {
         let asked = self.asked.into_iter().map(|(_, server_id)| server_id);
         let queued = self.queued.into_iter().map(|(_, server_id, _)| server_id);
         asked.chain(queued).collect()
+    }
+
+    /// When the hub stops waiting for a parked call's retry (`None`: not parked).
+    pub(crate) fn deadline(input: Option<&Input>) -> Option<Instant> {
+        input
+            .filter(|input| input.parked)
+            .and_then(|input| input.deadline)
+    }
+
+    /// The call's result already came (held for the retry): nothing to cancel upstream.
+    pub(crate) fn answered(&self) -> bool {
+        self.stash.is_some()
     }
 
     /// Holds the server's answer to the call until the window's retry.
@@ -136,6 +158,8 @@ impl Router {
         let params = request.params.map_or("{}", RawValue::get);
         let asking = format!(r#"{{"method":{method},"params":{params}}}"#);
         let server_info = self.server_info().to_owned();
+        let deadline = Instant::now() + self.input_timeout;
+        let name = &self.name;
         let Some(Pending::Window {
             window, id, input, ..
         }) = self.pending.get_mut(&key)
@@ -144,10 +168,21 @@ impl Router {
         };
         let input = input.get_or_insert_default();
         if input.parked {
+            if input.queued.len() >= MAX_QUEUED_INPUT {
+                let message = format!(
+                    "the editor window already has {MAX_QUEUED_INPUT} requests of {name} waiting for its retry; refused (hub)"
+                );
+                return vec![Action::Upstream(jsonrpc::error_line(
+                    Some(request.id),
+                    ErrorCode::Internal,
+                    &message,
+                ))];
+            }
             input.queued.push((tag, request.id.to_id(), asking));
             return Vec::new();
         }
         input.parked = true;
+        input.deadline = Some(deadline);
         input.asked = vec![(tag.clone(), request.id.to_id())];
         let line = input_required(id, key, &[(&tag, &asking)], &server_info);
         vec![Action::Window(*window, line)]
@@ -224,6 +259,7 @@ impl Router {
             actions.push(Action::Upstream(line));
         }
         input.parked = false;
+        input.deadline = None;
         if !input.queued.is_empty() {
             let queued = std::mem::take(&mut input.queued);
             let asking: Vec<(&str, &str)> = queued
@@ -232,6 +268,7 @@ impl Router {
                 .collect();
             let line = input_required(&request.id.to_id(), key, &asking, &server_info);
             input.parked = true;
+            input.deadline = Some(Instant::now() + self.input_timeout);
             input.asked = queued
                 .iter()
                 .map(|(tag, server_id, _)| (tag.clone(), server_id.clone()))
