@@ -91,9 +91,10 @@ pub(crate) struct Notices {
     last_down_notice: Option<Instant>,
     /// The last outage notice (down or token) since the daemon was last connected.
     announced: Option<NoticeKind>,
-    /// Each wrapped server instance's state as last seen, by [`ServerStatus::id`].
+    /// Each wrapped server instance's state as last seen, by [`ServerStatus::id`] (none for a
+    /// stopped one).
     servers: HashMap<u64, ServerState>,
-    /// When each instance's last crash-loop notice went out.
+    /// When each instance's last crash-loop notice went out, while its cooldown lasts.
     last_crash_loop_notice: HashMap<u64, Instant>,
 }
 
@@ -218,7 +219,16 @@ impl Notices {
 
 impl Notices {
     fn server(&mut self, server: &ServerStatus, now: Instant) -> Vec<Notice> {
-        let before = self.servers.insert(server.id, server.state);
+        // A cooldown that ended says nothing any more; a stopped instance (idle, or gone with
+        // its windows) keeps no state: absent counts as not in crash-loop, as stopped does.
+        // So neither map grows with instances that come and go.
+        self.last_crash_loop_notice
+            .retain(|_, last| now < *last + CRASH_LOOP_COOLDOWN);
+        let before = if server.state == ServerState::Stopped {
+            self.servers.remove(&server.id)
+        } else {
+            self.servers.insert(server.id, server.state)
+        };
         if server.state != ServerState::CrashLoop || before == Some(ServerState::CrashLoop) {
             return Vec::new();
         }
@@ -677,6 +687,40 @@ mod tests {
         assert!(n.observe(&server(1, ServerState::Ready), later).is_empty());
         assert_eq!(
             n.observe(&server(1, ServerState::CrashLoop), later).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn server_state_is_pruned_for_stopped_instances_and_ended_cooldowns() {
+        let t0 = Instant::now();
+        let mut n = Notices::default();
+        for id in 1..=50 {
+            assert_eq!(n.observe(&server(id, ServerState::CrashLoop), t0).len(), 1);
+            // Asked again, it starts; then it goes idle and stops.
+            n.observe(&server(id, ServerState::Starting), t0);
+            n.observe(&server(id, ServerState::Stopped), t0);
+        }
+        assert!(n.servers.is_empty(), "stopped instances keep no state");
+        assert_eq!(n.last_crash_loop_notice.len(), 50, "within the cooldown");
+        // Within the cooldown the notice is still held back.
+        let soon = t0 + Duration::from_secs(1);
+        assert!(
+            n.observe(&server(1, ServerState::CrashLoop), soon)
+                .is_empty()
+        );
+        // After it, the ended cooldowns are dropped.
+        let later = t0 + CRASH_LOOP_COOLDOWN;
+        assert!(n.observe(&server(99, ServerState::Ready), later).is_empty());
+        assert!(n.last_crash_loop_notice.is_empty());
+        assert_eq!(n.servers.len(), 2, "instance 1 in crash-loop and 99 ready");
+        // Instance 1 was still in crash-loop: no new notice for the same episode.
+        assert!(
+            n.observe(&server(1, ServerState::CrashLoop), later)
+                .is_empty()
+        );
+        assert_eq!(
+            n.observe(&server(2, ServerState::CrashLoop), later).len(),
             1
         );
     }
