@@ -364,6 +364,7 @@ fn run(plan: Plan) -> anyhow::Result<()> {
         servers(&plan, &env, &runtime, &mut rows, &mut notes)?;
     }
 
+    rows.push(tray_memory());
     println!();
     report::print(&rows);
     println!();
@@ -999,6 +1000,39 @@ fn list_tools(editor: &mut Editor) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+    }
+}
+
+/// The tray's memory with its window hidden, as the desktop test (ci/desktop) last measured it
+/// under Xvfb: the harness does not start a desktop of its own.
+fn tray_memory() -> Row {
+    const WHAT: &str = "tray app, window hidden · PSS of its process tree";
+    const GOAL: &str = "<= 40 MiB (release)";
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/desktop-pss.txt");
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Row::skipped(
+            WHAT,
+            GOAL,
+            "run ci/desktop/test.sh first (it writes target/desktop-pss.txt)",
+        );
+    };
+    let hidden = text
+        .split_whitespace()
+        .find_map(|field| field.strip_prefix("hidden="))
+        .and_then(|value| value.parse::<f64>().ok());
+    match hidden {
+        Some(mib) => {
+            let mut row = Row::new(WHAT).goal(GOAL, mib <= 40.0);
+            row.figure = format!(
+                "{mib:.1} MiB from the desktop test's last run (a debug build, about 20 MiB more code than release)"
+            );
+            row
+        }
+        None => Row::skipped(
+            WHAT,
+            GOAL,
+            format!("{} says {:?}", file.display(), text.trim()),
+        ),
     }
 }
 
