@@ -3,7 +3,7 @@
 //! touched); `--wrap`/`--unwrap` and `exai config --wrap`, and a wrapped entry launched from
 //! the written file as an editor would, reaching one shared instance of a real server.
 
-use crate::support::{Env, HubOptions, Recorder, bin, daemon, guard};
+use crate::support::{Env, HubOptions, Recorder, bin, daemon, everything, guard};
 use exai_hub::api::ServerState;
 use rmcp::ServiceExt as _;
 use rmcp::model::ProtocolVersion;
@@ -499,24 +499,6 @@ fn config_wrap_prints_the_file_rewritten_ready_to_paste() {
         "{}",
         text(&output.stderr)
     );
-}
-
-/// `server-everything`'s entry point, when installed (`npm ci --prefix ci/servers`); missing,
-/// the test fails under CI and says so loudly elsewhere.
-fn everything(test: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
-        "../../ci/servers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
-    );
-    if path.is_file() {
-        return Some(path);
-    }
-    let message = format!(
-        "SKIPPED (server-everything not installed: run `npm ci --prefix ci/servers`): {test}"
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "{message}");
-    None
 }
 
 /// The whole path: an editor's file with a real stdio server (and its own variable in `env`),

@@ -3,7 +3,7 @@
 //! scripts/test.sh into ci/servers; small `sh` servers for the failure cases), driven by raw
 //! JSON-RPC lines (exact ids and routing are what these tests check) and by the Rust MCP SDK.
 
-use crate::support::{Env, HubOptions, Recorder, TestHub, daemon, guard};
+use crate::support::{Env, HubOptions, Recorder, TestHub, daemon, everything, guard};
 use exai_hub::api::{ServerState, ServerStatus, SessionState, Snapshot};
 use rmcp::ServiceExt as _;
 use rmcp::model::ProtocolVersion;
@@ -14,24 +14,6 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin};
 use tokio::sync::mpsc;
-
-/// `server-everything`'s entry point, when installed (`npm ci --prefix ci/servers`). Missing:
-/// under CI (`CI=true`) the test fails; elsewhere it says so loudly and the test returns.
-fn everything(test: &str) -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let path =
-        root.join("ci/servers/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    if path.is_file() {
-        return Some(path);
-    }
-    let message = format!(
-        "SKIPPED (server-everything not installed: run `npm ci --prefix ci/servers`): {test}"
-    );
-    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "{message}");
-    None
-}
 
 /// The shim's arguments after `--` for server-everything.
 fn everything_args(path: &std::path::Path) -> Vec<String> {

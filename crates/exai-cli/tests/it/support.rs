@@ -387,3 +387,21 @@ pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// `server-everything`'s entry point, when installed (`npm ci --prefix ci/servers`). Missing:
+/// under CI (`CI=true`) the test fails; elsewhere it says so loudly and the test returns.
+pub fn everything(test: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
+        "../../ci/servers/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+    );
+    if path.is_file() {
+        return Some(path);
+    }
+    let message = format!(
+        "SKIPPED (server-everything not installed: run `npm ci --prefix ci/servers`): {test}"
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
+    None
+}
