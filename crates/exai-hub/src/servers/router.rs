@@ -50,7 +50,8 @@ use exai_proto::{SessionId, SharePolicy};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::time::{Duration, Instant};
 
 /// What the instance task does next.
@@ -278,6 +279,10 @@ pub(crate) struct Router {
     next_listing: u64,
     /// How long a call answered `input_required` waits for its window's retry.
     input_timeout: Duration,
+    /// Parked calls' deadlines, earliest first: (deadline, call key). An entry whose call is
+    /// no longer parked with that deadline is stale and dropped when it reaches the top, so
+    /// finding the next deadline costs nothing per message however many calls are in flight.
+    input_deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
 }
 
 /// How long a call answered `input_required` waits for its window's retry unless the instance
@@ -316,6 +321,7 @@ impl Router {
             next_listing: 0,
             tasks: HashMap::new(),
             input_timeout: INPUT_TIMEOUT,
+            input_deadlines: BinaryHeap::new(),
         }
     }
 
@@ -327,29 +333,42 @@ impl Router {
 
     /// The earliest time a call answered `input_required` stops waiting for its window's retry
     /// (for the instance's timer: then [`Router::expire_input`]).
-    pub(crate) fn input_deadline(&self) -> Option<Instant> {
-        self.pending
-            .values()
-            .filter_map(|pending| match pending {
-                Pending::Window { input, .. } => stateless::Input::deadline(input.as_deref()),
-                Pending::Hub(_) => None,
-            })
-            .min()
+    pub(crate) fn input_deadline(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, key))) = self.input_deadlines.peek() {
+            if self.parked_until(key) == Some(at) {
+                return Some(at);
+            }
+            self.input_deadlines.pop();
+        }
+        None
+    }
+
+    /// Call `key`'s deadline for its window's retry, while it is parked.
+    fn parked_until(&self, key: u64) -> Option<Instant> {
+        match self.pending.get(&key) {
+            Some(Pending::Window { input, .. }) => stateless::Input::deadline(input.as_deref()),
+            _ => None,
+        }
+    }
+
+    /// Remembers that parked call `key` waits for its window's retry until `at`.
+    pub(super) fn parked_at(&mut self, key: u64, at: Instant) {
+        self.input_deadlines.push(Reverse((at, key)));
     }
 
     /// The calls answered `input_required` whose window did not retry by `now`: the server's
     /// requests they owe fail, the calls are cancelled upstream, and a retry that comes later
     /// is told the call ended.
     pub(crate) fn expire_input(&mut self, now: Instant) -> Vec<Action> {
-        let expired: Vec<u64> = self
-            .pending
-            .iter()
-            .filter(|(_, pending)| {
-                matches!(pending, Pending::Window { input, .. }
-                    if stateless::Input::deadline(input.as_deref()).is_some_and(|at| at <= now))
-            })
-            .map(|(key, _)| *key)
-            .collect();
+        let mut expired = Vec::new();
+        while let Some(at) = self.input_deadline() {
+            if at > now {
+                break;
+            }
+            if let Some(Reverse((_, key))) = self.input_deadlines.pop() {
+                expired.push(key);
+            }
+        }
         let mut actions = Vec::new();
         for key in expired {
             let Some(Pending::Window {

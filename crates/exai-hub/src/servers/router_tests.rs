@@ -1076,3 +1076,36 @@ fn a_parked_call_not_retried_by_its_deadline_ends() {
     let late = format!(r#"{{"jsonrpc":"2.0","id":{call},"result":{{}}}}"#);
     assert!(router.upstream_line(late.as_bytes()).is_empty());
 }
+
+#[test]
+fn a_retried_call_has_no_deadline_and_its_old_one_expires_nothing() {
+    let mut router = ready_with_stateless().with_input_timeout(Duration::from_secs(60));
+    let call = stateless_call(&mut router, 1);
+    let answer = to(&router.upstream_line(elicit("e1").as_bytes()), S).remove(0);
+    let deadline = router
+        .input_deadline()
+        .expect("a parked call has a deadline");
+    let (state, tag) = asked_of(&answer);
+    let retry = stateless(
+        2,
+        "tools/call",
+        json!({"name": "ask", "inputResponses": {tag: {"action": "decline"}}, "requestState": state}),
+        json!({"elicitation": {}}),
+    );
+    let actions = router.window_line(S, &retry);
+    assert_eq!(ups(&actions)[0]["id"], "e1");
+    assert_eq!(router.input_deadline(), None, "the retry ended the wait");
+    assert!(
+        router.expire_input(deadline).is_empty(),
+        "the call is in flight again, not parked: nothing expires"
+    );
+    // Parked again by the server's next request: a new deadline, and it expires the call.
+    assert!(!to(&router.upstream_line(elicit("e2").as_bytes()), S).is_empty());
+    let again = router.input_deadline().expect("parked again");
+    assert!(again >= deadline);
+    let actions = router.expire_input(again);
+    assert!(actions.iter().any(|action| matches!(
+        action,
+        Action::Finished { key, error: Some(_), .. } if *key == call
+    )));
+}

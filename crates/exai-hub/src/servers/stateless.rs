@@ -185,7 +185,9 @@ impl Router {
         input.deadline = Some(deadline);
         input.asked = vec![(tag.clone(), request.id.to_id())];
         let line = input_required(id, key, &[(&tag, &asking)], &server_info);
-        vec![Action::Window(*window, line)]
+        let action = Action::Window(*window, line);
+        self.parked_at(key, deadline);
+        vec![action]
     }
 
     /// A window's request that retries an `input_required` answer of the hub's (its
@@ -243,6 +245,7 @@ impl Router {
             )]);
         };
         let mut actions = Vec::new();
+        let mut parked = None;
         for (tag, server_id) in std::mem::take(&mut input.asked) {
             let line = match retry.responses.get(&tag) {
                 Some(response) => Bytes::from(format!(
@@ -267,8 +270,10 @@ impl Router {
                 .map(|(tag, _, asking)| (tag.as_str(), asking.as_str()))
                 .collect();
             let line = input_required(&request.id.to_id(), key, &asking, &server_info);
+            let deadline = Instant::now() + self.input_timeout;
             input.parked = true;
-            input.deadline = Some(Instant::now() + self.input_timeout);
+            input.deadline = Some(deadline);
+            parked = Some(deadline);
             input.asked = queued
                 .iter()
                 .map(|(tag, server_id, _)| (tag.clone(), server_id.clone()))
@@ -276,6 +281,9 @@ impl Router {
             actions.push(Action::Window(window, line));
         } else if let Some(stash) = input.stash.take() {
             actions.extend(self.upstream_line(&stash));
+        }
+        if let Some(deadline) = parked {
+            self.parked_at(key, deadline);
         }
         Some(actions)
     }
