@@ -12,3 +12,21 @@ EXAI_DIST="$CARGO_TARGET_DIR/dist"
 exai_version() {
     sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$EXAI_REPO/Cargo.toml" | head -n1
 }
+
+# The Linux exai-shim as the packages ship it: glibc linked in statically (a static-pie), so
+# exec maps no dynamic loader or shared libc: it starts faster and holds less (scripts/bench.sh
+# measures this build). $1: release or debug. Prints the binary's path. Built for the host
+# triple named explicitly, so RUSTFLAGS reach only the shim's own crates (not build scripts or
+# proc-macros) and its artifacts live apart from the dynamic builds under target/<triple>/.
+static_shim() {
+    local profile="$1" triple flags=()
+    triple="$(rustc -vV | sed -n 's/^host: //p')"
+    case "$triple" in
+        *-linux-gnu) ;;
+        *) echo "packaging/tools.sh: the static shim is built for Linux (glibc) only, not $triple" >&2; return 1 ;;
+    esac
+    [ "$profile" = release ] && flags=(--release)
+    RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo build --locked "${flags[@]}" --target "$triple" -p exai-shim >&2
+    echo "$CARGO_TARGET_DIR/$triple/$profile/exai-shim"
+}

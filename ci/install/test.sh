@@ -128,6 +128,8 @@ linux() {
         check "the package installs /usr/bin/$bin" grep -qx "/usr/bin/$bin" "$files"
         check "/usr/bin/$bin is executable" test -x "/usr/bin/$bin"
     done
+    # The shim as shipped is a static-pie (packaging/tools.sh): no program interpreter to load.
+    check "/usr/bin/exai-shim is statically linked (no PT_INTERP)" sh -c "! LC_ALL=C readelf -lW /usr/bin/exai-shim | grep -q 'Requesting program interpreter'"
     local desktop
     desktop="$(grep -m1 '^/usr/share/applications/.*\.desktop$' "$files" || true)"
     check "the package installs a desktop entry ($desktop)" test -n "$desktop"

@@ -42,6 +42,7 @@ fi
 
 cargo build --locked "${cargo_profile[@]}" -p exai-tray -p exai-cli -p exai-shim
 bin="$CARGO_TARGET_DIR/$profile"
+shim="$(static_shim "$profile")"
 
 # A debug package goes to target/dist/debug, never mistaken for the real one.
 dist="$EXAI_DIST"
@@ -58,7 +59,7 @@ cat >"$overlay" <<JSON
         "depends": ["libayatana-appindicator3-1"],
         "files": {
           "/usr/bin/exai": "$bin/exai",
-          "/usr/bin/exai-shim": "$bin/exai-shim"
+          "/usr/bin/exai-shim": "$shim"
         }
       }
     }
