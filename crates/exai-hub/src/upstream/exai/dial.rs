@@ -4,16 +4,19 @@
 //! (`connection refused (os error 111)`, `daemon closed the connection: 1008 ...`).
 //! The token goes on the wire here, in the hello, and nowhere else.
 
+use super::frames::{DaemonWs, Relabel};
 use super::wire;
 use crate::config::ExaiConfig;
 use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::{IntoClientRequest as _, uri_mode};
+use tokio_tungstenite::tungstenite::error::UrlError;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::stream::Mode;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// A pooled connection's socket.
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = DaemonWs<TcpStream>;
 
 /// Largest message accepted from the daemon. The daemon itself allows 32 MiB frames; tungstenite's
 /// default frame limit (16 MiB) would cut big tool results.
@@ -33,10 +36,9 @@ pub(crate) async fn dial(config: &ExaiConfig, session_id: &str) -> Result<Ws, Di
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
-    let (mut ws, _response) =
-        tokio_tungstenite::connect_async_with_config(config.url.as_str(), Some(ws_config), true)
-            .await
-            .map_err(|err| DialFailure::Other(describe_ws_error(&err)))?;
+    let mut ws = connect(config.url.as_str(), ws_config)
+        .await
+        .map_err(|err| DialFailure::Other(describe_ws_error(&err)))?;
     // An invalid session id makes the daemon close without a word, so never send one; the
     // generator cannot produce one, this only guards changes to it.
     let session_id = if wire::is_valid_session_id(session_id) {
@@ -92,6 +94,40 @@ pub(crate) async fn dial(config: &ExaiConfig, session_id: &str) -> Result<Ws, Di
             }
         }
     }
+}
+
+/// TCP connect and WebSocket upgrade, as `tokio_tungstenite::connect_async_with_config` does
+/// them (the same steps, checks and errors; Nagle off), but over [`Relabel`], so that text frames
+/// are checked for UTF-8 by [`DaemonWs`] rather than by tungstenite (see `frames`).
+async fn connect(url: &str, ws_config: WebSocketConfig) -> tungstenite::Result<Ws> {
+    let request = url.into_client_request()?;
+    let domain = request
+        .uri()
+        .host()
+        .ok_or(tungstenite::Error::Url(UrlError::NoHostName))?
+        .to_owned();
+    let port = request
+        .uri()
+        .port_u16()
+        .or_else(|| match request.uri().scheme_str() {
+            Some("wss") => Some(443),
+            Some("ws") => Some(80),
+            _ => None,
+        })
+        .ok_or(tungstenite::Error::Url(UrlError::UnsupportedUrlScheme))?;
+    let socket = TcpStream::connect(format!("{domain}:{port}"))
+        .await
+        .map_err(tungstenite::Error::Io)?;
+    socket.set_nodelay(true)?;
+    // The hub is built without TLS: `wss://` fails here as tokio-tungstenite says it. (With TLS,
+    // `Relabel` would have to sit above it, on the plain frames.)
+    if let Mode::Tls = uri_mode(request.uri())? {
+        return Err(tungstenite::Error::Url(UrlError::TlsFeatureNotEnabled));
+    }
+    let (ws, _response) =
+        tokio_tungstenite::client_async_with_config(request, Relabel::new(socket), Some(ws_config))
+            .await?;
+    Ok(DaemonWs::new(ws))
 }
 
 /// One dial outside the pool (the dashboard's Test button): connect, hello, `hello_ack`, then a

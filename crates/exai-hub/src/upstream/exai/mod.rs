@@ -13,6 +13,7 @@
 
 mod conn;
 mod dial;
+mod frames;
 mod pace;
 mod pool;
 mod queue;
