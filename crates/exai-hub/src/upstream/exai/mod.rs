@@ -17,6 +17,7 @@ mod frames;
 mod pace;
 mod pool;
 mod queue;
+mod scan;
 mod wire;
 
 pub(crate) use dial::{DialFailure, probe};

@@ -4,9 +4,8 @@
 //! without an id, JSON inside `text`, "retry after N s" only in the message) are decoded in one
 //! place so the connection task only decides what to do with them.
 
+use super::scan;
 use crate::upstream::{Content, ContentBuilder, Progress, ToolResult, UpstreamError};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -155,17 +154,11 @@ impl Incoming {
 
 /// A JSON value as it appears in the frame, not decoded; `null` included (unlike `Option`).
 #[derive(Default, Clone, Copy)]
-struct Raw<'a>(Option<&'a RawValue>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Raw<'a>, D::Error> {
-        <&'a RawValue>::deserialize(deserializer).map(|raw| Raw(Some(raw)))
-    }
-}
+struct Raw<'a>(Option<&'a str>);
 
 impl<'a> Raw<'a> {
     fn json(self) -> Option<&'a str> {
-        self.0.map(RawValue::get)
+        self.0
     }
 
     /// The value if it is a string (escapes decoded), else `None`.
@@ -188,26 +181,53 @@ impl<'a> Raw<'a> {
 
 /// The members of a daemon frame the hub reads, borrowed from the frame: a large `outputs` is
 /// not decoded here (see [`outputs_to_content`]).
-#[derive(Deserialize)]
+#[derive(Default)]
 struct Frame<'a> {
-    #[serde(default, borrow)]
     op: Raw<'a>,
-    #[serde(default, borrow)]
     request_id: Raw<'a>,
-    #[serde(default, borrow)]
     error: Raw<'a>,
-    #[serde(default, borrow)]
     outputs: Raw<'a>,
-    #[serde(default, borrow)]
+    /// The items of `outputs` when it is an array.
+    output_items: Option<Vec<scan::Item<'a>>>,
     from_cache: Raw<'a>,
-    #[serde(default, borrow)]
     from_inflight: Raw<'a>,
-    #[serde(default, borrow)]
     message: Raw<'a>,
-    #[serde(default, borrow)]
     chunk: Raw<'a>,
-    #[serde(default, borrow)]
     tools: Raw<'a>,
+}
+
+/// A frame that is not one JSON object, or that names a member the hub reads twice.
+struct Unread;
+
+impl<'a> Frame<'a> {
+    /// Reads `text` in one pass ([`scan::object`]).
+    fn read(text: &'a str) -> Result<Frame<'a>, Unread> {
+        let mut frame = Frame::default();
+        for member in scan::object(text, "outputs").map_err(|_| Unread)? {
+            let field = match &*member.key {
+                "op" => &mut frame.op,
+                "request_id" => &mut frame.request_id,
+                "error" => &mut frame.error,
+                "outputs" => {
+                    if frame.outputs.0.is_some() {
+                        return Err(Unread);
+                    }
+                    frame.output_items = member.items;
+                    &mut frame.outputs
+                }
+                "from_cache" => &mut frame.from_cache,
+                "from_inflight" => &mut frame.from_inflight,
+                "message" => &mut frame.message,
+                "chunk" => &mut frame.chunk,
+                "tools" => &mut frame.tools,
+                _ => continue,
+            };
+            if field.0.replace(member.value).is_some() {
+                return Err(Unread);
+            }
+        }
+        Ok(frame)
+    }
 }
 
 /// Decodes one text frame; `None` when it is not a JSON object.
@@ -226,10 +246,10 @@ fn parse_in(text: &str, shared: Option<&bytes::Bytes>) -> Option<Incoming> {
     if !text.trim_start().starts_with('{') {
         return None;
     }
-    let frame: Frame<'_> = match serde_json::from_str(text) {
+    let frame = match Frame::read(text) {
         Ok(frame) => frame,
-        // A member named twice: decode it the slow way, last one wins.
-        Err(_) => return parse_value(text),
+        // A member named twice: decode it the slow way, last one wins (and not JSON: `None`).
+        Err(Unread) => return parse_value(text),
     };
     let op = frame.op.string();
     let request_id = frame.request_id.string();
@@ -254,7 +274,7 @@ fn parse_in(text: &str, shared: Option<&bytes::Bytes>) -> Option<Incoming> {
                     Err(DaemonError::from_value(&frame.error.value()))
                 }
                 _ => Ok(ToolResult {
-                    content: outputs_to_content(frame.outputs.json(), text, shared),
+                    content: outputs_to_content(frame.output_items.as_deref(), text, shared),
                     is_error: false,
                     from_cache: frame.from_cache.is_true() || frame.from_inflight.is_true(),
                     rate_limited: Duration::ZERO,
@@ -290,7 +310,7 @@ fn parse_value(text: &str) -> Option<Incoming> {
     }
     // Written back without duplicates, it takes the borrowed path.
     let unique = value.to_string();
-    serde_json::from_str::<Frame<'_>>(&unique).ok()?;
+    Frame::read(&unique).ok()?;
     parse(&unique)
 }
 
@@ -299,12 +319,11 @@ fn parse_value(text: &str) -> Option<Incoming> {
 /// and encoded again, and a large one not even copied (a slice of `shared`, the frame that holds
 /// `frame_text`, when given).
 fn outputs_to_content(
-    outputs: Option<&str>,
+    items: Option<&[scan::Item<'_>]>,
     frame_text: &str,
     shared: Option<&bytes::Bytes>,
 ) -> Content {
-    let Some(items) = outputs.and_then(|json| serde_json::from_str::<Vec<&RawValue>>(json).ok())
-    else {
+    let Some(items) = items else {
         return Content::empty();
     };
     let mut out = Out {
@@ -313,11 +332,11 @@ fn outputs_to_content(
         shared,
     };
     out.push_str("[");
-    for (index, item) in items.into_iter().enumerate() {
+    for (index, item) in items.iter().enumerate() {
         if index > 0 {
             out.push_str(",");
         }
-        push_content_item(&mut out, item.get());
+        push_content_item(&mut out, item);
     }
     out.push_str("]");
     out.builder.finish()
@@ -342,44 +361,54 @@ impl Out<'_> {
 }
 
 /// Writes one of the daemon's output items as an MCP content item.
-fn push_content_item(out: &mut Out<'_>, item: &str) {
-    /// What is needed to tell a text item: its type and its text, both undecoded.
-    #[derive(Deserialize)]
-    struct Item<'a> {
-        #[serde(default, borrow, rename = "type")]
-        kind: Raw<'a>,
-        #[serde(default, borrow)]
-        text: Raw<'a>,
-    }
+fn push_content_item(out: &mut Out<'_>, item: &scan::Item<'_>) {
     let push_text = |out: &mut Out<'_>, text_json: &str| {
         out.push_str(r#"{"type":"text","text":"#);
         out.push_piece(text_json);
         out.push_str("}");
     };
-    match item.as_bytes().first() {
+    match (item.json.as_bytes().first(), &item.members) {
         // A string's JSON never holds a raw line break; it is copied as it came.
-        Some(b'"') => push_text(out, item),
-        Some(b'{') => match serde_json::from_str::<Item<'_>>(item) {
-            Ok(fields) if fields.kind.json() == Some(r#""text""#) => {
-                match fields.text.json().filter(|text| text.starts_with('"')) {
+        (Some(b'"'), _) => push_text(out, item.json),
+        // An item whose keys cannot be decoded is decoded again, and fails, in `push_value`.
+        (Some(b'{'), Some(Ok(members))) => match text_item(members) {
+            Some((Some(r#""text""#), text)) => {
+                match text.filter(|text| text.starts_with('"')) {
                     Some(text) => push_text(out, text),
                     None => push_text(out, r#""""#),
                 }
             }
             // Another kind of item passes through; whitespace between its tokens may hold line
             // breaks, so it is written anew then.
-            Ok(_) if !item.contains(['\n', '\r']) => out.push_piece(item),
-            _ => push_value(out, item),
+            Some(_) if !item.json.contains(['\n', '\r']) => out.push_piece(item.json),
+            _ => push_value(out, item.json),
         },
+        (Some(b'{'), _) => push_value(out, item.json),
         _ => {
             // Numbers, booleans, arrays, null: their JSON text becomes the text.
-            let value: Value = serde_json::from_str(item).unwrap_or(Value::Null);
+            let value: Value = serde_json::from_str(item.json).unwrap_or(Value::Null);
             let text = Value::String(value.to_string()).to_string();
             out.push_str(r#"{"type":"text","text":"#);
             out.push_str(&text);
             out.push_str("}");
         }
     }
+}
+
+/// An object item's `type` and `text`, undecoded; `None` when it names either twice.
+fn text_item<'a>(members: &[scan::Member<'a>]) -> Option<(Option<&'a str>, Option<&'a str>)> {
+    let (mut kind, mut text) = (None, None);
+    for member in members {
+        let field = match &*member.key {
+            "type" => &mut kind,
+            "text" => &mut text,
+            _ => continue,
+        };
+        if field.replace(member.value).is_some() {
+            return None;
+        }
+    }
+    Some((kind, text))
 }
 
 /// An object item decoded and written again: a member named twice, or line breaks between
@@ -750,6 +779,18 @@ mod proptests {
                 .any(|part| part.len() >= text.len()
                     && frame_range.contains(&(part.as_ptr() as usize))),
             "the text is a slice of the frame, not a copy"
+        );
+        // An item whose key cannot be decoded becomes null, as serde_json's decoding of it did.
+        let surrogate = r#"{"op":"call_tool_res","request_id":"r","outputs":[{"\ud800":1},"b"]}"#;
+        let Some(Incoming::CallResult {
+            result: Ok(result), ..
+        }) = parse(surrogate)
+        else {
+            panic!("not a result")
+        };
+        assert_eq!(
+            result.content.to_json(),
+            r#"[null,{"type":"text","text":"b"}]"#
         );
         let twice = r#"{"op":"pong","op":"call_tool_res","request_id":"r","outputs":["a"],"outputs":["b"]}"#;
         assert_eq!(parse(twice), reference_parse(twice));
