@@ -4,6 +4,9 @@
 #   scripts/bench.sh            full run (under 3 minutes once built and the peers are installed)
 #   scripts/bench.sh --only=large,idle   only those sections (latency, throughput, idle,
 #                               large, servers); for working on one figure, not for the table
+#   scripts/bench.sh --idle-poll  idle CPUs poll instead of halting for the run (root: PM QoS
+#                               via /dev/cpu_dma_latency): on a VM whose idle vCPUs halt, every
+#                               cross-CPU wake-up otherwise pays a VM exit; the footer says which
 #   scripts/bench.sh --quick    every row once with a few iterations and the smallest sizes, to
 #                               prove the harness works (scripts/test.sh runs it); it uses the
 #                               debug builds the test run already made unless --release is given,
@@ -18,13 +21,14 @@ repo="$(pwd)"
 
 quick=0
 profile=release
-only=()
+args=()
 for arg in "$@"; do
     case "$arg" in
-        --only=*) only=("$arg") ;;
+        --only=*) args+=("$arg") ;;
+        --idle-poll) args+=("$arg") ;;
         --quick) quick=1; profile=dev ;;
         --release) profile=release ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -83,4 +87,4 @@ fi
 quick_flag=()
 [ "$quick" = 1 ] && quick_flag=(--quick)
 # A bench run never takes this long; the limit only stops a wedged peer from hanging CI.
-timeout 600 cargo bench --locked --profile "$profile" -p exai-cli --bench relay -- "${quick_flag[@]}" "${only[@]}"
+timeout 600 cargo bench --locked --profile "$profile" -p exai-cli --bench relay -- "${quick_flag[@]}" "${args[@]}"

@@ -127,3 +127,33 @@ pub fn cpu_model() -> String {
         })
         .unwrap_or_else(|| "?".to_owned())
 }
+
+/// How idle CPUs wait, for the report: the cpuidle driver and, under the guest `haltpoll`
+/// driver, how long a vCPU polls before it halts (0: every idle halts, and the next wake-up
+/// from another CPU pays a VM exit).
+pub fn cpuidle() -> String {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|v| v.trim().to_owned())
+    };
+    let driver =
+        read("/sys/devices/system/cpu/cpuidle/current_driver").unwrap_or_else(|| "none".to_owned());
+    match read("/sys/module/haltpoll/parameters/guest_halt_poll_ns") {
+        Some(ns) if driver == "haltpoll" => format!("cpuidle {driver}, halt-poll max {ns} ns"),
+        _ => format!("cpuidle {driver}"),
+    }
+}
+
+/// Holds idle CPUs in their polling state while it lives (PM QoS: a CPU wake-up latency of 0
+/// written to `/dev/cpu_dma_latency`, as tuned's latency-performance profile does), so a
+/// wake-up never waits for a halted CPU. `None` when the device cannot be written (not root).
+pub fn hold_idle_poll() -> Option<std::fs::File> {
+    use std::io::Write as _;
+    let mut qos = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/cpu_dma_latency")
+        .ok()?;
+    qos.write_all(&0i32.to_ne_bytes()).ok()?;
+    Some(qos)
+}
