@@ -352,6 +352,27 @@ pub fn call_tool_response(
         .finish()
 }
 
+/// [`call_tool_response`] in parts to write one after the other: the line's start, the content's
+/// parts as they are (a large text is a slice of the daemon's frame) and the line's end, so the
+/// content is never copied into a line of its own.
+pub fn call_tool_response_parts(
+    id: RawId<'_>,
+    version: Version,
+    content: &crate::upstream::Content,
+    is_error: bool,
+) -> Vec<Bytes> {
+    let mut line = ResultLine::new(id, version, 32).raw("content", "");
+    let content_at = line.writer.buf().len();
+    let line = line
+        .raw("isError", if is_error { "true" } else { "false" })
+        .finish();
+    let mut parts = Vec::with_capacity(content.parts().len() + 2);
+    parts.push(line.slice(..content_at));
+    parts.extend(content.parts().iter().cloned());
+    parts.push(line.slice(content_at..));
+    parts
+}
+
 /// An error response line to request `id`.
 pub fn error_response(id: RawId<'_>, code: ErrorCode, message: &str) -> Bytes {
     jsonrpc::error_line(Some(id), code, message)
@@ -604,7 +625,10 @@ mod tests {
         let items = crate::upstream::Content::from_items(&content);
         for version in Version::ALL {
             for is_error in [false, true] {
-                let result = result(&call_tool_response(id("3"), version, &items, is_error));
+                let line = call_tool_response(id("3"), version, &items, is_error);
+                let parts = call_tool_response_parts(id("3"), version, &items, is_error);
+                assert_eq!(parts.concat(), line, "the parts make the same line");
+                let result = result(&line);
                 assert_era(&result, version);
                 assert_eq!(result["content"], json!(content));
                 assert_eq!(result["isError"], is_error);

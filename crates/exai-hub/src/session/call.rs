@@ -85,15 +85,15 @@ impl CallTask {
                 rate_limited = result.rate_limited;
                 from_cache = result.from_cache;
                 let error = result.is_error.then(|| first_text(&result.content));
-                let line = mcp::call_tool_response(
+                // The line in parts: a large text goes out from the daemon's frame, uncopied.
+                let parts = mcp::call_tool_response_parts(
                     self.id.as_raw(),
                     self.version,
                     &result.content,
                     result.is_error,
                 );
-                // The content is in the line now: free it before the line is written out.
                 drop(result.content);
-                let _ = self.out.send(Out::Line(line));
+                let _ = self.out.send(Out::Parts(parts));
                 (!result.is_error, error, false)
             }
             Some(Err(err)) => {

@@ -8,7 +8,9 @@
 //! [`super::call::CallTask`]s and send their lines back through [`Out`].
 
 use super::record::request_record;
-use super::{Conn, FromShim, SessionCtx, from_shim, say_shutdown, send_line, write_failed};
+use super::{
+    Conn, FromShim, SessionCtx, from_shim, say_shutdown, send_line, send_parts, write_failed,
+};
 use crate::api::ClientInfo;
 use crate::mcp;
 use crate::registry::RegistryMsg;
@@ -27,7 +29,12 @@ use tokio_util::sync::CancellationToken;
 /// What request tasks send back to the session task.
 pub(super) enum Out {
     Line(Bytes),
-    Done { id: Id, key: u64 },
+    /// One line in parts (a tool result: see [`crate::mcp::call_tool_response_parts`]).
+    Parts(Vec<Bytes>),
+    Done {
+        id: Id,
+        key: u64,
+    },
 }
 
 /// A `tools/call` in flight: how to cancel it, and which call of that id it is.
@@ -117,6 +124,12 @@ impl Session {
                 Some(out) = out_rx.recv() => match out {
                     Out::Line(line) => {
                         if let Err(err) = send_line(conn, line).await {
+                            tracing::debug!(error = %err, "write to shim failed");
+                            return Err(write_failed(&err));
+                        }
+                    }
+                    Out::Parts(parts) => {
+                        if let Err(err) = send_parts(conn, parts).await {
                             tracing::debug!(error = %err, "write to shim failed");
                             return Err(write_failed(&err));
                         }

@@ -134,6 +134,55 @@ where
     Ok(())
 }
 
+/// Sends one line given in parts ([`crate::mcp::call_tool_response_parts`]). A large one is
+/// written to the socket from the parts themselves, gathered by vectored writes, so a large
+/// result's text goes from the daemon's frame to the socket without a copy in between; a small
+/// one is joined and sent as any line.
+pub(crate) async fn send_parts<S>(conn: &mut Conn<S>, parts: Vec<Bytes>) -> Result<(), DecodeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt as _;
+    let len: usize = parts.iter().map(Bytes::len).sum();
+    if len < DIRECT_WRITE_MIN {
+        return send_line(conn, Bytes::from(parts.concat())).await;
+    }
+    let header = conn.codec().line_header(len)?;
+    SinkExt::<Frame>::flush(conn).await?;
+    let io = conn.get_mut();
+    let mut parts: std::collections::VecDeque<Bytes> =
+        std::iter::once(Bytes::copy_from_slice(&header))
+            .chain(parts)
+            .filter(|part| !part.is_empty())
+            .collect();
+    while !parts.is_empty() {
+        /// Enough slices for a result's parts in one call, within every system's `IOV_MAX`.
+        const SLICES: usize = 64;
+        let slices: Vec<std::io::IoSlice<'_>> = parts
+            .iter()
+            .take(SLICES)
+            .map(|part| std::io::IoSlice::new(part))
+            .collect();
+        let mut written = io.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+        }
+        while written > 0 {
+            let Some(first) = parts.front_mut() else {
+                break;
+            };
+            if written < first.len() {
+                bytes::Buf::advance(first, written);
+                break;
+            }
+            written -= first.len();
+            parts.pop_front();
+        }
+    }
+    io.flush().await?;
+    Ok(())
+}
+
 /// Tells the shim the hub is shutting down (it will reconnect to the next one).
 async fn say_shutdown<S>(conn: &mut Conn<S>)
 where
