@@ -372,12 +372,10 @@ fn push_content_item(out: &mut Out<'_>, item: &scan::Item<'_>) {
         (Some(b'"'), _) => push_text(out, item.json),
         // An item whose keys cannot be decoded is decoded again, and fails, in `push_value`.
         (Some(b'{'), Some(Ok(members))) => match text_item(members) {
-            Some((Some(r#""text""#), text)) => {
-                match text.filter(|text| text.starts_with('"')) {
-                    Some(text) => push_text(out, text),
-                    None => push_text(out, r#""""#),
-                }
-            }
+            Some((Some(r#""text""#), text)) => match text.filter(|text| text.starts_with('"')) {
+                Some(text) => push_text(out, text),
+                None => push_text(out, r#""""#),
+            },
             // Another kind of item passes through; whitespace between its tokens may hold line
             // breaks, so it is written anew then.
             Some(_) if !item.json.contains(['\n', '\r']) => out.push_piece(item.json),
