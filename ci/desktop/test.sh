@@ -26,7 +26,7 @@ done
 /usr/bin/python3 -c 'import gi; gi.require_version("Atspi", "2.0"); from gi.repository import Atspi, Gio' 2>/dev/null ||
     fail "/usr/bin/python3 cannot load GLib's Gio and AT-SPI: install python3-gi and gir1.2-atspi-2.0"
 command -v /usr/libexec/at-spi-bus-launcher >/dev/null 2>&1 || fail "the accessibility bus is missing: install at-spi2-core"
-for bin in exai-tray exai-shim exai exai-fake-daemon; do
+for bin in exai-tray exai-tray-host exai-shim exai exai-fake-daemon; do
     [ -x "$target/debug/$bin" ] || fail "$target/debug/$bin is missing: run \`cargo build -p exai-tray -p exai-shim -p exai-cli -p exai-testkit --bins\`"
 done
 [ -d ui/node_modules/@modelcontextprotocol/sdk ] || fail "ui/node_modules is missing the MCP SDK: run \`npm --prefix ui ci\`"

@@ -116,7 +116,7 @@ linux() {
         fail "exai-tray is already installed on this machine; remove it first (dpkg -r exai-tray)"
     fi
     local bin
-    for bin in exai-tray exai exai-shim; do
+    for bin in exai-tray exai-tray-host exai exai-shim; do
         [ ! -e "/usr/bin/$bin" ] || fail "/usr/bin/$bin exists and belongs to no package: the install would overwrite it"
     done
 
@@ -124,7 +124,7 @@ linux() {
     dpkg -i "$deb"
     local files="$run_dir/deb-files"
     dpkg -L exai-tray >"$files"
-    for bin in exai-tray exai exai-shim; do
+    for bin in exai-tray exai-tray-host exai exai-shim; do
         check "the package installs /usr/bin/$bin" grep -qx "/usr/bin/$bin" "$files"
         check "/usr/bin/$bin is executable" test -x "/usr/bin/$bin"
     done

@@ -13,23 +13,23 @@
 pub mod browser;
 mod commands;
 mod forward;
-pub mod logs;
-mod notify;
-pub mod settings;
 mod start;
-pub mod status;
 pub mod tray;
 pub mod window;
+mod window_child;
+
+use exai_tray_host::notify;
+pub use exai_tray_host::start::{HIDDEN_FLAG, QUIT_FLAG};
+pub use exai_tray_host::{Navigate, logs, settings, status};
 
 pub use commands::UiError;
+pub use exai_tray_host::start::ExitCode;
 pub use forward::ShellTx;
-pub use start::ExitCode;
 pub use window::show_dashboard;
 
 use crate::settings::{AutostartSwitch, SettingsStore};
 use crate::status::LookedAt;
 use exai_hub::HubHandle;
-use exai_proto::SessionId;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tauri::async_runtime::JoinHandle;
 use tauri::{AppHandle, Manager as _, Runtime, WindowEvent};
@@ -42,10 +42,6 @@ pub const MAIN_WINDOW: &str = "main";
 pub const HUB_EVENT: &str = "hub-event";
 /// The tray menu moves the page with this event (docs/dashboard-api.md).
 pub const NAVIGATE: &str = "navigate";
-/// Passed by the login item: start in the tray without showing the window.
-pub const HIDDEN_FLAG: &str = "--hidden";
-/// `exai-tray --quit`: ask the running tray (or hub) to stop, wait for it to end, and exit.
-pub const QUIT_FLAG: &str = "--quit";
 
 /// How "start at login" is switched.
 pub enum Autostart {
@@ -139,45 +135,24 @@ impl DashboardView {
     }
 }
 
-/// Where the tray menu sends the page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Navigate {
-    /// Show the window as the user left it.
-    Stay,
-    /// One session's page.
-    Session(SessionId),
-    /// "Connect an editor".
-    Connect,
-}
-
-impl Navigate {
-    /// Where a new page starts (its URL's hash, ui/src/router.ts).
-    fn hash(self) -> String {
-        match self {
-            Navigate::Stay => String::new(),
-            Navigate::Session(id) => format!("#/session/{id}"),
-            Navigate::Connect => "#/connect".to_owned(),
-        }
-    }
-
-    fn payload(self) -> Option<serde_json::Value> {
-        match self {
-            Navigate::Stay => None,
-            Navigate::Session(id) => {
-                Some(serde_json::json!({ "view": "session", "id": id.to_string() }))
-            }
-            Navigate::Connect => Some(serde_json::json!({ "view": "connect" })),
-        }
-    }
-}
-
-/// The binary: checks the display, starts the runtime, logging and the hub, then runs the app.
+/// The binary. On Linux it becomes the toolkit-free host (`exai-tray-host`, same pid) unless it
+/// is the dashboard window process (`--window`); elsewhere, or without the host beside it, it
+/// checks the display, starts the runtime, logging and the hub, then runs the app.
 pub fn run() -> std::process::ExitCode {
-    let code = match start::start() {
+    let window = std::env::args().any(|arg| arg == exai_tray_host::WINDOW_FLAG);
+    if !window {
+        start::become_host();
+    }
+    let started = if window {
+        window_child::run()
+    } else {
+        start::start()
+    };
+    let code = match started {
         Ok(code) => code,
         Err(err) => {
             tracing::error!(error = %format!("{err:#}"), "EXAI tray failed");
-            start::say(&format!("exai-tray: {err:#}"));
+            exai_tray_host::start::say(&format!("exai-tray: {err:#}"));
             ExitCode::Failed
         }
     };
@@ -378,28 +353,5 @@ mod tests {
         let first = view.next_epoch();
         assert_eq!(view.next_epoch(), first + 1);
         assert_eq!(view.epoch(), first + 1);
-    }
-
-    #[test]
-    fn a_new_page_starts_where_the_menu_sends_it() {
-        assert_eq!(Navigate::Stay.hash(), "");
-        assert_eq!(Navigate::Connect.hash(), "#/connect");
-        assert_eq!(
-            Navigate::Session(SessionId(0xab)).hash(),
-            "#/session/00000000000000ab"
-        );
-    }
-
-    #[test]
-    fn navigate_payloads_follow_the_dashboard_contract() {
-        assert_eq!(Navigate::Stay.payload(), None);
-        assert_eq!(
-            Navigate::Session(SessionId(0xab)).payload(),
-            Some(serde_json::json!({ "view": "session", "id": "00000000000000ab" }))
-        );
-        assert_eq!(
-            Navigate::Connect.payload(),
-            Some(serde_json::json!({ "view": "connect" }))
-        );
     }
 }

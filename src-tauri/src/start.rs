@@ -10,38 +10,35 @@ use crate::{Autostart, HIDDEN_FLAG, QUIT_FLAG, Shell, quit, run_app, stop_hub};
 use anyhow::Context as _;
 use exai_hub::Hub;
 use exai_hub::HubHandle;
-use exai_hub::api::HostKind;
-use exai_hub::config::HubConfig;
-use exai_hub::control::ControlError;
 use exai_hub::logring::LogRing;
-use exai_hub::start::{self, ConfigError, ConfigFile, ConfigRequest, Flags, StartError};
-use std::ffi::OsString;
+use exai_hub::start::StartError;
+use exai_tray_host::start::{
+    ExitCode, already_running, load_config, missing_display, quit_running, say,
+};
 use tauri::{Manager as _, RunEvent};
 
-/// How `exai-tray` ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitCode {
-    /// Quit from the menu, or another tray was focused.
-    Ok = 0,
-    /// It could not start, or a headless hub already owns the endpoint.
-    Failed = 1,
-    /// No display to draw on (Linux without DISPLAY or WAYLAND_DISPLAY).
-    NoDisplay = 2,
-}
-
-impl From<ExitCode> for std::process::ExitCode {
-    fn from(code: ExitCode) -> std::process::ExitCode {
-        std::process::ExitCode::from(code as u8)
+/// On Linux, replaces this process with `exai-tray-host` from the same folder (same pid, same
+/// arguments), so the long-running tray maps no GTK or WebKit (ARCHITECTURE.md, "A tray that
+/// costs nothing while hidden"). Returns when that is not wanted or not possible: not Linux,
+/// no host beside us (then this process is the whole tray, as before), or the exec failed.
+pub(crate) fn become_host() {
+    if std::env::consts::OS != "linux" {
+        return;
     }
-}
-
-/// Prints the one line a user sees when the tray cannot run.
-#[allow(
-    clippy::print_stderr,
-    reason = "the one place the tray talks to a terminal: why it exits, before or instead of a window"
-)]
-pub(crate) fn say(line: &str) {
-    eprintln!("{line}");
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let host = exe.with_file_name(exai_tray_host::HOST_PROGRAM);
+    if !host.is_file() {
+        return;
+    }
+    let mut command = std::process::Command::new(&host);
+    command.args(std::env::args_os().skip(1));
+    let err = exai_ipc::process::exec_replace(&mut command);
+    say(&format!(
+        "exai-tray: cannot start {} ({err}); running the tray in this process",
+        host.display()
+    ));
 }
 
 pub(crate) fn start() -> anyhow::Result<ExitCode> {
@@ -135,115 +132,6 @@ pub(crate) fn start() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-/// `exai-tray --quit`: asks the hub on the endpoint (the tray's, or an `exai hub`) to stop and
-/// waits for its process to end, so its files can be replaced (the Windows uninstaller runs
-/// this). Nothing running is not an error.
-fn quit_running() -> anyhow::Result<ExitCode> {
-    let endpoint = load_config().ok().and_then(|config| config.endpoint);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let stopped = runtime.block_on(exai_hub::control::stop(
-        endpoint.as_deref(),
-        std::time::Duration::from_secs(20),
-    ));
-    Ok(match stopped {
-        Ok(host) => {
-            let what = match host.kind {
-                HostKind::Tray => "EXAI Tray",
-                HostKind::Headless => "the EXAI hub (`exai hub`)",
-            };
-            say(&format!("exai-tray: {what} (pid {}) has quit", host.pid));
-            ExitCode::Ok
-        }
-        Err(ControlError::NotRunning { .. }) => {
-            say("exai-tray: no EXAI Tray is running; nothing to quit");
-            ExitCode::Ok
-        }
-        Err(err) => {
-            say(&format!(
-                "exai-tray: cannot quit the running EXAI Tray: {err}"
-            ));
-            ExitCode::Failed
-        }
-    })
-}
-
-/// A hub already owns the endpoint: focus it if it is a tray, else explain.
-async fn already_running(endpoint_override: Option<&str>, err: StartError) -> ExitCode {
-    let (host, endpoint) = match err {
-        StartError::AlreadyRunning { host, endpoint } => (host, endpoint),
-        StartError::NotAnswering { endpoint, error } => return not_answering(&endpoint, &error),
-        // Only the two above are passed in.
-        other => {
-            say(&format!("exai-tray: {other}"));
-            return ExitCode::Failed;
-        }
-    };
-    match host.kind {
-        HostKind::Tray => match exai_hub::control::focus(endpoint_override, None).await {
-            Ok(()) => {
-                let pid = host.pid;
-                tracing::info!(
-                    pid,
-                    endpoint,
-                    "EXAI tray already running; showed its dashboard"
-                );
-                say(&format!(
-                    "exai-tray: EXAI Tray is already running (pid {pid}); showed its dashboard"
-                ));
-                ExitCode::Ok
-            }
-            Err(error) => not_answering(&endpoint, &error),
-        },
-        HostKind::Headless => {
-            let pid = host.pid;
-            let dashboard = host
-                .dashboard_url
-                .map(|url| format!(", or use its dashboard at {url}"))
-                .unwrap_or_else(|| ", or use `exai status`".to_owned());
-            tracing::warn!(pid, endpoint, "a headless EXAI hub already runs");
-            say(&format!(
-                "exai-tray: an EXAI hub (`exai hub`, pid {pid}) already runs on {endpoint}: \
-                 stop it to use the tray{dashboard}"
-            ));
-            ExitCode::Failed
-        }
-    }
-}
-
-fn not_answering(endpoint: &str, error: &ControlError) -> ExitCode {
-    tracing::warn!(endpoint, error = %error, "a hub already runs but did not answer");
-    say(&format!(
-        "exai-tray: an EXAI hub already runs on {endpoint} but did not answer ({error}); \
-         stop it or try again"
-    ));
-    ExitCode::Failed
-}
-
-/// The hub config as `exai hub` loads it (defaults, file, environment), for the tray.
-///
-/// A broken config file is logged (the dashboard's log panel shows it) and the defaults are
-/// used: nobody reads a tray's stderr. A bad value stops the tray, as it stops `exai hub`.
-fn load_config() -> anyhow::Result<HubConfig> {
-    let env = |key: &str| std::env::var(key).ok();
-    let mut request = ConfigRequest {
-        host: HostKind::Tray,
-        file: ConfigFile::Default,
-        flags: Flags::default(),
-    };
-    let loaded = match start::load_config(&request, env) {
-        Err(ConfigError::File(err)) => {
-            tracing::error!(error = %format!("{err:#}"), "config file ignored");
-            request.file = ConfigFile::Skip;
-            start::load_config(&request, env)
-        }
-        loaded => loaded,
-    };
-    loaded.map_err(|err| anyhow::Error::from(err).context("cannot start the hub"))
-}
-
 /// Tells GDK not to set up OpenGL in this process (`GDK_GL=disable`), unless the user chose a
 /// `GDK_GL` of their own.
 ///
@@ -251,59 +139,10 @@ fn load_config() -> anyhow::Result<HubConfig> {
 /// system's OpenGL driver (Mesa's megadriver with LLVM: about 32 MiB of a tray that would
 /// otherwise idle at half that). The tray draws no GL; WebKit renders the page in its own web
 /// process and shows it without GDK's GL context. See ARCHITECTURE.md, "Decisions".
-fn keep_gdk_off_gl() {
+pub(crate) fn keep_gdk_off_gl() {
     if std::env::var_os("GDK_GL").is_none() {
         // SAFETY: the first thing the binary does, on the main thread, before the runtime,
         // logging or GTK start a thread: nothing can read the environment concurrently.
         unsafe { std::env::set_var("GDK_GL", "disable") };
-    }
-}
-
-/// Whether this is a desktop without a display server to talk to (GTK would abort).
-///
-/// A runtime check on the target's name rather than a `cfg`: platform `cfg`s live in exai-ipc.
-fn missing_display(os: &str, var: impl Fn(&str) -> Option<OsString>) -> bool {
-    let uses_x11_or_wayland =
-        matches!(os, "linux" | "freebsd" | "dragonfly" | "netbsd" | "openbsd");
-    uses_x11_or_wayland
-        && ["DISPLAY", "WAYLAND_DISPLAY"]
-            .iter()
-            .all(|key| var(key).is_none_or(|value| value.is_empty()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vars(set: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-        let set: Vec<(String, String)> = set
-            .iter()
-            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
-            .collect();
-        move |key| {
-            set.iter()
-                .find(|(name, _)| name == key)
-                .map(|(_, value)| OsString::from(value))
-        }
-    }
-
-    #[test]
-    fn linux_needs_an_x11_or_wayland_display() {
-        assert!(missing_display("linux", vars(&[])));
-        assert!(missing_display("linux", vars(&[("DISPLAY", "")])));
-        assert!(!missing_display("linux", vars(&[("DISPLAY", ":99")])));
-        assert!(!missing_display(
-            "linux",
-            vars(&[("WAYLAND_DISPLAY", "wayland-0")])
-        ));
-        assert!(!missing_display("windows", vars(&[])));
-        assert!(!missing_display("macos", vars(&[])));
-    }
-
-    #[test]
-    fn exit_codes_are_stable() {
-        assert_eq!(ExitCode::Ok as u8, 0);
-        assert_eq!(ExitCode::Failed as u8, 1);
-        assert_eq!(ExitCode::NoDisplay as u8, 2);
     }
 }

@@ -96,6 +96,13 @@ pub trait Shell: Send + Sync + 'static {
     fn settings(&self) -> Settings;
     /// Applies what the page sent; returns the settings now in effect.
     fn set_settings(&self, settings: &Settings) -> anyhow::Result<Settings>;
+    /// Opens `config.toml` (at `path`) in the user's editor, for the tray's own window
+    /// (`/api/open-config-file`); `None`: this program does not (a headless hub opens nothing on
+    /// the desktop).
+    fn open_config_file(&self, path: &std::path::Path) -> Option<anyhow::Result<()>> {
+        let _ = path;
+        None
+    }
 }
 
 /// `exai hub`: no settings of its own (no login item, no toasts), so both read as `null` and a
@@ -171,6 +178,7 @@ pub async fn serve_with(
             get(upstream_config).post(set_upstream_config),
         )
         .route("/api/upstream/test", post(test_upstream))
+        .route("/api/open-config-file", post(open_config_file))
         .route("/api/events", get(events))
         .fallback(asset)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -460,6 +468,36 @@ async fn test_upstream(
     axum::Json(test): axum::Json<exai_hub::api::UpstreamTest>,
 ) -> Response {
     axum::Json(dash.hub.test_upstream(test).await).into_response()
+}
+
+/// Opens `config.toml` in the user's editor, first creating it (settings commented out) when
+/// missing: 204; 404 where the program serving the dashboard opens nothing (`exai hub`); 422 with
+/// the reason when it cannot.
+async fn open_config_file(State(dash): State<Arc<Dash>>) -> Response {
+    let Some(path) = dash.hub.upstream_config().config_path else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "there is no home directory for config.toml",
+        )
+            .into_response();
+    };
+    let shell = dash.shell.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        let path = std::path::PathBuf::from(path);
+        if let Err(err) = exai_hub::config_write::create_if_missing(&path) {
+            return Some(Err(anyhow::Error::from(err)));
+        }
+        shell.open_config_file(&path)
+    })
+    .await;
+    match opened {
+        Ok(None) => refuse(StatusCode::NOT_FOUND, "this dashboard cannot open files"),
+        Ok(Some(Ok(()))) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Some(Err(err))) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, format!("{err:#}")).into_response()
+        }
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
 }
 
 /// The live stream: see [`events`].

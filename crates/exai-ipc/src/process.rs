@@ -73,6 +73,16 @@ pub fn spawn_tied(command: &mut Command) -> io::Result<TiedChild> {
     })
 }
 
+/// Replaces this process with `command` (same pid, same standard handles), as `exec` does on
+/// Unix; returns only when that failed. Windows has no such call: there it always fails with
+/// [`io::ErrorKind::Unsupported`], and the caller goes on as itself.
+///
+/// For `exai-tray` on Linux, which becomes its toolkit-free host at start (`exai-tray-host`)
+/// while keeping the pid that autostart entries, installers and a second instance know.
+pub fn exec_replace(command: &mut Command) -> io::Error {
+    backend::spawn::exec_replace(command)
+}
+
 /// A child started by [`spawn_tied`]. Dropping it kills the child (and, on Windows, everything
 /// the child started; on Unix, its process group) and reaps it.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 // Server-Sent Events read with fetch, since EventSource cannot send that header.
 
 import type { Api, EventHandlers, Unsubscribe } from "./index";
-import { ApiError } from "./index";
+import { ApiError, isTrayWindow } from "./index";
 import { SseParser } from "./sse";
 import { pageToken } from "./token";
 import type {
@@ -197,8 +197,12 @@ export function createHttpApi(): Api {
     upstreamConfig: () => get<UpstreamConfig>("/api/upstream/config"),
     setUpstreamConfig: (update) => post<UpstreamConfigSaved>("/api/upstream/config", update),
     testUpstream: (test) => post<UpstreamTestResult>("/api/upstream/test", test),
+    // Only the tray's own window: the tray opens the file on this desktop; a browser tab of
+    // `exai hub --dashboard` cannot.
+    ...(isTrayWindow() ? { openConfigFile: () => post<void>("/api/open-config-file") } : {}),
     subscribe,
-    // Navigation is the URL hash; the headless hub has no menu to send us anywhere.
+    // Navigation is the URL hash (the tray's window process sets it when the menu asks); the
+    // headless hub has no menu to send us anywhere.
     onNavigate: async () => () => {},
   };
 }

@@ -100,8 +100,21 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Set by exai-tray's dashboard window on Linux (an initialization script of the window process):
+ * the page is the tray's own loopback dashboard, spoken to over HTTP, and the tray can open files.
+ */
+export const TRAY_WINDOW_MARK = "__EXAI_TRAY_WINDOW__";
+
+/** Whether this page runs in the tray's own window process with the HTTP backend. */
+export function isTrayWindow(): boolean {
+  return TRAY_WINDOW_MARK in window;
+}
+
 export function isTauri(): boolean {
-  return "__TAURI_INTERNALS__" in window;
+  // The tray's window process on Linux is a Tauri webview too, but its page is the loopback
+  // dashboard: the hub runs in another process (ARCHITECTURE.md, "A tray that costs nothing").
+  return "__TAURI_INTERNALS__" in window && !isTrayWindow();
 }
 
 export async function createApi(): Promise<Api> {

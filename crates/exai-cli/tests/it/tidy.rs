@@ -107,6 +107,7 @@ fn only_exai_ipc_contains_platform_cfgs() {
         "crates/exai-hub/src",
         "crates/exai-dashboard/src",
         "crates/exai-cli/src",
+        "crates/exai-tray-host/src",
         "shim/src",
         "src-tauri/src",
     ] {
@@ -144,6 +145,14 @@ fn crate_boundaries_hold() {
             );
         }
     }
+    // The tray's long-running process on Linux exists to map no toolkit and no webview.
+    let tray_host = manifest("crates/exai-tray-host");
+    for banned in ["tauri", "gtk", "wry", "webkit", "tao"] {
+        assert!(
+            !tray_host.contains(&format!("\n{banned}")),
+            "exai-tray-host must not depend on {banned}: it idles all day with no window"
+        );
+    }
     let shim = manifest("shim");
     let shim_deps = shim.split("[dev-dependencies]").next().unwrap_or_default();
     for banned in ["exai-hub", "tungstenite", "rustls", "native-tls", "openssl"] {
@@ -170,6 +179,8 @@ fn every_crate_root_says_what_it_owns() {
         "crates/exai-dashboard/src/lib.rs",
         "crates/exai-cli/src/main.rs",
         "crates/exai-testkit/src/lib.rs",
+        "crates/exai-tray-host/src/lib.rs",
+        "src-tauri/src/host_main.rs",
         "shim/src/main.rs",
         "src-tauri/src/lib.rs",
         "src-tauri/src/main.rs",
@@ -225,6 +236,7 @@ fn processes_are_launched_only_through_exai_ipc() {
         "crates/exai-hub/src",
         "crates/exai-dashboard/src",
         "crates/exai-cli/src",
+        "crates/exai-tray-host/src",
         "src-tauri/src",
         "shim/src",
     ] {

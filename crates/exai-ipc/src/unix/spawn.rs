@@ -4,6 +4,10 @@ use std::io;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
 
+pub(crate) fn exec_replace(command: &mut Command) -> io::Error {
+    command.exec()
+}
+
 pub(crate) fn spawn_detached(command: &mut Command) -> io::Result<Child> {
     // SAFETY: the hook calls only setsid(2) and what `close_inherited_fds_on_exec` calls, all
     // async-signal-safe, and allocates nothing.

@@ -42,6 +42,13 @@ use windows_sys::Win32::System::Threading::{
 /// The exit code of processes ended through their job.
 const KILLED_EXIT_CODE: u32 = 1;
 
+pub(crate) fn exec_replace(_command: &mut Command) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "Windows cannot replace a process with another program",
+    )
+}
+
 pub(crate) fn spawn_detached(command: &mut Command) -> io::Result<Child> {
     keep_std_handles_to_ourselves();
     let flags = CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW;

@@ -43,10 +43,10 @@ impl Colour {
     /// The tray icon for this colour (PNG bytes, from `icons/generate.py`).
     pub fn icon_png(self) -> &'static [u8] {
         match self {
-            Colour::Green => include_bytes!("../../icons/tray-green.png"),
-            Colour::Amber => include_bytes!("../../icons/tray-amber.png"),
-            Colour::Red => include_bytes!("../../icons/tray-red.png"),
-            Colour::Grey => include_bytes!("../../icons/tray-grey.png"),
+            Colour::Green => include_bytes!("../../../icons/tray-green.png"),
+            Colour::Amber => include_bytes!("../../../icons/tray-amber.png"),
+            Colour::Red => include_bytes!("../../../icons/tray-red.png"),
+            Colour::Grey => include_bytes!("../../../icons/tray-grey.png"),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! The hub already merged bursts and debounced a flapping daemon, so this module shows what it is
 //! given, once. Showing is a side effect of the shell only: a failed toast (no notification
 //! daemon, no session bus) is logged and forgotten, never propagated. The call blocks on D-Bus,
-//! so it runs on tokio's blocking pool, off the async worker threads.
+//! so it runs on tokio's blocking pool (a thread of its own outside a runtime), off the async
+//! worker threads.
 
 use exai_hub::api::Notice;
 
@@ -24,7 +25,7 @@ pub fn notification() -> notify_rust::Notification {
 
 /// Shows `notice` as a toast in the background.
 pub fn show(notice: Notice) {
-    tauri::async_runtime::spawn_blocking(move || {
+    off_thread(move || {
         let result = notification()
             .summary(&notice.title)
             .body(&notice.body)
@@ -44,10 +45,27 @@ pub fn show(notice: Notice) {
 /// Shows a message of the shell's own (not a hub notice) in the background; a failure is
 /// logged at debug, since the message is also in the log.
 pub fn tell(summary: &'static str, body: String) {
-    tauri::async_runtime::spawn_blocking(move || {
+    off_thread(move || {
         let result = notification().summary(summary).body(&body).show();
         if let Err(error) = result {
             tracing::debug!(summary, error = %error, "could not show a notification");
         }
     });
+}
+
+/// Runs `work` on the runtime's blocking pool, or on a thread of its own outside a runtime.
+fn off_thread(work: impl FnOnce() + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn_blocking(work);
+        }
+        Err(_) => {
+            let spawned = std::thread::Builder::new()
+                .name("exai-tray::notify".to_owned())
+                .spawn(work);
+            if let Err(error) = spawned {
+                tracing::debug!(error = %error, "cannot start a thread for a notification");
+            }
+        }
+    }
 }

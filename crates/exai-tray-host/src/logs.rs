@@ -134,7 +134,7 @@ mod tests {
         let ring = LogRing::new(16);
         let config = LogConfig {
             dir: dir.path().join("logs"),
-            filter: "info,exai_tray::logs::noisy=warn".to_owned(),
+            filter: "info,exai_tray_host::logs::noisy=warn".to_owned(),
             stderr: false,
             ring: Some(ring.clone()),
         };
@@ -142,7 +142,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::info!(endpoint = "tray-test", "EXAI tray started");
             tracing::debug!("filtered out");
-            tracing::info!(target: "exai_tray::logs::noisy", "filtered out too");
+            tracing::info!(target: "exai_tray_host::logs::noisy", "filtered out too");
         });
         guard.flush();
 
