@@ -209,7 +209,13 @@ impl Host {
                 }
                 Some(event) = window_events.recv() => {
                     match state.window.apply(event) {
-                        Some(Ended::Released) => tracing::info!("dashboard window released"),
+                        Some(Ended::Released) => {
+                            tracing::info!("dashboard window released");
+                            // Asked again while it was ending: a new window then.
+                            if let Some(target) = state.window.take_unanswered() {
+                                state.show_dashboard(target).await;
+                            }
+                        }
                         Some(Ended::NeverShown) => {
                             state.no_webview("the window process ended before it showed its window".to_owned(), Navigate::Stay).await;
                         }

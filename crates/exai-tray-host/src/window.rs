@@ -71,6 +71,10 @@ pub(crate) struct WindowProcess {
     focused: bool,
     /// The current process has shown its window at least once.
     ever_shown: bool,
+    /// Where the last `show` asked the running process to go, until it says it is shown: a
+    /// process that ends first (its release came as the user asked again) took that request
+    /// with it, and the next process opens there.
+    pending: Option<Navigate>,
 }
 
 impl WindowProcess {
@@ -86,6 +90,7 @@ impl WindowProcess {
             shown: false,
             focused: false,
             ever_shown: false,
+            pending: None,
         }
     }
 
@@ -104,7 +109,10 @@ impl WindowProcess {
     ) -> anyhow::Result<()> {
         if let Some(running) = &mut self.running {
             match writeln!(running.stdin, "show {}", target.hash()) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.pending = Some(target);
+                    return Ok(());
+                }
                 // It is ending: start a new one (its end is reported and ignored by pid).
                 Err(err) => tracing::debug!(error = %err, "the window process is gone"),
             }
@@ -165,6 +173,7 @@ impl WindowProcess {
         self.shown = false;
         self.focused = false;
         self.ever_shown = false;
+        self.pending = None;
         self.running = Some(Running { pid, stdin, child });
         Ok(())
     }
@@ -176,6 +185,9 @@ impl WindowProcess {
             WindowEvent::Shown(shown) => {
                 self.shown = shown;
                 self.ever_shown |= shown;
+                if shown {
+                    self.pending = None;
+                }
             }
             WindowEvent::Focused(focused) => self.focused = focused,
             WindowEvent::Ended(pid) => {
@@ -196,6 +208,11 @@ impl WindowProcess {
             }
         }
         None
+    }
+
+    /// A `show` the ended process never answered (the `pending` field), taken.
+    pub(crate) fn take_unanswered(&mut self) -> Option<Navigate> {
+        self.pending.take()
     }
 
     /// Ends the window process now (the tray quits), with WebKit's processes in its group.
