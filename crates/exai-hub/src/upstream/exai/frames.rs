@@ -23,8 +23,9 @@ use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 /// What a data message was on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    /// A single-frame text message, relabelled binary.
-    Text,
+    /// A single-frame text message, relabelled binary; with its payload's length once it was
+    /// found to be UTF-8 as it was read.
+    Text { utf8_len: Option<u64> },
     /// A binary message (one frame or several).
     Binary,
 }
@@ -52,6 +53,9 @@ struct FrameReader {
     in_message: bool,
     /// The kinds of the relabelled and binary messages read, oldest first, not yet handed on.
     kinds: VecDeque<Kind>,
+    /// The UTF-8 check of the relabelled frame being read (its payload is checked as it passes,
+    /// while in cache, rather than in one more pass once the message is whole).
+    check: Option<Utf8Check>,
 }
 
 impl FrameReader {
@@ -60,6 +64,7 @@ impl FrameReader {
             state: State::Http { matched: 0 },
             in_message: false,
             kinds: VecDeque::new(),
+            check: None,
         }
     }
 
@@ -115,16 +120,29 @@ impl FrameReader {
                         }
                     } else {
                         match payload_len(&header) {
-                            0 => NEXT_HEADER,
-                            left => State::Payload { left },
+                            0 => {
+                                self.checked(0);
+                                NEXT_HEADER
+                            }
+                            left => {
+                                if let Some(check) = &mut self.check {
+                                    check.len = left;
+                                }
+                                State::Payload { left }
+                            }
                         }
                     };
                     take
                 }
                 State::Payload { left } => {
                     let take = usize::try_from(left).unwrap_or(usize::MAX).min(bytes.len());
+                    if let Some(check) = &mut self.check {
+                        check.feed(&bytes[..take]);
+                    }
                     let left = left - take as u64;
                     self.state = if left == 0 {
+                        let len = self.check.as_ref().map_or(0, |check| check.len);
+                        self.checked(len);
                         NEXT_HEADER
                     } else {
                         State::Payload { left }
@@ -133,6 +151,16 @@ impl FrameReader {
                 }
             };
             bytes = &mut bytes[used..];
+        }
+    }
+
+    /// The relabelled frame's payload (`len` bytes) was read: its kind says whether it is UTF-8.
+    fn checked(&mut self, len: u64) {
+        if let Some(check) = self.check.take()
+            && check.finish()
+            && let Some(Kind::Text { utf8_len }) = self.kinds.back_mut()
+        {
+            *utf8_len = Some(len);
         }
     }
 
@@ -147,7 +175,8 @@ impl FrameReader {
         match *first & 0x0F {
             TEXT if fin && !self.in_message => {
                 *first = (*first & 0xF0) | BINARY;
-                self.kinds.push_back(Kind::Text);
+                self.kinds.push_back(Kind::Text { utf8_len: None });
+                self.check = Some(Utf8Check::default());
             }
             // A fragmented text message stays text (tungstenite checks it as it always did), as
             // does a text frame inside a fragmented message (tungstenite's error names it).
@@ -163,6 +192,63 @@ impl FrameReader {
             // tungstenite refuses.
             _ => {}
         }
+    }
+}
+
+/// UTF-8 checked piece by piece: a character cut between two pieces is completed from the next.
+#[derive(Debug, Default)]
+struct Utf8Check {
+    /// The start of a character cut at the end of the last piece (at most 3 bytes).
+    carry: [u8; 4],
+    carry_len: usize,
+    /// An invalid sequence was seen.
+    failed: bool,
+    /// The payload's length (set once the header is read).
+    len: u64,
+}
+
+impl Utf8Check {
+    fn feed(&mut self, mut piece: &[u8]) {
+        if self.failed {
+            return;
+        }
+        if self.carry_len > 0 {
+            // The carried bytes start a character (a lead byte and continuations), so its width
+            // is known.
+            let width = match self.carry[0] {
+                0xC0..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            let take = (width - self.carry_len).min(piece.len());
+            self.carry[self.carry_len..self.carry_len + take].copy_from_slice(&piece[..take]);
+            self.carry_len += take;
+            piece = &piece[take..];
+            if self.carry_len < width {
+                return;
+            }
+            self.carry_len = 0;
+            if simdutf8::basic::from_utf8(&self.carry[..width]).is_err() {
+                self.failed = true;
+                return;
+            }
+        }
+        if let Err(error) = simdutf8::compat::from_utf8(piece) {
+            match error.error_len() {
+                // Cut at the end: keep the start of the character for the next piece.
+                None => {
+                    let rest = &piece[error.valid_up_to()..];
+                    self.carry[..rest.len()].copy_from_slice(rest);
+                    self.carry_len = rest.len();
+                }
+                Some(_) => self.failed = true,
+            }
+        }
+    }
+
+    /// Whether everything fed was UTF-8, no character left unfinished.
+    fn finish(&self) -> bool {
+        !self.failed && self.carry_len == 0
     }
 }
 
@@ -270,7 +356,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> DaemonWs<S> {
     /// A binary message from tungstenite: text again if it was a relabelled text frame.
     fn restore(&mut self, payload: bytes::Bytes) -> tungstenite::Result<Message> {
         match self.inner.get_mut().reader.kinds.pop_front() {
-            Some(Kind::Text) => text(payload).map(Message::Text),
+            // Checked as it was read (and the same length, as a guard against ever losing track
+            // of the frames).
+            Some(Kind::Text {
+                utf8_len: Some(len),
+            }) if len == payload.len() as u64 => {
+                // SAFETY: these bytes were found to be UTF-8 as they were read (`Utf8Check`).
+                Ok(Message::Text(unsafe {
+                    Utf8Bytes::from_bytes_unchecked(payload)
+                }))
+            }
+            Some(Kind::Text { .. }) => text(payload).map(Message::Text),
             Some(Kind::Binary) | None => Ok(Message::Binary(payload)),
         }
     }

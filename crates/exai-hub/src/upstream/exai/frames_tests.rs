@@ -48,8 +48,10 @@ fn test_frame() -> impl Strategy<Value = TestFrame> {
         any::<bool>(),
         0u8..3,
         prop::option::of(any::<[u8; 4]>()),
-        // Payloads full of bytes that look like headers, and one long enough for 16-bit lengths.
+        // Payloads full of bytes that look like headers, UTF-8 text (cut anywhere by the reads),
+        // and one long enough for 16-bit lengths.
         prop_oneof![
+            "(a|é|✓|😀|\r|\n){0,40}".prop_map(String::into_bytes),
             prop::collection::vec(
                 prop::sample::select(vec![0u8, 1, 2, 0x81, 0x82, 126, 127, b'\r', b'\n']),
                 0..40
@@ -76,7 +78,10 @@ fn expected(frames: &[TestFrame]) -> (Vec<u8>, Vec<Kind>) {
         match frame.opcode {
             1 if frame.fin && !in_message => {
                 bytes[0] = (bytes[0] & 0xF0) | 2;
-                kinds.push(Kind::Text);
+                let utf8_len = std::str::from_utf8(&frame.payload)
+                    .is_ok()
+                    .then_some(frame.payload.len() as u64);
+                kinds.push(Kind::Text { utf8_len });
             }
             1 => in_message |= !frame.fin,
             2 => {
@@ -122,6 +127,32 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Checked in pieces cut anywhere, text is UTF-8 exactly when it is as a whole.
+    #[test]
+    fn utf8_in_pieces_is_utf8_as_a_whole(
+        bytes in prop_oneof![
+            "(a|é|✓|😀){0,30}".prop_map(String::into_bytes),
+            prop::collection::vec(
+                prop::sample::select(vec![b'a', 0x80, 0xBF, 0xC2, 0xC0, 0xE0, 0xED, 0xA0, 0xF0, 0xF4, 0x90, 0xFF]),
+                0..30,
+            ),
+        ],
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
+        cuts.extend([0, bytes.len()]);
+        cuts.sort_unstable();
+        let mut check = Utf8Check::default();
+        for pair in cuts.windows(2) {
+            check.feed(&bytes[pair[0]..pair[1]]);
+        }
+        prop_assert_eq!(check.finish(), std::str::from_utf8(&bytes).is_ok(), "{:x?} cut at {:?}", bytes, cuts);
+    }
+}
+
 #[test]
 fn lengths_of_every_form_are_followed() {
     for (len, form) in [
@@ -153,7 +184,13 @@ fn lengths_of_every_form_are_followed() {
         input.extend(frames.iter().flat_map(TestFrame::bytes));
         let mut reader = FrameReader::new();
         reader.feed(&mut input);
-        assert_eq!(reader.kinds, [Kind::Text, Kind::Text], "length {len}");
+        let utf8_len = |len: usize| Kind::Text {
+            utf8_len: std::str::from_utf8(&vec![0x81; len])
+                .is_ok()
+                .then_some(len as u64),
+        };
+        let after = Kind::Text { utf8_len: Some(5) };
+        assert_eq!(reader.kinds, [utf8_len(len), after], "length {len}");
         assert_eq!(input[RESPONSE.len()], 0x82);
         assert_eq!(input[input.len() - 7], 0x82, "the second frame is found");
     }
