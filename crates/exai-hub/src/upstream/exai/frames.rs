@@ -4,9 +4,10 @@
 //! a large non-ASCII tool result that check alone ran under 1 GB/s and was a third of the hub's
 //! time. So the socket under tungstenite ([`Relabel`]) marks each single-frame text message
 //! binary as its bytes are read (one byte of the frame header changes), remembering that it was
-//! text, and [`DaemonWs`] checks those messages with `simdutf8` and hands them on as
-//! [`Message::Text`]: the same messages and, for invalid UTF-8, the same error, several times
-//! faster. Everything else (the handshake, control frames, fragmented messages, size limits,
+//! text and checking its payload with `simdutf8` piece by piece as it passes (while in cache),
+//! and [`DaemonWs`] hands those messages on as [`Message::Text`]: the same messages and, for
+//! invalid UTF-8, the same error (such a message is checked whole again, for tungstenite's
+//! words), several times faster. Everything else (the handshake, control frames, fragmented messages, size limits,
 //! closing) is still tungstenite's: a fragmented text message is left as it came and checked by
 //! tungstenite as before.
 
