@@ -92,11 +92,15 @@ trap cleanup EXIT
 
 start_fake_daemon() {
     [ -x "$fake_daemon" ] || fail "$fake_daemon is missing: cargo build -p exai-testkit --bins"
-    "$fake_daemon" >"$run_dir/daemon.url" 2>"$run_dir/daemon.err" &
+    # A file of its own per daemon: with one shared file, the wait could read the previous
+    # daemon's URL before the new process truncated it, and then the URL was empty.
+    local url_file
+    url_file="$(mktemp "$run_dir/daemon-url.XXXXXX")"
+    "$fake_daemon" >"$url_file" 2>"$run_dir/daemon.err" &
     daemon_pid=$!
     our_pids+=("$daemon_pid")
-    wait_until 10 grep -q '^ws://' "$run_dir/daemon.url" || fail "the fake daemon did not start: $(cat "$run_dir/daemon.err")"
-    daemon_url="$(head -n1 "$run_dir/daemon.url")"
+    wait_until 10 grep -q '^ws://' "$url_file" || fail "the fake daemon did not start: $(cat "$run_dir/daemon.err")"
+    daemon_url="$(head -n1 "$url_file")"
 }
 
 # Reads `host.kind` and `host.pid` from `exai status --json` on stdin.
