@@ -4,17 +4,11 @@
 //! Everything here runs before any window exists, so failures are one line on stderr (the only
 //! place the tray prints) plus the log file.
 
-use crate::logs::{self, LogConfig, LogGuard};
-use crate::settings::{self, SettingsStore};
+use crate::logs::LogGuard;
 use crate::{Autostart, HIDDEN_FLAG, QUIT_FLAG, Shell, quit, run_app, stop_hub};
 use anyhow::Context as _;
-use exai_hub::Hub;
 use exai_hub::HubHandle;
-use exai_hub::logring::LogRing;
-use exai_hub::start::StartError;
-use exai_tray_host::start::{
-    ExitCode, already_running, load_config, missing_display, quit_running, say,
-};
+use exai_tray_host::start::{Begun, ExitCode, begin, missing_display, quit_running, say};
 use tauri::{Manager as _, RunEvent};
 
 /// On Linux, replaces this process with `exai-tray-host` from the same folder (same pid, same
@@ -59,41 +53,18 @@ pub(crate) fn start() -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     tauri::async_runtime::set(runtime.handle().clone());
 
-    let dirs = directories::ProjectDirs::from("", "", "exai")
-        .context("cannot find the home directory for settings and logs")?;
-    // The same folder as the autostarted hub's log (exai_ipc::log_dir), so "Open logs folder"
-    // shows every EXAI log.
-    let log_dir = exai_ipc::log_dir().unwrap_or_else(|| dirs.data_local_dir().join("logs"));
-    let ring = LogRing::new(exai_hub::logring::DEFAULT_CAPACITY);
-    let log_guard =
-        LogConfig::from_env(log_dir.clone(), cfg!(debug_assertions), Some(ring.clone())).init()?;
-    logs::install_panic_hook();
-
-    let config = load_config()?;
-    let endpoint_override = config.endpoint.clone();
-    let (hub, hub_task) = match runtime.block_on(Hub::new(config.clone(), Some(ring))) {
-        Ok(started) => started,
-        Err(err @ (StartError::AlreadyRunning { .. } | StartError::NotAnswering { .. })) => {
-            let code = runtime.block_on(already_running(endpoint_override.as_deref(), err));
-            log_guard.flush();
-            return Ok(code);
-        }
-        Err(err) => return Err(anyhow::Error::from(err).context("cannot start the hub")),
+    let begun = match begin(&runtime)? {
+        Ok(begun) => begun,
+        Err(code) => return Ok(code),
     };
-    tracing::info!(
-        endpoint = hub.endpoint(),
-        upstream = %config.exai.url,
-        pool = config.exai.pool_size,
-        log_dir = %log_dir.display(),
-        "EXAI tray started"
-    );
+    let Begun {
+        hub,
+        hub_task,
+        settings,
+        endpoint_override,
+        log_guard,
+    } = begun;
     let hub_task = tauri::async_runtime::spawn(hub_task.run());
-
-    let (settings, warning) =
-        SettingsStore::load(dirs.config_dir().join(settings::FILE_NAME), Some(log_dir));
-    if let Some(warning) = warning {
-        tracing::warn!("{warning}");
-    }
     let shell = Shell {
         hub,
         hub_task: Some(hub_task),

@@ -7,19 +7,16 @@
 //! event would feed itself.
 
 use crate::dashboard::{self, Dashboard};
-use crate::logs::{self, LogConfig};
 use crate::menu::MenuId;
-use crate::settings::{self, SettingsStore};
+use crate::settings::SettingsStore;
 use crate::sni::{self, Click};
 use crate::start::{self, ExitCode, HIDDEN_FLAG, QUIT_FLAG, say};
 use crate::status::{self, Context, LookedAt, Model, TrayView};
 use crate::window::{Ended, WindowProcess};
 use crate::{HOST_PROGRAM, Navigate};
 use anyhow::Context as _;
+use exai_hub::HubHandle;
 use exai_hub::api::HubEvent;
-use exai_hub::logring::LogRing;
-use exai_hub::start::StartError;
-use exai_hub::{Hub, HubHandle};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,39 +56,18 @@ fn start_host() -> anyhow::Result<ExitCode> {
         .thread_name("exai-tray")
         .build()
         .context("cannot start the async runtime")?;
-    let dirs = directories::ProjectDirs::from("", "", "exai")
-        .context("cannot find the home directory for settings and logs")?;
-    let log_dir = exai_ipc::log_dir().unwrap_or_else(|| dirs.data_local_dir().join("logs"));
-    let ring = LogRing::new(exai_hub::logring::DEFAULT_CAPACITY);
-    let log_guard =
-        LogConfig::from_env(log_dir.clone(), cfg!(debug_assertions), Some(ring.clone())).init()?;
-    logs::install_panic_hook();
-
-    let config = start::load_config()?;
-    let endpoint_override = config.endpoint.clone();
-    let (hub, hub_task) = match runtime.block_on(Hub::new(config.clone(), Some(ring))) {
-        Ok(started) => started,
-        Err(err @ (StartError::AlreadyRunning { .. } | StartError::NotAnswering { .. })) => {
-            let code = runtime.block_on(start::already_running(endpoint_override.as_deref(), err));
-            log_guard.flush();
-            return Ok(code);
-        }
-        Err(err) => return Err(anyhow::Error::from(err).context("cannot start the hub")),
+    let begun = match start::begin(&runtime)? {
+        Ok(begun) => begun,
+        Err(code) => return Ok(code),
     };
-    tracing::info!(
-        endpoint = hub.endpoint(),
-        upstream = %config.exai.url,
-        pool = config.exai.pool_size,
-        log_dir = %log_dir.display(),
-        "EXAI tray started"
-    );
+    let start::Begun {
+        hub,
+        hub_task,
+        settings,
+        endpoint_override,
+        log_guard,
+    } = begun;
     let hub_task = runtime.spawn(hub_task.run());
-
-    let (settings, warning) =
-        SettingsStore::load(dirs.config_dir().join(settings::FILE_NAME), Some(log_dir));
-    if let Some(warning) = warning {
-        tracing::warn!("{warning}");
-    }
     let launcher = launcher();
     match crate::autostart::LoginItem::new(&launcher) {
         Ok(item) => settings.attach_autostart(Box::new(item)),

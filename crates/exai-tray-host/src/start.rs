@@ -1,15 +1,20 @@
-//! What both tray processes do the same way before they show anything: the hub config as
-//! `exai hub` loads it, `exai-tray --quit`, what to say when another hub already owns the
-//! endpoint (a tray is asked to show its dashboard), the display check, and the exit codes.
+//! What both tray processes do the same way before they show anything: the logs, the hub config
+//! as `exai hub` loads it, the hub itself ([`begin`]), `exai-tray --quit`, what to say when
+//! another hub already owns the endpoint (a tray is asked to show its dashboard), the display
+//! check, the settings, and the exit codes.
 //!
 //! Everything here runs before any window or tray icon exists, so failures are one line on
 //! stderr (the only place the tray prints) plus the log file.
 
+use crate::logs::{self, LogConfig, LogGuard};
+use crate::settings::{self, SettingsStore};
 use anyhow::Context as _;
 use exai_hub::api::HostKind;
 use exai_hub::config::HubConfig;
 use exai_hub::control::ControlError;
+use exai_hub::logring::LogRing;
 use exai_hub::start::{self, ConfigError, ConfigFile, ConfigRequest, Flags, StartError};
+use exai_hub::{Hub, HubHandle, HubTask};
 use std::ffi::OsString;
 
 /// Passed by the login item: start in the tray without showing the window.
@@ -162,6 +167,63 @@ pub fn missing_display(os: &str, var: impl Fn(&str) -> Option<OsString>) -> bool
         && ["DISPLAY", "WAYLAND_DISPLAY"]
             .iter()
             .all(|key| var(key).is_none_or(|value| value.is_empty()))
+}
+
+/// A tray's hub, started and not yet run, with what the tray keeps beside it.
+pub struct Begun {
+    pub hub: HubHandle,
+    /// Runs the hub once spawned on the tray's runtime.
+    pub hub_task: HubTask,
+    pub settings: SettingsStore,
+    /// The endpoint the config file names, if any (for the second-instance hand-over).
+    pub endpoint_override: Option<String>,
+    /// Keep it for the process's life; flush it before exiting.
+    pub log_guard: LogGuard,
+}
+
+/// What both trays do first: the log files (in `exai_ipc::log_dir`, where the autostarted hub
+/// logs too, so "Open logs folder" shows every EXAI log) and the panic hook, the config, the
+/// hub on the endpoint, and the tray's settings. `Err(code)` when another hub already owns the
+/// endpoint and was told (or its tray asked to show its dashboard): exit with that code.
+pub fn begin(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Result<Begun, ExitCode>> {
+    let dirs = directories::ProjectDirs::from("", "", "exai")
+        .context("cannot find the home directory for settings and logs")?;
+    let log_dir = exai_ipc::log_dir().unwrap_or_else(|| dirs.data_local_dir().join("logs"));
+    let ring = LogRing::new(exai_hub::logring::DEFAULT_CAPACITY);
+    let log_guard =
+        LogConfig::from_env(log_dir.clone(), cfg!(debug_assertions), Some(ring.clone())).init()?;
+    logs::install_panic_hook();
+
+    let config = load_config()?;
+    let endpoint_override = config.endpoint.clone();
+    let (hub, hub_task) = match runtime.block_on(Hub::new(config.clone(), Some(ring))) {
+        Ok(started) => started,
+        Err(err @ (StartError::AlreadyRunning { .. } | StartError::NotAnswering { .. })) => {
+            let code = runtime.block_on(already_running(endpoint_override.as_deref(), err));
+            log_guard.flush();
+            return Ok(Err(code));
+        }
+        Err(err) => return Err(anyhow::Error::from(err).context("cannot start the hub")),
+    };
+    tracing::info!(
+        endpoint = hub.endpoint(),
+        upstream = %config.exai.url,
+        pool = config.exai.pool_size,
+        log_dir = %log_dir.display(),
+        "EXAI tray started"
+    );
+    let (settings, warning) =
+        SettingsStore::load(dirs.config_dir().join(settings::FILE_NAME), Some(log_dir));
+    if let Some(warning) = warning {
+        tracing::warn!("{warning}");
+    }
+    Ok(Ok(Begun {
+        hub,
+        hub_task,
+        settings,
+        endpoint_override,
+        log_guard,
+    }))
 }
 
 #[cfg(test)]
