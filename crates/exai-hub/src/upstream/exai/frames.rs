@@ -37,7 +37,8 @@ const MAX_HEADER: usize = 14;
 /// Where the reader is in the byte stream from the daemon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// In the HTTP response to the upgrade: how many bytes of its closing `\r\n\r\n` were seen.
+    /// In the HTTP response to the upgrade: 1 when a line just ended, 2 when a `\r` followed
+    /// (the headers end at the next `\n`), else 0.
     Http { matched: u8 },
     /// In a frame header: its bytes so far.
     Header { bytes: [u8; MAX_HEADER], got: u8 },
@@ -79,18 +80,16 @@ impl FrameReader {
         while !bytes.is_empty() {
             let used = match self.state {
                 State::Http { matched } => {
-                    const END: &[u8; 4] = b"\r\n\r\n";
-                    let matched = if bytes[0] == END[usize::from(matched)] {
-                        matched + 1
-                    } else if bytes[0] == b'\r' {
-                        1
-                    } else {
-                        0
-                    };
-                    self.state = if matched == 4 {
-                        NEXT_HEADER
-                    } else {
-                        State::Http { matched }
+                    // The empty line that ends the headers, as httparse (tungstenite's parser)
+                    // finds it: a line feed, an optional carriage return, a line feed. So
+                    // `\r\n\r\n`, and also bare `\n` line endings, which it accepts too.
+                    // 0: within a line; 1: a line just ended; 2: and a `\r` followed.
+                    let (byte, after_line) = (bytes[0], matched != 0);
+                    self.state = match byte {
+                        b'\n' if after_line => NEXT_HEADER,
+                        b'\n' => State::Http { matched: 1 },
+                        b'\r' if matched == 1 => State::Http { matched: 2 },
+                        _ => State::Http { matched: 0 },
                     };
                     1
                 }

@@ -100,20 +100,31 @@ fn expected(frames: &[TestFrame]) -> (Vec<u8>, Vec<Kind>) {
 
 const RESPONSE: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX-Odd: a\r\n\r\r\nConnection: Upgrade\r\n\r\n";
 
+/// Upgrade responses whose headers end as httparse (tungstenite's parser) ends them: `\r\n`
+/// line endings, bare `\n` ones, and the two mixed; the frames begin right after each.
+const RESPONSES: [&[u8]; 4] = [
+    RESPONSE,
+    b"HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\n\n",
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\n",
+    b"HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n\r\n",
+];
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    /// Whatever the frames and however the reads split them, only the first byte of a
-    /// single-frame text message changes, and the kinds come out in order.
+    /// Whatever the upgrade response's line endings, the frames and however the reads split
+    /// them, only the first byte of a single-frame text message changes, and the kinds come
+    /// out in order.
     #[test]
     fn relabels_only_whole_text_messages(
+        response in prop::sample::select(RESPONSES.to_vec()),
         frames in prop::collection::vec(test_frame(), 0..12),
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
     ) {
         let (body, kinds) = expected(&frames);
-        let mut input = RESPONSE.to_vec();
+        let mut input = response.to_vec();
         input.extend_from_slice(&frames.iter().flat_map(TestFrame::bytes).collect::<Vec<_>>());
-        let mut want = RESPONSE.to_vec();
+        let mut want = response.to_vec();
         want.extend_from_slice(&body);
         let mut cuts: Vec<usize> = cuts.iter().map(|cut| cut.index(input.len() + 1)).collect();
         cuts.extend([0, input.len()]);
