@@ -144,6 +144,9 @@ impl WindowProcess {
         let child = Arc::new(Mutex::new(child));
         let events = self.events.clone();
         let reaped = child.clone();
+        // To wait for the exit without holding the child's lock: `close` takes that lock to
+        // kill a process that closed its stdout but does not end.
+        let runtime = tokio::runtime::Handle::try_current().ok();
         std::thread::Builder::new()
             .name("exai-tray::window".to_owned())
             .spawn(move || {
@@ -152,6 +155,11 @@ impl WindowProcess {
                     if let Some(event) = WindowEvent::parse(&line) {
                         let _ = events.send(event);
                     }
+                }
+                // Ended (not yet reaped, so the pid is still the child's) before the lock is
+                // taken to reap it.
+                if let Some(runtime) = &runtime {
+                    runtime.block_on(exai_ipc::wait_for_exit(pid));
                 }
                 let status = reaped
                     .lock()
